@@ -1,0 +1,1 @@
+"""Pure models: Redis as a state machine, lock algorithms as effect generators."""

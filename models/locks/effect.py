@@ -1,0 +1,140 @@
+"""The effects a lock algorithm may yield, and nothing else.
+
+A lock algorithm is a generator: it yields one of these values and receives
+the result. It never sleeps, reads a clock or opens a socket itself, so the
+simulator (virtual time, modelled faults) and the real driver (redis-py, real
+time) run the very same code. Every effect is an immutable value.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """Send one Redis command on the app server's command connection.
+
+    Result: the reply (``bytes``, ``int``, ``None``, ``list``, ``Status`` or a
+    ``ReplyError`` value), or ``TIMED_OUT`` when ``timeout_ms`` passed first
+    (the command may still have run: outcome unknown).
+    """
+
+    argv: tuple[object, ...]
+    timeout_ms: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Sleep:
+    """Let ``ms`` of the app server's local time pass (a timer on the event loop)."""
+
+    ms: float
+
+
+@dataclass(frozen=True, slots=True)
+class Work:
+    """Burn ``ms`` of CPU on the app server's single event loop: blocks every task."""
+
+    ms: float
+
+
+@dataclass(frozen=True, slots=True)
+class Subscribe:
+    """Start listening on ``channel`` through the app server's subscriber connection.
+
+    Messages published after the server confirms the subscription are kept
+    for this task until it unsubscribes. Result: None, once confirmed.
+    """
+
+    channel: str
+
+
+@dataclass(frozen=True, slots=True)
+class Unsubscribe:
+    """Stop listening on ``channel``; queued messages for this task are dropped."""
+
+    channel: str
+
+
+@dataclass(frozen=True, slots=True)
+class WaitMessage:
+    """Wait for a message on a subscribed channel, or ``timeout_ms`` (None: forever).
+
+    Result: the message payload (``bytes``), or None on timeout.
+    """
+
+    channel: str
+    timeout_ms: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Now:
+    """Read the app server's local clock (ms): offset and drift included."""
+
+
+@dataclass(frozen=True, slots=True)
+class Token:
+    """Draw a fresh lock token from the run's one seeded source of choices."""
+
+
+@dataclass(frozen=True, slots=True)
+class Spawn:
+    """Start ``body`` as a separate task on the same event loop (a watchdog timer).
+
+    Result: a handle to pass to ``Cancel``.
+    """
+
+    name: str
+    body: Generator[Any, Any, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Cancel:
+    """Stop a spawned task (clearInterval): it runs no further step."""
+
+    handle: object
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """Append an operation to the history, stamped with the true time by the driver.
+
+    ``type`` is invoke/ok/fail/info; see ``models.history`` for the ``f`` names.
+    """
+
+    type: str
+    f: str
+    value: object = None
+
+
+@dataclass(frozen=True, slots=True)
+class Storage:
+    """One operation on the coupon database (not Redis), with its own latency.
+
+    ``op`` is ``read``, ``issue`` or ``stock``; ``fence`` is checked by a
+    fencing storage, which rejects a write whose fence is lower than the
+    highest it has accepted. Result: the read tuple, or True/False (accepted).
+    """
+
+    op: str
+    user: int = 0
+    value: int = 0
+    fence: int | None = None
+
+
+class _TimedOut:
+    """Result of a ``Call`` whose timeout fired first."""
+
+    def __repr__(self) -> str:
+        return "TIMED_OUT"
+
+
+TIMED_OUT = _TimedOut()
+
+Effect = (
+    Call | Sleep | Work | Subscribe | Unsubscribe | WaitMessage | Now | Token | Spawn | Cancel
+    | Record | Storage
+)
+Program = Generator[Effect, Any, Any]

@@ -1,0 +1,80 @@
+"""The keyspace: values with millisecond deadlines.
+
+A key whose deadline has passed (``now > deadline``, Redis's own test) is
+invisible to every command. Redis deletes such keys lazily on access and
+actively in a background cycle; a client cannot tell the two apart, so the
+model deletes on access only. Values: ``bytes`` (string), ``dict`` (hash,
+insertion ordered) and ``deque`` (list).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterator
+
+
+class Keyspace:
+    """One Redis database: a dict of values and a dict of deadlines (ms)."""
+
+    __slots__ = ("data", "deadlines", "now")
+
+    def __init__(self) -> None:
+        self.data: dict[bytes, bytes | dict[bytes, bytes] | deque[bytes]] = {}
+        self.deadlines: dict[bytes, int] = {}
+        self.now = 0
+
+    def get(self, key: bytes) -> bytes | dict[bytes, bytes] | deque[bytes] | None:
+        """The live value of ``key``, expiring it first if its deadline passed."""
+        deadline = self.deadlines.get(key)
+        if deadline is not None and self.now > deadline:
+            del self.data[key]
+            del self.deadlines[key]
+            return None
+        return self.data.get(key)
+
+    def put(self, key: bytes, value: object, keep_ttl: bool = False) -> None:
+        """Store a value; like Redis's ``setKey`` this drops the TTL unless told."""
+        self.data[key] = value  # type: ignore[assignment]
+        if not keep_ttl:
+            self.deadlines.pop(key, None)
+
+    def delete(self, key: bytes) -> bool:
+        """Remove a live key; True when something was removed."""
+        if self.get(key) is None:
+            return False
+        del self.data[key]
+        self.deadlines.pop(key, None)
+        return True
+
+    def deadline(self, key: bytes) -> int | None:
+        """Absolute deadline in ms of a live key, None when it has none."""
+        return self.deadlines.get(key)
+
+    def expire_at(self, key: bytes, deadline: int) -> None:
+        """Set the deadline of an existing key."""
+        self.deadlines[key] = deadline
+
+    def persist(self, key: bytes) -> bool:
+        return self.deadlines.pop(key, None) is not None
+
+    def clear(self) -> None:
+        self.data.clear()
+        self.deadlines.clear()
+
+    def live_keys(self) -> Iterator[bytes]:
+        """Keys still visible now, in insertion order."""
+        for key in list(self.data):
+            if self.get(key) is not None:
+                yield key
+
+    def snapshot(self) -> dict[bytes, object]:
+        """A plain copy of every live key, for debugging and state hashing."""
+        out: dict[bytes, object] = {}
+        for key in self.live_keys():
+            value = self.data[key]
+            if isinstance(value, dict):
+                value = dict(value)
+            elif isinstance(value, deque):
+                value = list(value)
+            out[key] = (value, self.deadlines.get(key))
+        return out

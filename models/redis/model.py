@@ -1,0 +1,220 @@
+"""Redis as a pure state machine: ``execute(argv, now_ms, client) -> Outcome``.
+
+No SimPy, no sockets, no wall clock: time is an argument, and everything a
+command causes beyond its own reply (a pub/sub message to deliver, a blocked
+BLPOP client to serve) comes back as data in the outcome. A script runs
+inside one ``execute`` call, so it is atomic at one instant by construction.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from models.redis import hashes, keys, lists, pubsub, strings
+from models.redis.command import Command, table
+from models.redis.dialect import Dialect, dialect_for
+from models.redis.keyspace import Keyspace
+from models.redis.number import encode
+from models.redis.reply import BLOCKED, Reply, wrong_arity
+from models.redis.scripting import ScriptEngine
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """A pub/sub message the server pushes to ``client`` on its connection."""
+
+    client: int
+    channel: bytes
+    message: bytes
+
+    @property
+    def push(self) -> list[bytes]:
+        """The message as the subscriber reads it (RESP2 array)."""
+        return [b"message", self.channel, self.message]
+
+
+@dataclass(frozen=True, slots=True)
+class Served:
+    """A client blocked in BLPOP that a push has now served: its late reply."""
+
+    client: int
+    reply: list[bytes]
+
+
+Effect = Delivery | Served
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """The reply to the caller plus the effects on other clients' connections."""
+
+    reply: Reply
+    effects: tuple[Effect, ...] = ()
+
+
+def _cmd_eval(m: RedisModel, argv: list[bytes]) -> Reply:
+    return m.scripts.eval(argv, m)
+
+
+def _cmd_evalsha(m: RedisModel, argv: list[bytes]) -> Reply:
+    return m.scripts.evalsha(argv, m)
+
+
+def _cmd_script(m: RedisModel, argv: list[bytes]) -> Reply:
+    return m.scripts.script(argv)
+
+
+_SCRIPTING = table(
+    Command("eval", _cmd_eval, -3, noscript=True),
+    Command("evalsha", _cmd_evalsha, -3, noscript=True),
+    Command("script", _cmd_script, -2, noscript=True),
+)
+
+
+def command_table(dialect: Dialect) -> dict[bytes, Command]:
+    """Every command the model knows, for one dialect."""
+    out: dict[bytes, Command] = {}
+    for part in (
+        strings.COMMANDS,
+        keys.commands(dialect.modern),
+        hashes.COMMANDS,
+        lists.COMMANDS,
+        pubsub.COMMANDS,
+        _SCRIPTING,
+    ):
+        out.update(part)
+    return out
+
+
+class RedisModel:
+    """One Redis server (one database) as a deterministic state machine.
+
+    ``client`` ids name connections; they matter for pub/sub and BLPOP.
+    ``version`` picks the dialect (error texts, EXPIRE options) to match.
+    """
+
+    def __init__(self, version: tuple[int, ...] = (7, 0)) -> None:
+        self.dialect = dialect_for(version)
+        self.ks = Keyspace()
+        self.pubsub = pubsub.PubSub()
+        self.scripts = ScriptEngine(self.dialect.version)
+        self.commands = command_table(self.dialect)
+        self.client = 0
+        self.in_script = False
+        self._effects: list[Effect] = []
+        self._waiters: dict[bytes, deque[int]] = {}
+        self._blocked: dict[int, tuple[bytes, ...]] = {}
+        self._ready: dict[bytes, None] = {}
+
+    # -- the entry point -------------------------------------------------
+    def execute(self, argv: Sequence[object], now_ms: float, client: int = 0) -> Outcome:
+        """Run one command from ``client`` at ``now_ms`` (Redis's ms clock)."""
+        args = [a if type(a) is bytes else encode(a) for a in argv]
+        self.ks.now = int(now_ms)
+        self.client = client
+        self._effects = []
+        reply = self._dispatch(args)
+        if self._ready:
+            self._serve_ready()
+        effects = tuple(self._effects) if self._effects else ()
+        return Outcome(reply, effects)
+
+    def reply(self, argv: Sequence[object], now_ms: float, client: int = 0) -> Reply:
+        """Just the reply, for callers that expect no effects."""
+        return self.execute(argv, now_ms, client).reply
+
+    def _dispatch(self, argv: list[bytes]) -> Reply:
+        if not argv:
+            return None
+        name = argv[0].lower()
+        cmd = self.commands.get(name)
+        if cmd is None:
+            return self.dialect.unknown_command(argv)
+        if not cmd.arity_ok(len(argv)):
+            return wrong_arity(cmd.name)
+        if not cmd.pubsub and self.pubsub.channel_count(self.client):
+            return self.dialect.subscribed_context(cmd.name)
+        return cmd.handler(self, argv)
+
+    # -- the ScriptHost protocol: commands called from a running script ----
+    def classify(self, argv: list[bytes]) -> str:
+        """How Redis would judge ``redis.call(*argv)`` before running it."""
+        cmd = self.commands.get(argv[0].lower())
+        if cmd is None:
+            return "unknown"
+        if not cmd.arity_ok(len(argv)):
+            return "arity"
+        if cmd.noscript:
+            return "denied"
+        return "ok"
+
+    def call(self, argv: list[bytes]) -> Reply:
+        """Run a command from inside a script, at the script's instant."""
+        cmd = self.commands[argv[0].lower()]
+        self.in_script = True
+        try:
+            return cmd.handler(self, argv)
+        finally:
+            self.in_script = False
+
+    # -- effects on other connections ------------------------------------
+    def deliver(self, client: int, channel: bytes, message: bytes) -> None:
+        self._effects.append(Delivery(client, channel, message))
+
+    def block(self, keys_: list[bytes]) -> None:
+        """Park the current client on ``keys_`` until a push or ``unblock``."""
+        self._blocked[self.client] = tuple(keys_)
+        for key in keys_:
+            self._waiters.setdefault(key, deque()).append(self.client)
+
+    def signal_key(self, key: bytes) -> None:
+        if key in self._waiters:
+            self._ready[key] = None
+
+    def unblock(self, client: int) -> bool:
+        """A blocked client's timeout fired: forget it; True if it was blocked."""
+        keys_ = self._blocked.pop(client, None)
+        if keys_ is None:
+            return False
+        for key in keys_:
+            waiters = self._waiters.get(key)
+            if waiters is not None:
+                waiters.remove(client)
+                if not waiters:
+                    del self._waiters[key]
+        return True
+
+    def is_blocked(self, client: int) -> bool:
+        return client in self._blocked
+
+    def disconnect(self, client: int) -> None:
+        """The connection closed (crash): drop its subscriptions and blocks."""
+        self.unblock(client)
+        self.pubsub.drop_client(client)
+
+    def _serve_ready(self) -> None:
+        """Serve blocked clients FIFO per key, as Redis does after a command."""
+        ready, self._ready = self._ready, {}
+        for key in ready:
+            while key in self._waiters:
+                value = self.ks.get(key)
+                if not isinstance(value, deque) or not value:
+                    break
+                client = self._waiters[key][0]
+                self.unblock(client)
+                item = value.popleft()
+                if not value:
+                    self.ks.delete(key)
+                self._effects.append(Served(client, [key, item]))
+
+    # -- whole-server operations -------------------------------------------
+    def flush(self) -> None:
+        """Forget every key and script (a restart without persistence keeps
+        nothing); connections and their subscriptions are the caller's."""
+        self.ks.clear()
+        self.scripts.flush()
+
+
+__all__ = ["BLOCKED", "Delivery", "Outcome", "RedisModel", "Served"]

@@ -1,0 +1,67 @@
+"""Redis's number parsing, to the letter: it decides which replies are errors.
+
+Redis parses integers with ``string2ll`` (no sign ``+``, no leading zeros, no
+spaces, ``-0`` refused) and stores 64-bit signed values; C overflow must be
+reproduced where Redis lets it happen, because the replies show it.
+"""
+
+from __future__ import annotations
+
+import math
+
+LLONG_MAX = (1 << 63) - 1
+LLONG_MIN = -(1 << 63)
+
+
+def parse_int(raw: bytes) -> int | None:
+    """``string2ll``: the int, or None when Redis would refuse the text."""
+    n = len(raw)
+    if n == 0 or n > 20:
+        return None
+    if n == 1 and raw == b"0":
+        return 0
+    negative = raw[0] == 0x2D  # '-'
+    digits = raw[1:] if negative else raw
+    if not digits or not (0x31 <= digits[0] <= 0x39):
+        return None
+    if not digits.isdigit():
+        return None
+    value = -int(digits) if negative else int(digits)
+    if value > LLONG_MAX or value < LLONG_MIN:
+        return None
+    return value
+
+
+def parse_float(raw: bytes) -> float | None:
+    """Timeouts: a decimal or exponent float, no spaces, no nan/inf text tricks."""
+    if not raw or raw[:1].isspace() or raw[-1:].isspace():
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        return None
+    if math.isnan(value) or math.isinf(value):
+        return None
+    return value
+
+
+def wrap64(value: int) -> int:
+    """What a C ``long long`` holds after an overflowing add or multiply."""
+    return (value + (1 << 63)) % (1 << 64) - (1 << 63)
+
+
+def encode(arg: object) -> bytes:
+    """Encode an argument as redis-py does: str as UTF-8, int and float as text."""
+    if isinstance(arg, bytes):
+        return arg
+    if isinstance(arg, str):
+        return arg.encode()
+    if isinstance(arg, bool):
+        raise TypeError("bool is not a valid Redis argument")
+    if isinstance(arg, int):
+        return str(arg).encode()
+    if isinstance(arg, float):
+        return repr(arg).encode()
+    if isinstance(arg, (bytearray, memoryview)):
+        return bytes(arg)
+    raise TypeError(f"invalid Redis argument {arg!r}")

@@ -1,0 +1,152 @@
+"""String and integer commands: SET (all options), GET, INCR/DECR family."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from models.redis.command import Command, table
+from models.redis.number import LLONG_MAX, LLONG_MIN, parse_int
+from models.redis.reply import NOT_INTEGER, OK, OVERFLOW, SYNTAX, WRONGTYPE, Reply, ReplyError
+
+if TYPE_CHECKING:
+    from models.redis.model import RedisModel
+
+_NX, _XX, _GET, _KEEPTTL, _EX, _PX, _EXAT, _PXAT = (1 << i for i in range(8))
+_EXPIRY_FLAGS = {b"EX": _EX, b"PX": _PX, b"EXAT": _EXAT, b"PXAT": _PXAT}
+_ALL_EXPIRY = _EX | _PX | _EXAT | _PXAT
+
+
+def _set_options(m: RedisModel, argv: list[bytes]) -> tuple[int, bytes | None] | ReplyError:
+    """Parse SET's options exactly as ``parseExtendedStringArgumentsOrReply``."""
+    flags = 0
+    expire: bytes | None = None
+    modern = m.dialect.set_get_with_nx
+    j = 3
+    argc = len(argv)
+    while j < argc:
+        opt = argv[j].upper()
+        nxt = argv[j + 1] if j + 1 < argc else None
+        if opt == b"NX" and not flags & _XX and (modern or not flags & _GET):
+            flags |= _NX
+        elif opt == b"XX" and not flags & _NX:
+            flags |= _XX
+        elif opt == b"GET" and (modern or not flags & _NX):
+            flags |= _GET
+        elif opt == b"KEEPTTL" and not flags & _ALL_EXPIRY:
+            flags |= _KEEPTTL
+        elif (
+            opt in _EXPIRY_FLAGS
+            and not flags & _KEEPTTL
+            and not flags & (_ALL_EXPIRY & ~_EXPIRY_FLAGS[opt])
+            and nxt is not None
+        ):
+            flags |= _EXPIRY_FLAGS[opt]
+            expire = nxt
+            j += 1
+        else:
+            return SYNTAX
+        j += 1
+    return flags, expire
+
+
+def _deadline(m: RedisModel, flags: int, expire: bytes) -> int | ReplyError:
+    """``getExpireMillisecondsOrReply``: the absolute deadline, or the error."""
+    value = parse_int(expire)
+    if value is None:
+        return NOT_INTEGER
+    seconds = bool(flags & (_EX | _EXAT))
+    if value <= 0 or (seconds and value > LLONG_MAX // 1000):
+        return m.dialect.invalid_expire("set")
+    if seconds:
+        value *= 1000
+    if flags & (_EX | _PX):
+        value += m.ks.now
+        if value > LLONG_MAX:  # C overflow turns the sum negative
+            return m.dialect.invalid_expire("set")
+    return value
+
+
+def cmd_set(m: RedisModel, argv: list[bytes]) -> Reply:
+    parsed = _set_options(m, argv)
+    if isinstance(parsed, ReplyError):
+        return parsed
+    flags, expire = parsed
+    deadline = None
+    if expire is not None:
+        deadline = _deadline(m, flags, expire)
+        if isinstance(deadline, ReplyError):
+            return deadline
+    key = argv[1]
+    old = m.ks.get(key)
+    if flags & _GET and old is not None and not isinstance(old, bytes):
+        return WRONGTYPE
+    found = old is not None
+    if (flags & _NX and found) or (flags & _XX and not found):
+        return old if flags & _GET else None
+    m.ks.put(key, argv[2], keep_ttl=bool(flags & _KEEPTTL))
+    if deadline is not None:
+        m.ks.expire_at(key, deadline)
+    return old if flags & _GET else OK
+
+
+def cmd_get(m: RedisModel, argv: list[bytes]) -> Reply:
+    value = m.ks.get(argv[1])
+    if value is None or isinstance(value, bytes):
+        return value
+    return WRONGTYPE
+
+
+def _incr_by(m: RedisModel, key: bytes, incr: int) -> Reply:
+    """``incrDecrCommand``: the TTL survives, overflow is an error."""
+    old = m.ks.get(key)
+    if old is not None and not isinstance(old, bytes):
+        return WRONGTYPE
+    value = 0
+    if old is not None:
+        parsed = parse_int(old)
+        if parsed is None:
+            return NOT_INTEGER
+        value = parsed
+    if (incr < 0 and value < 0 and incr < LLONG_MIN - value) or (
+        incr > 0 and value > 0 and incr > LLONG_MAX - value
+    ):
+        return OVERFLOW
+    value += incr
+    m.ks.put(key, str(value).encode(), keep_ttl=True)
+    return value
+
+
+def cmd_incr(m: RedisModel, argv: list[bytes]) -> Reply:
+    return _incr_by(m, argv[1], 1)
+
+
+def cmd_decr(m: RedisModel, argv: list[bytes]) -> Reply:
+    return _incr_by(m, argv[1], -1)
+
+
+def cmd_incrby(m: RedisModel, argv: list[bytes]) -> Reply:
+    incr = parse_int(argv[2])
+    if incr is None:
+        return NOT_INTEGER
+    return _incr_by(m, argv[1], incr)
+
+
+def cmd_decrby(m: RedisModel, argv: list[bytes]) -> Reply:
+    decr = parse_int(argv[2])
+    if decr is None:
+        return NOT_INTEGER
+    if decr == LLONG_MIN:
+        if m.dialect.modern:
+            return ReplyError("ERR decrement would overflow")
+        return _incr_by(m, argv[1], LLONG_MIN)  # -LLONG_MIN wraps to itself in C
+    return _incr_by(m, argv[1], -decr)
+
+
+COMMANDS = table(
+    Command("set", cmd_set, -3),
+    Command("get", cmd_get, 2),
+    Command("incr", cmd_incr, 2),
+    Command("decr", cmd_decr, 2),
+    Command("incrby", cmd_incrby, 3),
+    Command("decrby", cmd_decrby, 3),
+)

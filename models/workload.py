@@ -1,0 +1,70 @@
+"""The coupon service of the field report, as an effect-yielding request handler.
+
+``POST /api/coupons/1/issue``: write the session to Redis, take the lock,
+read the stock and whether this user already has a coupon from the database
+(not Redis), write the issue, write the decremented stock, release. The
+stock update is a read-modify-write: two holders at once lose an update even
+when stock is plentiful. With a fenced lock, every database operation carries
+the fence and a fencing database refuses stale ones.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from models.locks import LockDesign
+from models.locks.effect import Call, Program, Record, Storage, Work
+
+LOCK_KEY = "lock:coupon:issue:1"
+SESSION_TTL_S = 43200
+
+
+@dataclass(frozen=True, slots=True)
+class CouponService:
+    """The handler's fixed costs; latencies of Redis and the database are the world's."""
+
+    lock_key: str = LOCK_KEY
+    handler_cpu_ms: float = 0.2  # routing, JSON, session parsing on the event loop
+    session_write: bool = True
+
+    def handle(self, lock: LockDesign, user: int, session: str) -> Program:
+        """One request; records request, enter/leave, read, issue and stock ops."""
+        yield Record("invoke", "request", user)
+        if self.session_write:
+            body = '{"userId":%d}' % user
+            yield Call(("SET", f"sess:{session}", body, "EX", SESSION_TTL_S))
+        yield Work(self.handler_cpu_ms)
+        held = yield from lock.acquire(self.lock_key)
+        fence = held.fence
+        yield Record("ok", "enter", (held.token, fence))
+        outcome = yield from self._critical_section(user, fence)
+        yield Record("ok", "leave", (held.token, fence))
+        yield from lock.release(held)
+        if outcome == "stale":
+            yield Record("fail", "request", "stale-fence")
+        else:
+            yield Record("ok", "request", outcome)
+
+    def _critical_section(self, user: int, fence: int | None) -> Program:
+        yield Record("invoke", "read", user)
+        read = yield Storage("read", user=user, fence=fence)
+        if read is None:
+            yield Record("fail", "read", "stale-fence")
+            return "stale"
+        stock, has_coupon = read
+        yield Record("ok", "read", (stock, has_coupon))
+        if has_coupon:
+            return "already-issued"
+        if stock <= 0:
+            return "sold-out"
+        yield Record("invoke", "issue", (user, fence))
+        if not (yield Storage("issue", user=user, fence=fence)):
+            yield Record("fail", "issue", "stale-fence")
+            return "stale"
+        yield Record("ok", "issue")
+        yield Record("invoke", "stock", (stock - 1, fence))
+        if not (yield Storage("stock", value=stock - 1, fence=fence)):
+            yield Record("fail", "stock", "stale-fence")
+            return "stale"
+        yield Record("ok", "stock")
+        return "issued"

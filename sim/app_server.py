@@ -1,0 +1,342 @@
+"""An app server: one Node.js-like event loop driving effect-yielding tasks.
+
+Everything a server does runs as a callback on its single loop, one at a
+time: a request's synchronous stretch up to its next await, a reply, a timer,
+a pub/sub message. CPU work blocks every other task; waiting for I/O does
+not. A stop-the-world pause freezes the loop: timers fire and replies arrive
+into the socket buffer meanwhile, and all of them run after it. A crash kills
+every task; what was in flight is lost and its locks are left to expire.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Generator
+from typing import TYPE_CHECKING, Any
+
+from models.locks.effect import (
+    TIMED_OUT,
+    Call,
+    Cancel,
+    Now,
+    Record,
+    Sleep,
+    Spawn,
+    Storage,
+    Subscribe,
+    Token,
+    Unsubscribe,
+    WaitMessage,
+    Work,
+)
+from sim.network import Connection
+
+if TYPE_CHECKING:
+    from sim.world import World
+
+_RESUME = 0
+_MESSAGE = 1
+
+
+class _Subscribed:
+    """Resume value: the subscription to ``channel`` is confirmed; attach now."""
+
+    __slots__ = ("channel",)
+
+    def __init__(self, channel: str) -> None:
+        self.channel = channel
+
+
+class Task:
+    """One coroutine on a server's loop: a request handler or a watchdog."""
+
+    __slots__ = ("alive", "gen", "on_done", "open_ops", "process", "seq", "waiting")
+
+    def __init__(self, process: str, gen: Generator[Any, Any, Any],
+                 on_done: Callable[[object], None] | None = None) -> None:
+        self.process = process
+        self.gen = gen
+        self.alive = True
+        self.seq = 0  # bumps on every await, so stale wake-ups are ignored
+        self.waiting: str | None = None  # channel a WaitMessage is parked on
+        self.open_ops: dict[str, None] = {}
+        self.on_done = on_done
+
+    def __repr__(self) -> str:
+        return f"Task({self.process})"
+
+
+class AppServer:
+    """A NestJS process: event loop, Redis connections, clock, pause and crash."""
+
+    def __init__(self, world: World, name: str, callback_cpu_ms: float) -> None:
+        self.world = world
+        self.env = world.env
+        self.name = name
+        self.callback_cpu_ms = callback_cpu_ms
+        self.queue: deque[tuple[int, Any, Any]] = deque()
+        self.alive = True
+        self.paused = False
+        self.frozen_total = 0.0
+        self.frozen_since = 0.0
+        self.clock_offset = 0.0
+        self.clock_drift = 0.0
+        self.clock_since = 0.0
+        self.active = 0  # requests in progress, for least_conn
+        self.tasks: dict[Task, None] = {}
+        self.listeners: dict[str, dict[Task, deque[bytes]]] = {}
+        self.spawned = 0
+        self._wake = None
+        self._resumed = None
+        self.cmd: Connection
+        self.sub: Connection
+        self._connect()
+        self.env.process(self._loop())
+
+    # -- connections -------------------------------------------------------
+    def _connect(self) -> None:
+        world = self.world
+        lat = world.scenario.redis_latency
+        self.cmd = Connection(world, world.next_client_id(), self, lat, self.name)
+        self.sub = Connection(world, world.next_client_id(), self, lat, self.name)
+
+    # -- the loop ----------------------------------------------------------
+    def enqueue(self, kind: int, a: Any, b: Any) -> None:
+        self.queue.append((kind, a, b))
+        wake = self._wake
+        if wake is not None and not self.paused:
+            self._wake = None
+            wake.succeed()
+
+    def resume(self, task: Task, value: object) -> None:
+        """Queue ``task`` to continue with ``value`` (a reply, a timer, a message)."""
+        self.enqueue(_RESUME, task, value)
+
+    def _loop(self) -> Generator[Any, Any, None]:
+        env = self.env
+        while True:
+            if not self.queue or self.paused or not self.alive:
+                self._wake = env.event()
+                yield self._wake
+                continue
+            kind, a, b = self.queue.popleft()
+            if self.callback_cpu_ms > 0:
+                yield from self._cpu(self.callback_cpu_ms)
+                if not self.alive:
+                    continue
+            if kind == _MESSAGE:
+                self._dispatch(a, b)
+            else:
+                yield from self._run(a, b)
+
+    def _cpu(self, ms: float) -> Generator[Any, Any, None]:
+        """Burn ``ms`` of CPU; time spent frozen by a pause does not count."""
+        owed_from = self.frozen_now()
+        yield self.env.timeout(ms)
+        while True:
+            if self.paused:
+                self._resumed = self._resumed or self.env.event()
+                yield self._resumed
+            owed = self.frozen_now() - owed_from
+            if owed <= 1e-9:
+                return
+            owed_from += owed
+            yield self.env.timeout(owed)
+
+    def frozen_now(self) -> float:
+        frozen = self.frozen_total
+        if self.paused:
+            frozen += self.env.now - self.frozen_since
+        return frozen
+
+    def _run(self, task: Task, value: object) -> Generator[Any, Any, None]:
+        """Advance ``task`` through synchronous effects up to its next await."""
+        if isinstance(value, _Subscribed):
+            self.listeners.setdefault(value.channel, {})[task] = deque()
+            value = None
+        world = self.world
+        gen = task.gen
+        while task.alive:
+            try:
+                effect = gen.send(value)
+            except StopIteration as stop:
+                self._finish(task, stop.value)
+                return
+            value = None
+            kind = type(effect)
+            if kind is Record:
+                world.record(task, effect, self.name)
+            elif kind is Call:
+                self._call(task, effect)
+                return
+            elif kind is Work:
+                yield from self._cpu(effect.ms)
+            elif kind is Storage:
+                s = task.seq = task.seq + 1
+                world.storage_call(effect, lambda r, t=task, s=s: self._wake_if(t, s, r))
+                return
+            elif kind is Sleep:
+                s = task.seq = task.seq + 1
+                world.at(world.now + self.true_duration(effect.ms),
+                         lambda t=task, s=s: self._wake_if(t, s, None))
+                return
+            elif kind is WaitMessage:
+                box = self.listeners.get(effect.channel, {}).get(task)
+                if box is None:
+                    raise RuntimeError(f"{task.process} waits on {effect.channel!r} "
+                                       "without subscribing first")
+                if box:
+                    value = box.popleft()
+                    continue
+                s = task.seq = task.seq + 1
+                task.waiting = effect.channel
+                if effect.timeout_ms is not None:
+                    world.at(world.now + self.true_duration(effect.timeout_ms),
+                             lambda t=task, s=s: self._wait_timeout(t, s))
+                return
+            elif kind is Token:
+                value = world.chooser.token()
+            elif kind is Now:
+                value = self.local_time()
+            elif kind is Subscribe:
+                s = task.seq = task.seq + 1
+                self.sub.send(("SUBSCRIBE", effect.channel),
+                              lambda _r, t=task, s=s, c=effect.channel:
+                              self._wake_if(t, s, _Subscribed(c)))
+                return
+            elif kind is Unsubscribe:
+                self.listeners.get(effect.channel, {}).pop(task, None)
+            elif kind is Spawn:
+                self.spawned += 1
+                child = Task(f"{task.process}/{effect.name}", effect.body)
+                self.tasks[child] = None
+                self.resume(child, None)
+                value = child
+            elif kind is Cancel:
+                self._kill(effect.handle)
+            else:
+                raise TypeError(f"{task.process} yielded {effect!r}, which is not an effect")
+
+    def _call(self, task: Task, effect: Call) -> None:
+        s = task.seq = task.seq + 1
+        self.cmd.send(effect.argv, lambda r, t=task, s=s: self._wake_if(t, s, r))
+        if effect.timeout_ms is not None:
+            self.world.at(self.world.now + self.true_duration(effect.timeout_ms),
+                          lambda t=task, s=s: self._wake_if(t, s, TIMED_OUT))
+
+    def _wake_if(self, task: Task, seq: int, value: object) -> None:
+        """Deliver a wake-up unless the task died or already woke for this await."""
+        if task.alive and task.seq == seq and self.alive:
+            task.seq += 1
+            self.resume(task, value)
+
+    def _wait_timeout(self, task: Task, seq: int) -> None:
+        if task.waiting is not None:
+            task.waiting = None
+            self._wake_if(task, seq, None)
+
+    # -- pub/sub -------------------------------------------------------------
+    def on_message(self, channel: bytes, message: bytes) -> None:
+        """A message reached the subscriber socket: it runs as a loop callback."""
+        if self.alive:
+            self.enqueue(_MESSAGE, channel, message)
+
+    def _dispatch(self, channel: bytes, message: bytes) -> None:
+        """EventEmitter semantics: every listener attached right now gets it."""
+        listeners = self.listeners.get(channel.decode())
+        if not listeners:
+            return
+        woken = []
+        for task, box in listeners.items():
+            if task.waiting is not None and not box and task.alive:
+                task.waiting = None
+                task.seq += 1
+                woken.append((_RESUME, task, message))
+            else:
+                box.append(message)
+        # Resolved promises run as microtasks: before any other queued callback.
+        self.queue.extendleft(reversed(woken))
+
+    # -- tasks -----------------------------------------------------------------
+    def start(self, process: str, gen: Generator[Any, Any, Any],
+              on_done: Callable[[object], None]) -> Task:
+        task = Task(process, gen, on_done)
+        self.tasks[task] = None
+        self.resume(task, None)
+        return task
+
+    def _finish(self, task: Task, result: object) -> None:
+        task.alive = False
+        self.tasks.pop(task, None)
+        if task.on_done is not None:
+            task.on_done(result)
+
+    def _kill(self, task: object) -> None:
+        if isinstance(task, Task):
+            task.alive = False
+            self.tasks.pop(task, None)
+            for listeners in self.listeners.values():
+                listeners.pop(task, None)
+
+    # -- time ----------------------------------------------------------------------
+    def local_time(self) -> float:
+        """This server's clock: true time plus offset plus drift since the last step."""
+        now = self.env.now
+        return now + self.clock_offset + self.clock_drift * (now - self.clock_since)
+
+    def true_duration(self, local_ms: float) -> float:
+        """Timers run on the local (monotonic) clock, which drifts."""
+        return local_ms / (1.0 + self.clock_drift) if self.clock_drift else local_ms
+
+    def set_clock(self, offset_ms: float, drift: float) -> None:
+        now = self.env.now
+        self.clock_offset = self.local_time() - now + offset_ms
+        self.clock_since = now
+        self.clock_drift = drift
+
+    # -- faults --------------------------------------------------------------------
+    def pause(self, duration_ms: float) -> None:
+        world = self.world
+        if not self.paused:
+            self.paused = True
+            self.frozen_since = world.now
+        end = world.now + duration_ms
+        world.at(end, lambda: self._unpause(end))
+
+    def _unpause(self, end: float) -> None:
+        if not self.paused or self.world.now < end - 1e-9:
+            return
+        # a later, longer pause may still be running
+        if any(e > self.world.now + 1e-9 for e in self.world.pause_ends.get(self.name, ())):
+            return
+        self.paused = False
+        self.frozen_total += self.world.now - self.frozen_since
+        if self._resumed is not None:
+            ev, self._resumed = self._resumed, None
+            ev.succeed()
+        if self.queue and self._wake is not None:
+            ev, self._wake = self._wake, None
+            ev.succeed()
+
+    def crash(self) -> list[Task]:
+        """Kill the process: every task dies, both connections close."""
+        self.alive = False
+        self.paused = False
+        dead = list(self.tasks)
+        for task in dead:
+            task.alive = False
+        self.tasks.clear()
+        self.listeners.clear()
+        self.queue.clear()
+        self.cmd.close()
+        self.sub.close()
+        self.active = 0
+        return dead
+
+    def restart(self) -> None:
+        """A fresh process: new connections, empty loop, clock kept."""
+        self._connect()
+        self.alive = True
+        if self._wake is not None:
+            ev, self._wake = self._wake, None
+            ev.succeed()

@@ -1,0 +1,654 @@
+"""Differential conformance: the same command sequences on the model and a real Redis.
+
+A sequence is a list of steps: a command from one of three clients, or a
+pause. Client 0 does the data commands; clients 1 and 2 may subscribe, so
+pub/sub deliveries are compared message by message on their connections.
+
+Time: the model runs on the real wall clock (Redis expires keys by its wall
+clock, and PXAT/EXAT take wall-clock times), read just before each command is
+sent. The model cannot know the exact instant the server runs a command, so
+the runner never sends one within a guard band around a key's deadline, and
+compares PTTL within ``PTTL_TOLERANCE_MS`` and TTL within one second.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+
+import redis
+from hypothesis import strategies as st
+from redis._parsers.base import BaseParser
+from redis.connection import Connection
+
+from models.redis import BLOCKED, RedisModel, ReplyError
+from models.redis.model import Delivery, Served
+
+PTTL_TOLERANCE_MS = 25
+GUARD_BEFORE_MS = 15  # never send a command this close before a deadline...
+GUARD_AFTER_MS = 2  # ...or this close after it
+N_CLIENTS = 3
+
+# -- the scripts: the seed's two verbatim, then lock libraries', then edge cases ----
+
+SEED_WATCHDOG = (
+    "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], "
+    "ARGV[2]) else return 0 end"
+)
+SEED_RELEASE = (
+    "if redis.call('get', KEYS[1]) == ARGV[1] then redis.call('del', KEYS[1]); "
+    "redis.call('publish', ARGV[2], 'released'); return 1 else return 0 end"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Script:
+    """A Lua body and how to call it: argument kinds drawn per call."""
+
+    name: str
+    body: str
+    keys: tuple[str, ...]  # kinds: "key", "hash", "list", "chan"
+    args: tuple[str, ...]  # kinds: "token", "ttl", "chan", "num", "field", "secs", "any"
+    timing: bool = False  # the reply carries a TTL: compare integers within tolerance
+
+
+LOCK_SCRIPTS: tuple[Script, ...] = (
+    Script("seed-watchdog", SEED_WATCHDOG, ("key",), ("token", "ttl")),
+    Script("seed-release", SEED_RELEASE, ("key",), ("token", "chan")),
+    # redis-py Lock: release, extend (additive or replace), reacquire
+    Script(
+        "redis-py-release",
+        "local t = redis.call('get', KEYS[1])\n"
+        "if not t or t ~= ARGV[1] then return 0 end\n"
+        "redis.call('del', KEYS[1])\nreturn 1",
+        ("key",),
+        ("token",),
+    ),
+    Script(
+        "redis-py-extend",
+        "local t = redis.call('get', KEYS[1])\n"
+        "if not t or t ~= ARGV[1] then return 0 end\n"
+        "local left = redis.call('pttl', KEYS[1])\n"
+        "if left < 0 then return 0 end\n"
+        "local ttl = ARGV[2]\n"
+        "if ARGV[3] == '0' then ttl = ARGV[2] + left end\n"
+        "redis.call('pexpire', KEYS[1], ttl)\nreturn 1",
+        ("key",),
+        ("token", "ttl", "bool"),
+    ),
+    Script(
+        "redis-py-reacquire",
+        "local t = redis.call('get', KEYS[1])\n"
+        "if not t or t ~= ARGV[1] then return 0 end\n"
+        "redis.call('pexpire', KEYS[1], ARGV[2])\nreturn 1",
+        ("key",),
+        ("token", "ttl"),
+    ),
+    # python-redis-lock: release pushes one wake-up token on a signal list
+    Script(
+        "python-redis-lock-release",
+        "if redis.call('get', KEYS[1]) ~= ARGV[1] then return 1 end\n"
+        "redis.call('del', KEYS[2])\nredis.call('lpush', KEYS[2], 1)\n"
+        "redis.call('pexpire', KEYS[2], ARGV[2])\nredis.call('del', KEYS[1])\nreturn 0",
+        ("key", "list"),
+        ("token", "ttl"),
+    ),
+    Script(
+        "python-redis-lock-extend",
+        "if redis.call('get', KEYS[1]) ~= ARGV[1] then return 1\n"
+        "elseif redis.call('ttl', KEYS[1]) < 0 then return 2\n"
+        "else redis.call('expire', KEYS[1], ARGV[2]) return 0 end",
+        ("key",),
+        ("token", "secs"),
+    ),
+    # Redisson: re-entrant hash lock, unlock with an idempotency latch, watchdog renewal
+    Script(
+        "redisson-acquire",
+        "if redis.call('exists', KEYS[1]) == 0 or redis.call('hexists', KEYS[1], ARGV[2]) == 1"
+        " then\n  redis.call('hincrby', KEYS[1], ARGV[2], 1)\n"
+        "  redis.call('pexpire', KEYS[1], ARGV[1])\n  return nil\nend\n"
+        "return redis.call('pttl', KEYS[1])",
+        ("hash",),
+        ("ttl", "field"),
+        timing=True,
+    ),
+    Script(
+        "redisson-unlock",
+        "local v = redis.call('get', KEYS[3])\n"
+        "if v ~= false then return tonumber(v) end\n"
+        "if redis.call('hexists', KEYS[1], ARGV[3]) == 0 then return nil end\n"
+        "local c = redis.call('hincrby', KEYS[1], ARGV[3], -1)\n"
+        "if c > 0 then\n  redis.call('pexpire', KEYS[1], ARGV[2])\n"
+        "  redis.call('set', KEYS[3], 0, 'px', ARGV[4])\n  return 0\n"
+        "else\n  redis.call('del', KEYS[1])\n  redis.call('publish', KEYS[2], ARGV[1])\n"
+        "  redis.call('set', KEYS[3], 1, 'px', ARGV[4])\n  return 1\nend",
+        ("hash", "chan", "key"),
+        ("num", "ttl", "field", "ttl"),
+    ),
+    Script(
+        "redisson-renew",
+        "if redis.call('hexists', KEYS[1], ARGV[2]) == 1 then\n"
+        "  redis.call('pexpire', KEYS[1], ARGV[1])\n  return 1\nend\nreturn 0",
+        ("hash",),
+        ("ttl", "field"),
+    ),
+    # node-redlock v5: all-or-nothing acquire and extend over the given keys
+    Script(
+        "node-redlock-acquire",
+        "for _, k in ipairs(KEYS) do if redis.call('exists', k) == 1 then return 0 end end\n"
+        "for _, k in ipairs(KEYS) do redis.call('set', k, ARGV[1], 'PX', ARGV[2]) end\n"
+        "return #KEYS",
+        ("key", "key"),
+        ("token", "ttl"),
+    ),
+    Script(
+        "node-redlock-extend",
+        "for _, k in ipairs(KEYS) do if redis.call('get', k) ~= ARGV[1] then return 0 end end\n"
+        "for _, k in ipairs(KEYS) do redis.call('set', k, ARGV[1], 'PX', ARGV[2]) end\n"
+        "return #KEYS",
+        ("key",),
+        ("token", "ttl"),
+    ),
+    Script(
+        "node-redlock-release",
+        "local n = 0\nfor _, k in ipairs(KEYS) do\n"
+        "  if redis.call('get', k) == ARGV[1] then redis.pcall('del', k); n = n + 1 end\n"
+        "end\nreturn n",
+        ("key", "key"),
+        ("token",),
+    ),
+    # aioredlock: one script sets-if-absent-or-mine (and so can resurrect an expired lock)
+    Script(
+        "aioredlock-set",
+        "local id = redis.call('get', KEYS[1])\n"
+        "if not id or id == ARGV[1] then\n"
+        "  return redis.call('set', KEYS[1], ARGV[1], 'PX', ARGV[2])\n"
+        "else return redis.error_reply('ERROR') end",
+        ("key",),
+        ("token", "ttl"),
+    ),
+    Script(
+        "aioredlock-unset",
+        "local id = redis.call('get', KEYS[1])\n"
+        "if not id then return redis.status_reply('OK')\n"
+        "elseif id == ARGV[1] then return redis.call('del', KEYS[1])\n"
+        "else return redis.error_reply('ERROR') end",
+        ("key",),
+        ("token",),
+    ),
+    # murlock: re-entrant by client id
+    Script(
+        "murlock-lock",
+        "if redis.call('get', KEYS[1]) == ARGV[1] or "
+        "redis.call('set', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 1 else return 0 end",
+        ("key",),
+        ("token", "ttl"),
+    ),
+)
+
+EDGE_SCRIPTS: tuple[Script, ...] = (
+    Script("nested-table", "return {1, 'two', {3, 'four'}, nil, 5}", (), ()),
+    Script("floats", "return {3.99, -3.99, 0.5, 1e15}", (), ()),
+    Script("float-top", "return -7.9", (), ()),
+    Script("booleans", "return {true, false, 1}", (), ()),
+    Script("true-top", "return true", (), ()),
+    Script("false-top", "return false", (), ()),
+    Script("status", "return redis.status_reply('FINE')", (), ()),
+    Script("ok-table", "return {ok='DONE'}", (), ()),
+    Script("error-reply", "return redis.error_reply('MYERR custom failure')", (), ()),
+    Script("error-plain", "return redis.error_reply('no code here')", (), ()),
+    Script("err-table", "return {err='plain table error'}", (), ()),
+    Script("error-raise", "error('boom')", (), ()),
+    Script("error-raise-table", "error({err='TABLEERR raised'})", (), ()),
+    Script("global-read", "return undefined_thing", (), ()),
+    Script("global-write", "newglobal = 1 return 1", (), ()),
+    Script("no-os", "return os.time()", (), ()),
+    Script("call-wrongtype", "return redis.call('incr', KEYS[1])", ("hash",), ()),
+    Script("pcall-wrongtype", "local r = redis.pcall('incr', KEYS[1]) return r", ("hash",), ()),
+    Script("pcall-err-field", "local r = redis.pcall('incr', KEYS[1]) return type(r)", ("hash",), ()),
+    Script("call-unknown", "return redis.call('nosuchcommand', 'x')", (), ()),
+    Script("call-arity", "return redis.call('get')", (), ()),
+    Script("call-denied", "return redis.call('subscribe', 'x')", (), ()),
+    Script("call-noargs", "return redis.call()", (), ()),
+    Script("call-badarg", "return redis.call('get', {})", (), ()),
+    Script("set-number-args", "redis.call('set', KEYS[1], 1.5) return redis.call('get', KEYS[1])",
+           ("key",), ()),
+    Script("set-int-arg", "redis.call('set', KEYS[1], 42) return redis.call('incr', KEYS[1])",
+           ("key",), ()),
+    Script("write-then-fail", "redis.call('set', KEYS[1], 'partial') error('after write')",
+           ("key",), ()),
+    Script("status-from-call", "local r = redis.call('set', KEYS[1], 'x') return r['ok']",
+           ("key",), ()),
+    Script("nil-get", "local v = redis.call('get', KEYS[1]) return {v == false, type(v)}",
+           ("key",), ()),
+    Script("blpop-in-script", "return redis.call('blpop', KEYS[1], 0)", ("list",), ()),
+    Script("lpop-count", "return redis.call('lpop', KEYS[1], 2)", ("list",), ()),
+    Script("hgetall", "return redis.call('hgetall', KEYS[1])", ("hash",), ()),
+    Script("publish-twice",
+           "return redis.call('publish', ARGV[1], 'a') + redis.call('publish', ARGV[1], 'b')",
+           (), ("chan",)),
+    Script("argv-echo", "return {KEYS[1], ARGV[1], #KEYS, #ARGV}", ("key",), ("any",)),
+    Script("tonumber", "return tonumber(ARGV[1])", (), ("any",)),
+    Script("pttl-in-script", "return redis.call('pttl', KEYS[1])", ("key",), (), timing=True),
+    Script("syntax-error", "return (", (), ()),
+    Script("sha1hex", "return redis.sha1hex(ARGV[1])", (), ("any",)),
+)
+
+ALL_SCRIPTS = LOCK_SCRIPTS + EDGE_SCRIPTS
+
+# -- pools of arguments ------------------------------------------------------------
+
+STRING_KEYS = (b"k1", b"k2", b"lock:coupon:issue:1")
+HASH_KEYS = (b"h1", b"k2")
+LIST_KEYS = (b"l1", b"k1")
+ALL_KEYS = (b"k1", b"k2", b"h1", b"l1", b"lock:coupon:issue:1", b"nokey")
+CHANNELS = (b"ch1", b"lock:release:coupon:issue:1")
+TOKENS = (b"tok-a", b"tok-b")
+FIELDS = (b"f1", b"uuid:1", b"uuid:2")
+VALUES = (
+    b"v", b"", b"0", b"1", b"-1", b"42", b"01", b"-0", b"+1", b" 1", b"1.5", b"abc",
+    b"9223372036854775807", b"-9223372036854775808", b"9223372036854775808", b"tok-a",
+)
+INTS = (b"1", b"2", b"-3", b"0", b"100", b"abc", b"1.0", b"9223372036854775807",
+        b"-9223372036854775808")
+TTL_MS = (b"15", b"40", b"100", b"20000", b"0", b"-5", b"x", b"9223372036854775807")
+TTL_S = (b"1", b"30", b"0", b"-1", b"9223372036854775", b"99999999999999999")
+REL_MS = (-1000, 20, 45, 90, 60_000)  # offsets from now for absolute expiry times
+PAUSES_MS = (5, 20, 45)
+
+
+@dataclass(frozen=True, slots=True)
+class AbsTime:
+    """An argument filled in at run time: now + offset, in ms or seconds."""
+
+    offset_ms: int
+    seconds: bool = False
+
+    def resolve(self, now_ms: int) -> bytes:
+        when = now_ms + self.offset_ms
+        return str(when // 1000 if self.seconds else when).encode()
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One command from one client (argv may hold ``AbsTime`` placeholders)."""
+
+    client: int
+    argv: tuple[bytes | AbsTime, ...]
+
+    def text(self) -> str:
+        words = [a.decode(errors="replace") if isinstance(a, bytes) else repr(a)
+                 for a in self.argv]
+        return f"c{self.client}: " + " ".join(words)
+
+
+@dataclass(frozen=True, slots=True)
+class Pause:
+    """Let real time pass so that TTLs run out."""
+
+    ms: int
+
+    def text(self) -> str:
+        return f"sleep {self.ms} ms"
+
+
+Action = Step | Pause
+
+
+class Mismatch(AssertionError):
+    """The model and the real server disagreed; the message tells where."""
+
+
+# -- strategies ----------------------------------------------------------------------
+
+
+def _pick(pool: Sequence[bytes]) -> st.SearchStrategy[bytes]:
+    return st.sampled_from(pool)
+
+
+def _case(word: str) -> st.SearchStrategy[bytes]:
+    """A command name, sometimes in odd case: Redis ignores case."""
+    return st.sampled_from((word.upper().encode(), word.lower().encode(),
+                            word.capitalize().encode()))
+
+
+def _cmd(word: str, *parts: st.SearchStrategy[object]) -> st.SearchStrategy[tuple]:
+    return st.tuples(_case(word), *parts)
+
+
+def _tail(*options: st.SearchStrategy[tuple]) -> st.SearchStrategy[tuple]:
+    return st.one_of(st.just(()), *options)
+
+
+_key = _pick(ALL_KEYS)
+_set_option = st.one_of(
+    st.sampled_from(((b"NX",), (b"XX",), (b"GET",), (b"KEEPTTL",))),
+    st.tuples(st.sampled_from((b"PX", b"px")), _pick(TTL_MS)),
+    st.tuples(st.just(b"EX"), _pick(TTL_S)),
+    st.tuples(st.just(b"PXAT"), st.sampled_from(REL_MS).map(AbsTime)),
+    st.tuples(st.just(b"EXAT"), st.sampled_from(REL_MS).map(lambda o: AbsTime(o, True))),
+    st.just((b"EX",)),  # missing value: syntax error
+    st.just((b"BOGUS",)),
+)
+_set = st.builds(
+    lambda head, opts: head + tuple(w for opt in opts for w in opt),
+    _cmd("set", _key, _pick(VALUES)),
+    st.lists(_set_option, max_size=3),
+)
+_expire_opts = st.lists(st.sampled_from((b"NX", b"XX", b"GT", b"LT", b"nx", b"FOO")),
+                        max_size=2).map(tuple)
+
+
+def _expire_cmd(word: str, times: st.SearchStrategy[object]) -> st.SearchStrategy[tuple]:
+    return st.builds(lambda head, opts: head + opts, _cmd(word, _key, times), _expire_opts)
+
+
+_data_commands = st.one_of(
+    _set,
+    _set,
+    _cmd("get", _key),
+    st.builds(lambda h, ks: h + tuple(ks), _cmd("del"), st.lists(_key, min_size=1, max_size=3)),
+    st.builds(lambda h, ks: h + tuple(ks), _cmd("exists"),
+              st.lists(_key, min_size=1, max_size=3)),
+    _cmd("type", _key),
+    _expire_cmd("pexpire", _pick(TTL_MS)),
+    _expire_cmd("expire", _pick(TTL_S)),
+    _expire_cmd("pexpireat", st.sampled_from(REL_MS).map(AbsTime)),
+    _expire_cmd("expireat", st.sampled_from(REL_MS).map(lambda o: AbsTime(o, True))),
+    _cmd("pttl", _key),
+    _cmd("ttl", _key),
+    _cmd("persist", _key),
+    _cmd("incr", _key),
+    _cmd("decr", _key),
+    _cmd("incrby", _key, _pick(INTS)),
+    _cmd("decrby", _key, _pick(INTS)),
+    st.builds(lambda h, fv: h + tuple(w for p in fv for w in p), _cmd("hset", _key),
+              st.lists(st.tuples(_pick(FIELDS), _pick(VALUES)), min_size=1, max_size=3)),
+    _cmd("hget", _key, _pick(FIELDS)),
+    st.builds(lambda h, fs: h + tuple(fs), _cmd("hdel", _key),
+              st.lists(_pick(FIELDS), min_size=1, max_size=2)),
+    _cmd("hexists", _key, _pick(FIELDS)),
+    _cmd("hincrby", _key, _pick(FIELDS), _pick(INTS)),
+    _cmd("hgetall", _key),
+    _cmd("hlen", _key),
+    st.builds(lambda h, vs: h + tuple(vs), _cmd("lpush", _key),
+              st.lists(_pick(VALUES), min_size=1, max_size=3)),
+    st.builds(lambda h, vs: h + tuple(vs), _cmd("rpush", _key),
+              st.lists(_pick(VALUES), min_size=1, max_size=3)),
+    st.builds(lambda h, t: h + t, _cmd("lpop", _key), _tail(st.tuples(_pick(INTS)))),
+    st.builds(lambda h, t: h + t, _cmd("rpop", _key), _tail(st.tuples(_pick(INTS)))),
+    _cmd("llen", _key),
+    _cmd("lrange", _key, _pick(INTS), _pick((b"-1", b"0", b"1", b"2", b"x"))),
+    st.builds(lambda h, ks, t: h + tuple(ks) + (t,), _cmd("blpop"),
+              st.lists(_key, min_size=1, max_size=2),
+              st.sampled_from((b"0.01", b"0.02", b"abc", b"-1"))),
+    _cmd("publish", _pick(CHANNELS), _pick((b"released", b"0", b"hello"))),
+    _cmd("ping"),
+    _cmd("ping", _pick(VALUES)),
+)
+
+_bad_commands = st.one_of(
+    st.sampled_from((
+        (b"GET",), (b"SET", b"k1"), (b"HSET", b"h1", b"f1"), (b"HINCRBY", b"h1", b"f1"),
+        (b"LPOP", b"l1", b"1", b"2"), (b"PTTL",), (b"PUBLISH", b"ch1"), (b"EXPIRE", b"k1"),
+        (b"PING", b"a", b"b"), (b"NOSUCH",), (b"NOSUCH", b"a", b"b"), (b"EVAL",),
+        (b"EVAL", b"return 1"), (b"SCRIPT",), (b"SCRIPT", b"LOAD"), (b"SCRIPT", b"NOPE"),
+        (b"EVALSHA", b"0123456789012345678901234567890123456789", b"0"),
+        (b"INCRBY", b"k1"), (b"DEL",), (b"SUBSCRIBE",),
+    )),
+)
+
+
+@st.composite
+def _script_call(draw: st.DrawFn) -> tuple:
+    script = draw(st.sampled_from(ALL_SCRIPTS))
+    kinds = {"key": STRING_KEYS, "hash": HASH_KEYS, "list": LIST_KEYS, "chan": CHANNELS}
+    args = {"token": TOKENS, "ttl": TTL_MS[:4], "chan": CHANNELS, "num": (b"0", b"1"),
+            "field": FIELDS, "secs": (b"1", b"30"), "bool": (b"0", b"1"), "any": VALUES}
+    keys = [draw(st.sampled_from(kinds[k])) for k in script.keys]
+    argv = [draw(st.sampled_from(args[a])) for a in script.args]
+    numkeys = str(len(keys)).encode()
+    if draw(st.integers(0, 19)) == 0:
+        numkeys = draw(st.sampled_from((b"-1", b"x", b"9")))
+    body = script.body.encode()
+    how = draw(st.integers(0, 3))
+    if how == 0:  # by sha, whether or not it was loaded
+        from hashlib import sha1
+
+        sha = sha1(body).hexdigest().encode()
+        return (b"EVALSHA", sha.upper() if draw(st.booleans()) else sha, numkeys, *keys, *argv)
+    return (b"EVAL", body, numkeys, *keys, *argv)
+
+
+_script_admin = st.one_of(
+    st.sampled_from(ALL_SCRIPTS).map(lambda s: (b"SCRIPT", b"LOAD", s.body.encode())),
+    st.lists(st.sampled_from(ALL_SCRIPTS[:6]), min_size=1, max_size=3).map(
+        lambda ss: (b"SCRIPT", b"EXISTS", *(_sha(s.body) for s in ss))),
+    st.just((b"SCRIPT", b"FLUSH")),
+)
+
+
+def _sha(body: str) -> bytes:
+    from hashlib import sha1
+
+    return sha1(body.encode()).hexdigest().encode()
+
+
+_subscriber_commands = st.one_of(
+    st.builds(lambda h, cs: h + tuple(cs), _cmd("subscribe"),
+              st.lists(_pick(CHANNELS), min_size=1, max_size=2)),
+    st.builds(lambda h, cs: h + tuple(cs), _cmd("unsubscribe"),
+              st.lists(_pick(CHANNELS), max_size=2)),
+    _cmd("ping"),
+    _cmd("ping", _pick((b"hi",))),
+    _cmd("get", _key),
+)
+
+
+def actions() -> st.SearchStrategy[Action]:
+    """One step of a sequence, weighted towards data commands on client 0."""
+    return st.one_of(
+        st.builds(Step, st.just(0), _data_commands),
+        st.builds(Step, st.just(0), _data_commands),
+        st.builds(Step, st.just(0), _data_commands),
+        st.builds(Step, st.just(0), _script_call()),
+        st.builds(Step, st.just(0), _script_call()),
+        st.builds(Step, st.just(0), _bad_commands | _script_admin),
+        st.builds(Step, st.sampled_from((1, 2)), _subscriber_commands),
+        st.builds(Pause, st.sampled_from(PAUSES_MS)),
+    )
+
+
+def sequences(max_size: int = 25) -> st.SearchStrategy[list[Action]]:
+    return st.lists(actions(), min_size=1, max_size=max_size)
+
+
+# -- comparing replies ------------------------------------------------------------------
+
+
+def _error_view(exc: BaseException) -> tuple[str, str]:
+    return ("error", f"{type(exc).__name__}: {exc}")
+
+
+def model_view(reply: object) -> object:
+    """The model's reply as redis-py would hand it to a user."""
+    if isinstance(reply, ReplyError):
+        return _error_view(BaseParser.parse_error(reply.message))
+    if isinstance(reply, list):
+        return [model_view(r) for r in reply]
+    if isinstance(reply, bytes):
+        return bytes(reply)
+    return reply
+
+
+def real_view(reply: object) -> object:
+    if isinstance(reply, BaseException):
+        return _error_view(reply)
+    if isinstance(reply, list):
+        return [real_view(r) for r in reply]
+    return reply
+
+
+def _normalise(argv: Sequence[bytes], view: object) -> object:
+    """Undo known, documented order differences (hash and channel iteration)."""
+    name = argv[0].lower()
+    if name == b"hgetall" and isinstance(view, list):
+        return sorted(zip(view[::2], view[1::2], strict=True))
+    if name == b"unsubscribe" and len(argv) == 1 and isinstance(view, list):
+        return (sorted(str(v[1]) for v in view), [v[2] for v in view])
+    return view
+
+
+def _close(a: object, b: object, tolerance: int) -> bool:
+    if isinstance(a, int) and isinstance(b, int) and not isinstance(a, bool):
+        if a < 0 or b < 0:
+            return a == b
+        return abs(a - b) <= tolerance
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(_close(x, y, tolerance) for x, y in zip(a, b, strict=True))
+    return a == b
+
+
+_TIMING_BODIES = {s.body.encode() for s in ALL_SCRIPTS if s.timing}
+_TIMING_SHAS = {_sha(s.body) for s in ALL_SCRIPTS if s.timing}
+
+
+def same(argv: Sequence[bytes], model: object, real: object) -> bool:
+    """Equal, but PTTL within the tolerance and TTL within a second."""
+    name = argv[0].lower()
+    if name == b"pttl":
+        return _close(model, real, PTTL_TOLERANCE_MS)
+    if name == b"ttl":
+        return _close(model, real, 1)
+    if name in (b"eval", b"evalsha") and len(argv) > 1 and (
+        argv[1] in _TIMING_BODIES or argv[1].lower() in _TIMING_SHAS
+    ):
+        return _close(model, real, PTTL_TOLERANCE_MS)
+    return _normalise(argv, model) == _normalise(argv, real)
+
+
+# -- running -------------------------------------------------------------------------
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+@dataclass
+class Transcript:
+    """What happened, step by step, for the failure message."""
+
+    lines: list[str] = field(default_factory=list)
+
+    def add(self, line: str) -> None:
+        self.lines.append(line)
+
+    def tail(self, n: int = 40) -> str:
+        return "\n".join(self.lines[-n:])
+
+
+class RealClients:
+    """Three raw RESP2 connections to one real server (no redis-py reply callbacks)."""
+
+    def __init__(self, host: str, port: int, timeout: float = 3.0) -> None:
+        self.conns = [
+            Connection(host=host, port=port, protocol=2, socket_timeout=timeout)
+            for _ in range(N_CLIENTS)
+        ]
+        for conn in self.conns:
+            conn.connect()
+
+    def close(self) -> None:
+        for conn in self.conns:
+            conn.disconnect()
+
+    def read(self, client: int) -> object:
+        try:
+            return self.conns[client].read_response()
+        except redis.ResponseError as exc:
+            return exc
+
+    def send(self, client: int, argv: Sequence[bytes]) -> None:
+        self.conns[client].send_command(*argv)
+
+    def pending(self, client: int, wait: float = 0.0) -> bool:
+        return self.conns[client].can_read(timeout=wait)
+
+    def reset(self) -> None:
+        """Every connection unsubscribed and drained, the server empty."""
+        for c in (1, 2):
+            self.send(c, [b"UNSUBSCRIBE"])
+            while True:
+                reply = self.read(c)
+                if isinstance(reply, list) and reply[:1] == [b"unsubscribe"] and reply[2] == 0:
+                    break
+            while self.pending(c):
+                self.read(c)
+        for argv in ([b"FLUSHALL"], [b"SCRIPT", b"FLUSH"]):
+            self.send(0, argv)
+            self.read(0)
+
+
+def _guard(model: RedisModel) -> int:
+    """Wait until no key's deadline is near, then return the send time in ms."""
+    while True:
+        now = _now_ms()
+        near = [d for d in model.ks.deadlines.values()
+                if d - GUARD_BEFORE_MS <= now <= d + GUARD_AFTER_MS]
+        if not near:
+            return now
+        time.sleep((max(near) + GUARD_AFTER_MS + 1 - now) / 1000)
+
+
+def run_sequence(
+    seq: Iterable[Action],
+    real: RealClients,
+    model_factory: Callable[[], RedisModel],
+) -> None:
+    """Play ``seq`` on a fresh model and the (reset) real server; raise Mismatch."""
+    real.reset()
+    model = model_factory()
+    log = Transcript()
+    for action in seq:
+        if isinstance(action, Pause):
+            time.sleep(action.ms / 1000)
+            log.add(action.text())
+            continue
+        now = _guard(model)
+        argv = [a.resolve(now) if isinstance(a, AbsTime) else a for a in action.argv]
+        outcome = model.execute(argv, now, action.client)
+        real.send(action.client, argv)
+        expected = outcome.reply
+        if expected is BLOCKED:  # the real server waits out the small timeout
+            model.unblock(action.client)
+            expected = None
+        multi = argv[0].lower() in (b"subscribe", b"unsubscribe") and isinstance(expected, list)
+        if multi:
+            got: object = [real.read(action.client) for _ in expected]  # type: ignore[union-attr]
+        else:
+            got = real.read(action.client)
+        mv, rv = model_view(expected), real_view(got)
+        log.add(f"{action.text()}\n    model: {mv!r}\n    real:  {rv!r}")
+        if not same(argv, mv, rv):
+            raise Mismatch(f"reply differs at step {len(log.lines)}:\n{log.tail()}")
+        _check_deliveries(outcome.effects, real, log)
+    for c in (1, 2):
+        if real.pending(c, 0.005):
+            extra = real_view(real.read(c))
+            raise Mismatch(f"client {c} got an unexpected push {extra!r}:\n{log.tail()}")
+
+
+def _check_deliveries(effects: tuple[object, ...], real: RealClients, log: Transcript) -> None:
+    for effect in effects:
+        if isinstance(effect, Delivery):
+            got = real_view(real.read(effect.client))
+            log.add(f"    push to c{effect.client}: model {effect.push!r} real {got!r}")
+            if got != effect.push:
+                raise Mismatch(f"pub/sub delivery differs:\n{log.tail()}")
+        elif isinstance(effect, Served):  # pragma: no cover - client 0 never waits here
+            raise Mismatch(f"unexpected BLPOP service {effect!r}")
+    for c in (1, 2):
+        if not any(isinstance(e, Delivery) and e.client == c for e in effects) and real.pending(c):
+            extra = real_view(real.read(c))
+            raise Mismatch(f"client {c} got an unexpected push {extra!r}:\n{log.tail()}")

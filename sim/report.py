@@ -1,0 +1,96 @@
+"""How a run is shown: a JSON payload, and the same as tables for a person."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from rich.console import Console
+from rich.table import Table
+
+if TYPE_CHECKING:
+    from models.checkers import Verdict
+    from models.metrics import Metrics
+    from sim.world import RunResult
+
+
+def _split_text(split: dict[str, int]) -> str:
+    total = sum(split.values()) or 1
+    counts = " / ".join(str(v) for v in split.values())
+    shares = " / ".join(f"{100 * v / total:.0f}%" for v in split.values())
+    return f"{counts} ({shares})"
+
+
+def run_payload(result: RunResult, m: Metrics, verdicts: tuple[Verdict, ...], wall_s: float,
+                report: dict[str, Any]) -> dict[str, Any]:
+    """Everything ``locksim run`` says, as plain JSON data."""
+    metrics = m.as_dict()
+    return {
+        "scenario": result.scenario.to_dict(),
+        "trace_hash": result.trace_hash,
+        "simulated_ms": result.end_ms,
+        "wall_s": round(wall_s, 3),
+        "completed_requests": result.completed,
+        "stock_left": result.stock_left,
+        "redis_commands": result.redis_commands,
+        "redis_counts": result.redis_counts,
+        "metrics": metrics,
+        "report": report,
+        "verdicts": [
+            {"property": v.property, "valid": v.valid, "summary": v.summary, "story": v.story}
+            for v in verdicts
+        ],
+    }
+
+
+def _fmt(value: Any, digits: int = 1) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:,.{digits}f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)
+
+
+def render_run(payload: dict[str, Any], console: Console | None = None) -> None:
+    console = console or Console()
+    m = payload["metrics"]
+    r = payload["report"]
+    sc = payload["scenario"]
+    title = (f"lock {sc['lock']}, {sc['servers']} servers, {sc['vus']} VUs, "
+             f"{sc['requests']} requests, seed {sc['seed']}")
+    table = Table(title=title, title_justify="left")
+    table.add_column("figure")
+    table.add_column("report (table 7.1)", justify="right")
+    table.add_column("simulated", justify="right")
+    rows = [
+        ("coupons issued", r["issued"], m.get("issued")),
+        ("duration (s)", r["duration_s"], m.get("duration_ms", 0) / 1000.0),
+        ("throughput (req/s)", r["throughput_rps"], m.get("throughput_rps")),
+        ("lock hold mean (ms)", r["hold_mean_ms"], m.get("hold_mean_ms")),
+        ("lock hold min (ms)", r["hold_min_ms"], m.get("hold_min_ms")),
+        ("lock hold max (ms)", r["hold_max_ms"], m.get("hold_max_ms")),
+        ("SET NX attempts", r["set_nx_attempts"], m.get("attempts")),
+        ("attempts per success", r["attempts_per_success"], m.get("attempts_per_success")),
+        ("PUBLISH on release", r["publish"], m.get("publishes")),
+        ("split between servers", r["split"], _split_text(m.get("acquires_by_node") or {})),
+        ("wait p50 / p99 (ms)", "-", f"{_fmt(m.get('wait_p50_ms'))} / {_fmt(m.get('wait_p99_ms'))}"),
+    ]
+    for name, want, got in rows:
+        table.add_row(name, _fmt(want), _fmt(got))
+    console.print(table)
+    verdicts = Table(title="properties", title_justify="left")
+    verdicts.add_column("property")
+    verdicts.add_column("verdict")
+    verdicts.add_column("summary")
+    for v in payload["verdicts"]:
+        mark = {True: "[green]holds[/]", False: "[red]VIOLATED[/]", None: "[dim]n/a[/]"}[v["valid"]]
+        verdicts.add_row(v["property"], mark, v["summary"])
+    console.print(verdicts)
+    for v in payload["verdicts"]:
+        if v["valid"] is False and v["story"]:
+            console.print(f"[bold red]{v['property']}[/]: {v['story']}")
+    console.print(
+        f"simulated {payload['simulated_ms'] / 1000:.2f} s in {payload['wall_s']:.2f} s wall; "
+        f"{payload['redis_commands']:,} Redis commands; trace {payload['trace_hash'][:16]}"
+    )

@@ -1,0 +1,218 @@
+"""The simulated world: wires Redis, app servers, the database, the load and faults.
+
+``run(scenario)`` is the whole API: same scenario and seed, same history and
+same trace hash, byte for byte, in any process. Nothing here reads a clock
+or a global random source; every choice comes from ``world.chooser``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import simpy
+
+from models.history import History, Recorder
+from models.locks import LockDesign, make_lock
+from models.locks.effect import Record, Storage
+from models.workload import CouponService
+from sim.app_server import AppServer, Task
+from sim.chooser import Chooser
+from sim.fault import Clock, Crash, Delay, Fault, Partition, Pause
+from sim.load import Load
+from sim.network import NetFaults
+from sim.redis_node import RedisNode
+from sim.scenario import Scenario
+from sim.storage import Database
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """What one run produced: the history and the facts to reproduce and compare it."""
+
+    scenario: Scenario
+    history: History
+    trace_hash: str
+    end_ms: float
+    completed: int
+    redis_commands: int
+    redis_counts: dict[str, int] = field(default_factory=dict)
+    stock_left: int = 0
+    monitor: tuple[tuple[float, int, tuple[object, ...]], ...] | None = None
+
+
+class World:
+    """One run's state. Build it with a scenario, then call ``run()`` once."""
+
+    def __init__(self, scenario: Scenario, lock: LockDesign | None = None,
+                 monitor: bool = False) -> None:
+        self.scenario = scenario.validate()
+        self.env = simpy.Environment()
+        self.chooser = Chooser(scenario.seed)
+        self.lock = lock if lock is not None else make_lock(scenario.lock, **scenario.lock_kwargs)
+        self.service = CouponService(handler_cpu_ms=scenario.handler_cpu_ms)
+        self.recorder = Recorder()
+        self.net_faults: dict[str, NetFaults] = {}
+        self.pause_ends: dict[str, list[float]] = {}
+        self.holders: dict[str, str] = {}  # request process -> node, while it holds
+        self._deferred: list[Fault] = []
+        self._client_ids = 0
+        self.redis = RedisNode(self, scenario.redis_version, scenario.redis_service_ms,
+                               scenario.script_service_ms, monitor=monitor)
+        self.db = Database(scenario.stock, scenario.fencing_storage)
+        self.servers = [AppServer(self, f"app{i + 1}", scenario.callback_cpu_ms)
+                        for i in range(scenario.servers)]
+        self.by_name = {s.name: s for s in self.servers}
+        self.load = Load(self)
+        self.finished = self.env.event()
+
+    # -- scheduling --------------------------------------------------------------
+    @property
+    def now(self) -> float:
+        return self.env.now
+
+    def at(self, when: float, fn: Callable[[], Any]) -> None:
+        """Run ``fn`` at virtual time ``when`` (ties keep scheduling order)."""
+        delay = when - self.env.now
+        ev = self.env.timeout(delay if delay > 0 else 0)
+        ev.callbacks.append(lambda _ev: fn())
+
+    def next_client_id(self) -> int:
+        self._client_ids += 1
+        return self._client_ids
+
+    def finish(self) -> None:
+        if not self.finished.triggered:
+            self.finished.succeed()
+
+    # -- what tasks do -----------------------------------------------------------
+    def record(self, task: Task, effect: Record, node: str) -> None:
+        self.recorder.record(self.env.now, task.process, effect.type, effect.f,
+                             effect.value, node)
+        if effect.type == "invoke":
+            task.open_ops[effect.f] = None
+        else:
+            task.open_ops.pop(effect.f, None)
+        if effect.f == "acquire" and effect.type == "ok":
+            self.holders[task.process] = node
+            if self._deferred:
+                pending, self._deferred = self._deferred, []
+                for fault in pending:
+                    self._fire(fault)
+        elif effect.f == "release" and effect.type == "invoke":
+            self.holders.pop(task.process, None)
+
+    def storage_call(self, op: Storage, reply: Callable[[object], None]) -> None:
+        lat = self.scenario.storage_latency
+        arrive = self.env.now + lat.sample(self.chooser)
+
+        def apply() -> None:
+            result = self.db.apply(op)
+            self.at(self.env.now + lat.sample(self.chooser), lambda: reply(result))
+
+        self.at(arrive, apply)
+
+    def start_request(self, server: AppServer, n: int, user: int,
+                      on_done: Callable[[object], None]) -> None:
+        session = hashlib.blake2b(f"{self.scenario.seed}:{user}".encode(),
+                                  digest_size=8).hexdigest()
+        gen = self.service.handle(self.lock, user, session)
+        server.start(f"{server.name}/req{n}", gen, on_done)
+
+    # -- faults ---------------------------------------------------------------------
+    def _schedule_faults(self) -> None:
+        for fault in self.scenario.faults:
+            self.at(fault.at_ms, lambda f=fault: self._fire(f))
+
+    def _target(self, fault: Fault) -> str | None:
+        if fault.node != "holder":
+            return fault.node
+        if not self.holders:
+            return None
+        return next(reversed(self.holders.values()))
+
+    def _nemesis(self, f: str, node: str, value: object) -> None:
+        self.recorder.record(self.env.now, "nemesis", "info", f, value, node)
+
+    def _fire(self, fault: Fault) -> None:
+        node = self._target(fault)
+        if node is None:  # nobody holds the lock yet: strike the next holder
+            self._deferred.append(fault)
+            return
+        now = self.env.now
+        if isinstance(fault, Pause):
+            end = now + fault.duration_ms
+            self._nemesis("pause", node, fault.duration_ms)
+            if node == "redis":
+                self.redis.busy_until = max(self.redis.busy_until, end)
+            else:
+                self.pause_ends.setdefault(node, []).append(end)
+                self.by_name[node].pause(fault.duration_ms)
+            self.at(end, lambda: self._nemesis("resume", node, None))
+        elif isinstance(fault, Crash):
+            self._crash(node, fault)
+        elif isinstance(fault, Delay):
+            nf = self.net_faults.setdefault(node, NetFaults())
+            nf.delays.append((now, now + fault.duration_ms, fault.extra_ms))
+            self._nemesis("delay", node, (fault.extra_ms, fault.duration_ms))
+        elif isinstance(fault, Partition):
+            nf = self.net_faults.setdefault(node, NetFaults())
+            nf.partitions.append((now, now + fault.duration_ms))
+            self._nemesis("partition", node, fault.duration_ms)
+            self.at(now + fault.duration_ms, lambda: self._nemesis("heal", node, None))
+        elif isinstance(fault, Clock):
+            if node in self.by_name:
+                self.by_name[node].set_clock(fault.offset_ms, fault.drift)
+            self._nemesis("clock", node, (fault.offset_ms, fault.drift))
+
+    def _crash(self, node: str, fault: Crash) -> None:
+        self._nemesis("crash", node, None)
+        if node == "redis":  # restart without persistence: every key is gone
+            self.redis.model.flush()
+            return
+        server = self.by_name[node]
+        if not server.alive:
+            return
+        for task in server.crash():
+            for f in list(task.open_ops):
+                self.recorder.record(self.env.now, task.process, "info", f, "crashed", node)
+            self.holders.pop(task.process, None)
+            if task.on_done is not None:
+                task.on_done("crashed")
+        if fault.restart_after_ms is not None:
+            def restart() -> None:
+                server.restart()
+                self._nemesis("restart", node, None)
+
+            self.at(self.env.now + fault.restart_after_ms, restart)
+
+    # -- the run ------------------------------------------------------------------------
+    def run(self) -> RunResult:
+        self.recorder.record(0.0, "storage", "ok", "init", self.scenario.stock)
+        self._schedule_faults()
+        self.load.start()
+        self.at(self.scenario.horizon_ms, self.finish)
+        self.env.run(until=self.finished)
+        history = self.recorder.history()
+        trace = hashlib.sha256()
+        trace.update(history.digest().encode())
+        trace.update(self.redis.trace.hexdigest().encode())
+        monitor = tuple(self.redis.monitor) if self.redis.monitor is not None else None
+        return RunResult(
+            scenario=self.scenario,
+            history=history,
+            trace_hash=trace.hexdigest(),
+            end_ms=self.env.now,
+            completed=self.load.completed,
+            redis_commands=self.redis.commands,
+            redis_counts=dict(sorted(self.redis.counts.items())),
+            stock_left=self.db.stock,
+            monitor=monitor,
+        )
+
+
+def run(scenario: Scenario, lock: LockDesign | None = None, monitor: bool = False) -> RunResult:
+    """Run one scenario to completion (or its horizon) and return what happened."""
+    return World(scenario, lock, monitor).run()
