@@ -89,9 +89,10 @@ def test_blpop_blocks_and_is_served_fifo():
     assert m.execute(["RPUSH", "sig", "a"], 3, client=3).effects == ()
 
 
-def test_blpop_inside_script_does_not_block():
+def test_blpop_is_refused_inside_scripts():
     m = RedisModel()
-    assert m.reply(["EVAL", "return redis.call('blpop', KEYS[1], 0)", 1, "q"], 0) is None
+    reply = m.reply(["EVAL", "return redis.call('blpop', KEYS[1], 0)", 1, "q"], 0)
+    assert reply.message.startswith("ERR This Redis command is not allowed from script")
 
 
 def test_script_is_one_instant_and_publishes():

@@ -131,8 +131,6 @@ def cmd_blpop(m: RedisModel, argv: list[bytes]) -> Reply:
             if not lst:
                 m.ks.delete(key)
             return [key, value]
-    if m.in_script:
-        return None  # a script may not block: Redis treats it as a timeout
     m.block(keys)
     return BLOCKED
 
@@ -144,5 +142,5 @@ COMMANDS = table(
     Command("rpop", cmd_rpop, -2),
     Command("llen", cmd_llen, 2),
     Command("lrange", cmd_lrange, 4),
-    Command("blpop", cmd_blpop, -3),
+    Command("blpop", cmd_blpop, -3, noscript=True),
 )

@@ -1,0 +1,474 @@
+"""EVAL, EVALSHA and SCRIPT: the real Lua text, run in Lua 5.1 as Redis runs it.
+
+The script body is compiled once (chunk name ``@user_script``, as Redis names
+it) and run in a sandbox like Redis's: KEYS and ARGV, the ``redis`` table,
+the base/string/table/math/bit libraries, no ``os``/``io``/``require``, and
+read-only globals. ``redis.call``/``redis.pcall`` reach the model through the
+``ScriptHost`` protocol, at the script's one instant. Replies convert both
+ways by Redis's rules, and errors carry the decorations of the dialect's
+Redis version (6.2 and 7.x word them differently).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from typing import Any, Protocol
+
+from lupa import lua51
+
+from models.redis.number import LLONG_MIN, parse_int
+from models.redis.reply import NOSCRIPT, NOT_INTEGER, OK, Reply, ReplyError, Status
+
+INSTRUCTION_BUDGET = 50_000_000  # a runaway script errors out instead of hanging the model
+
+_LuaTable = type(lua51.LuaRuntime().table())
+
+
+class ScriptHost(Protocol):
+    """What a running script needs from the server it runs in."""
+
+    def classify(self, argv: list[bytes]) -> str:
+        """``ok``, ``unknown``, ``arity`` or ``denied`` (not allowed from scripts)."""
+
+    def call(self, argv: list[bytes]) -> Reply:
+        """Run a command judged ``ok``, now."""
+
+
+# Texts of redis.call's own errors: (7.x, 6.2).
+_CALL_ERRORS = {
+    "noargs": ("Please specify at least one argument for this redis lib call",
+               "Please specify at least one argument for redis.call()"),
+    "badargs": ("Lua redis lib command arguments must be strings or integers",
+                "Lua redis() command arguments must be strings or integers"),
+    "unknown": ("Unknown Redis command called from script",
+                "Unknown Redis command called from Lua script"),
+    "arity": ("Wrong number of args calling Redis command from script",
+              "Wrong number of args calling Redis command From Lua script"),
+    "denied": ("This Redis command is not allowed from script",
+               "This Redis command is not allowed from scripts"),
+}
+
+# The Lua side: sandbox, redis.* functions, error capture. Runs once per engine.
+_BOOT = r"""
+local py_call, py_pcall, py_pending, py_random, py_sha1, bitlib, modern = ...
+local getinfo, select, type, error, tostring = debug.getinfo, select, type, error, tostring
+
+local function user_line()
+  local level = 2
+  while true do
+    local info = getinfo(level, 'Sl')
+    if not info then return 0 end
+    if info.source == '@user_script' then return info.currentline end
+    level = level + 1
+  end
+end
+
+local redis = {}
+redis.call = py_call
+redis.pcall = py_pcall
+if modern then
+  redis.error_reply = function(msg)
+    msg = tostring(msg)
+    if msg:sub(1, 1) == '-' then msg = msg:sub(2) end
+    if not msg:find(' ', 1, true) then msg = 'ERR ' .. msg end
+    return {err = msg}
+  end
+else
+  redis.error_reply = function(msg) return {err = msg} end
+end
+redis.sha1hex = function(s) return py_sha1(tostring(s)) end
+redis.status_reply = function(msg) return {ok = msg} end
+redis.log = function() end
+redis.LOG_DEBUG, redis.LOG_VERBOSE, redis.LOG_NOTICE, redis.LOG_WARNING = 0, 1, 2, 3
+
+local sandbox_math = {}
+for k, v in pairs(math) do sandbox_math[k] = v end
+sandbox_math.random = function(m, n)
+  local r = py_random()
+  if m == nil then return r end
+  if n == nil then
+    if m < 1 then error('interval is empty', 2) end
+    return math.floor(r * m) + 1
+  end
+  if m > n then error('interval is empty', 2) end
+  return math.floor(r * (n - m + 1)) + m
+end
+sandbox_math.randomseed = function() end
+
+local env = {
+  assert = assert, error = error, getmetatable = getmetatable, ipairs = ipairs,
+  next = next, pairs = pairs, pcall = pcall, rawequal = rawequal, rawget = rawget,
+  rawset = rawset, select = select, tonumber = tonumber, tostring = tostring,
+  type = type, unpack = unpack, xpcall = xpcall, gcinfo = gcinfo,
+  string = string, table = table, math = sandbox_math, bit = bitlib, redis = redis,
+}
+-- present in Redis, not modelled here: calling them is an explicit error
+local function absent(lib)
+  return setmetatable({}, {__index = function(_, fn)
+    return function() error('locksim does not model ' .. lib .. '.' .. tostring(fn), 2) end
+  end})
+end
+env.cjson, env.struct, env.cmsgpack = absent('cjson'), absent('struct'), absent('cmsgpack')
+-- present in Redis's sandbox but nil-valued: reading them is not an error
+local nil_globals = {loadstring = true, setmetatable = true}
+if not modern then env.print = print end
+env._G = env
+setmetatable(env, {
+  __index = function(_, name)
+    if nil_globals[name] then return nil end
+    error("Script attempted to access nonexistent global variable '" .. tostring(name) .. "'", 2)
+  end,
+  __newindex = function() error('Attempt to modify a readonly table', 2) end,
+})
+
+local function handler(err)
+  local pending, pending_line = py_pending()
+  if pending ~= nil then return {pending, pending_line} end
+  local level, info = 2, nil
+  while true do
+    local i = getinfo(level, 'Sl')
+    if not i then break end
+    if i.source == '@user_script' then info = i break end
+    level = level + 1
+  end
+  local line = info and info.currentline or 0
+  return {err, line}
+end
+
+local function run(fn, keys, args, budget)
+  rawset(env, 'KEYS', keys)
+  rawset(env, 'ARGV', args)
+  setfenv(fn, env)
+  debug.sethook(function() error('Script exceeded the instruction budget', 2) end, '', budget)
+  local ok, result = xpcall(fn, handler)
+  debug.sethook()
+  return ok, result
+end
+
+local function compile(body)
+  return loadstring(body, '@user_script')
+end
+
+return run, compile, user_line
+"""
+
+
+def _lua_number_to_reply(value: float) -> int:
+    """C's ``(long long)`` cast: truncation, and LLONG_MIN when out of range or NaN."""
+    if isinstance(value, int):
+        return value if -(2**63) <= value < 2**63 else LLONG_MIN
+    if math.isnan(value) or value >= 2.0**63 or value < -(2.0**63):
+        return LLONG_MIN
+    return int(value)
+
+
+def _number_to_arg(value: float) -> bytes:
+    """A Lua number passed to redis.call becomes text as Redis prints it (%.17g)."""
+    return (b"%.17g" % value) if isinstance(value, float) else str(value).encode()
+
+
+class _ScriptRaise(Exception):
+    """redis.call failed: the Lua error object waits in ``ScriptEngine._pending``."""
+
+
+def _sha1hex(data: bytes) -> bytes:
+    return hashlib.sha1(data).hexdigest().encode()
+
+
+def _int32(x: float) -> int:
+    """BitOp's ``tobit``: wrap to a signed 32-bit integer."""
+    v = int(x) & 0xFFFFFFFF
+    return v - (1 << 32) if v & 0x80000000 else v
+
+
+def _bit_library() -> dict[bytes, Any]:
+    """The BitOp library Redis's Lua carries (32-bit signed results)."""
+
+    def fold(op: Any) -> Any:
+        def f(first: float, *rest: float) -> int:
+            acc = _int32(first)
+            for x in rest:
+                acc = _int32(op(acc & 0xFFFFFFFF, _int32(x) & 0xFFFFFFFF))
+            return acc
+
+        return f
+
+    def tohex(x: float, n: float = 8) -> bytes:
+        n = int(n)
+        digits = "0123456789ABCDEF" if n < 0 else "0123456789abcdef"
+        n = abs(n) or 8
+        v = _int32(x) & 0xFFFFFFFF
+        out = ""
+        for _ in range(min(n, 8)):
+            out = digits[v & 15] + out
+            v >>= 4
+        return out.encode()
+
+    def rol(x: float, n: float) -> int:
+        v, k = _int32(x) & 0xFFFFFFFF, int(n) & 31
+        return _int32((v << k) | (v >> (32 - k)))
+
+    def ror(x: float, n: float) -> int:
+        v, k = _int32(x) & 0xFFFFFFFF, int(n) & 31
+        return _int32((v >> k) | (v << (32 - k)))
+
+    return {
+        b"tobit": _int32,
+        b"tohex": tohex,
+        b"bnot": lambda x: _int32(~_int32(x)),
+        b"band": fold(lambda a, b: a & b),
+        b"bor": fold(lambda a, b: a | b),
+        b"bxor": fold(lambda a, b: a ^ b),
+        b"lshift": lambda x, n: _int32((_int32(x) & 0xFFFFFFFF) << (int(n) & 31)),
+        b"rshift": lambda x, n: _int32((_int32(x) & 0xFFFFFFFF) >> (int(n) & 31)),
+        b"arshift": lambda x, n: _int32(_int32(x) >> (int(n) & 31)),
+        b"rol": rol,
+        b"ror": ror,
+        b"bswap": lambda x: _int32(int.from_bytes((_int32(x) & 0xFFFFFFFF).to_bytes(4, "little"),
+                                                  "big")),
+    }
+
+
+class _Rand48:
+    """Redis's ``redisLrand48``, reseeded with 0 before every script run."""
+
+    A, C, MASK = 0x5DEECE66D, 0xB, (1 << 48) - 1
+    INT32_MAX = 2**31 - 1
+
+    def __init__(self) -> None:
+        self.x = 0x330E
+
+    def seed(self) -> None:
+        self.x = 0x330E
+
+    def next(self) -> float:
+        self.x = (self.A * self.x + self.C) & self.MASK
+        return ((self.x >> 17) % self.INT32_MAX) / self.INT32_MAX
+
+
+class ScriptEngine:
+    """A script cache and a Lua 5.1 runtime speaking one Redis version's dialect."""
+
+    def __init__(self, version: tuple[int, int] = (7, 0)) -> None:
+        self.version = version
+        self.modern = version >= (7, 0)
+        self.lua = lua51.LuaRuntime(encoding=None, unpack_returned_tuples=True,
+                                    register_eval=False)
+        self.scripts: dict[bytes, Any] = {}  # sha (lowercase hex) -> compiled function
+        self._host: ScriptHost | None = None
+        self._rand = _Rand48()
+        texts = {k: v[0 if self.modern else 1].encode() for k, v in _CALL_ERRORS.items()}
+        loader = self.lua.eval("function(src) return loadstring(src, '=locksim') end")
+        chunk = loader(_BOOT.encode())
+        self._texts = texts
+        self._pending: tuple[Any, int] | None = None
+        self._run, self._compile, self._user_line = chunk(
+            self._lua_call, self._lua_pcall, self._take_pending, self._rand.next, _sha1hex,
+            self.lua.table_from(_bit_library()), self.modern)
+        self._table = self.lua.table_from
+        self._is_table = self.lua.eval("function(v) return type(v) == 'table' end")
+
+    # -- commands ---------------------------------------------------------------
+    def eval(self, argv: list[bytes], host: ScriptHost) -> Reply:
+        body = argv[1]
+        sha = hashlib.sha1(body).hexdigest().encode()
+        parsed = self._keys_and_args(argv)
+        if isinstance(parsed, ReplyError):
+            return parsed
+        fn = self.scripts.get(sha)
+        if fn is None:
+            fn = self._load(body, sha)
+            if isinstance(fn, ReplyError):
+                return fn
+        return self._execute(fn, sha, parsed, host)
+
+    def evalsha(self, argv: list[bytes], host: ScriptHost) -> Reply:
+        parsed = self._keys_and_args(argv)
+        if isinstance(parsed, ReplyError):
+            return parsed
+        sha = argv[1].lower()
+        fn = self.scripts.get(sha) if len(sha) == 40 else None
+        if fn is None:
+            return NOSCRIPT
+        return self._execute(fn, sha, parsed, host)
+
+    def script(self, argv: list[bytes]) -> Reply:
+        sub = argv[1].lower()
+        shown = argv[1].decode(errors="replace")
+        argc = len(argv)
+        if sub == b"load" and argc == 3:
+            body = argv[2]
+            sha = hashlib.sha1(body).hexdigest().encode()
+            if sha not in self.scripts:
+                fn = self._load(body, sha)
+                if isinstance(fn, ReplyError):
+                    return fn
+            return sha
+        if sub == b"exists" and (argc >= 3 or (argc == 2 and not self.modern)):
+            return [int(a.lower() in self.scripts) for a in argv[2:]]
+        if sub == b"flush":
+            if argc > 3 or (argc == 3 and argv[2].upper() not in (b"SYNC", b"ASYNC")):
+                return ReplyError("ERR SCRIPT FLUSH only support SYNC|ASYNC option")
+            self.flush()
+            return OK
+        if self.modern:
+            if sub in (b"load", b"exists", b"help", b"kill"):
+                return ReplyError(
+                    f"ERR wrong number of arguments for 'script|{sub.decode()}' command")
+            return ReplyError(f"ERR unknown subcommand '{shown}'. Try SCRIPT HELP.")
+        return ReplyError(
+            f"ERR Unknown subcommand or wrong number of arguments for '{shown}'. "
+            "Try SCRIPT HELP.")
+
+    def flush(self) -> None:
+        self.scripts.clear()
+
+    # -- internals -----------------------------------------------------------------
+    def _keys_and_args(self, argv: list[bytes]) -> tuple[list[bytes], list[bytes]] | ReplyError:
+        numkeys = parse_int(argv[2])
+        if numkeys is None:
+            return NOT_INTEGER
+        if numkeys > len(argv) - 3:
+            return ReplyError("ERR Number of keys can't be greater than number of args")
+        if numkeys < 0:
+            return ReplyError("ERR Number of keys can't be negative")
+        return argv[3 : 3 + numkeys], argv[3 + numkeys :]
+
+    def _load(self, body: bytes, sha: bytes) -> Any:
+        compiled = self._compile(body)
+        fn, err = compiled if isinstance(compiled, tuple) else (compiled, None)
+        if fn is None:
+            text = err.decode(errors="replace") if isinstance(err, bytes) else str(err)
+            return ReplyError(f"ERR Error compiling script (new function): {text}")
+        self.scripts[sha] = fn
+        return fn
+
+    def _execute(self, fn: Any, sha: bytes, parsed: tuple[list[bytes], list[bytes]],
+                 host: ScriptHost) -> Reply:
+        keys, args = parsed
+        self._host = host
+        self._rand.seed()
+        try:
+            ok, result = self._run(fn, self._table(keys), self._table(args), INSTRUCTION_BUDGET)
+        finally:
+            self._host = None
+        if ok:
+            return self._to_reply(result)
+        return self._raised(result, sha)
+
+    def _raised(self, captured: Any, sha: bytes) -> ReplyError:
+        """A script error as Redis words it, with its version's decorations."""
+        err, line = captured[1], captured[2]
+        sha_text = sha.decode()
+        if self.modern:
+            if self._is_table(err):
+                inner = err[b"err"]
+                msg = inner.decode(errors="replace") if isinstance(inner, bytes) else str(inner)
+            else:
+                msg = "ERR " + _text(err)
+            return ReplyError(f"{msg} script: {sha_text}, on @user_script:{line}.")
+        if self._is_table(err):
+            return ReplyError(
+                f"ERR Error running script (call to f_{sha_text}): @err_handler_def:9: "
+                "err_handler_def:9: attempt to concatenate local 'err' (a table value)")
+        return ReplyError(
+            f"ERR Error running script (call to f_{sha_text}): @user_script:{line}: {_text(err)}")
+
+    def _dispatch(self, args: tuple[Any, ...]) -> tuple[str, Any]:
+        """Check and run one ``redis.call``: ("ok", lua value), ("err", message),
+        or (kind, None) for redis.call's own errors (noargs, badargs, unknown...)."""
+        if not args:
+            return "noargs", None
+        argv = []
+        for a in args:
+            if isinstance(a, bytes):
+                argv.append(a)
+            elif isinstance(a, (int, float)) and not isinstance(a, bool):
+                argv.append(_number_to_arg(a))
+            else:
+                return "badargs", None
+        host = self._host
+        assert host is not None
+        kind = host.classify(argv)
+        if kind != "ok":
+            return kind, None
+        reply = host.call(argv)
+        if isinstance(reply, ReplyError):
+            return "err", reply.message.encode()
+        return "ok", self._to_lua(reply)
+
+    def _own_error(self, kind: str, line: int) -> bytes:
+        text = self._texts[kind]
+        if self.modern:
+            return b"ERR " + text
+        return b"@user_script: %d: %s" % (line, text)
+
+    def _lua_call(self, *args: Any) -> Any:
+        """``redis.call``: a C function to Lua, so the caller's frame (and line) stays."""
+        status, value = self._dispatch(args)
+        if status == "ok":
+            return value
+        line = self._user_line()
+        msg = value if status == "err" else self._own_error(status, line)
+        self._pending = (self._table({b"err": msg}) if self.modern else msg, line)
+        raise _ScriptRaise
+
+    def _lua_pcall(self, *args: Any) -> Any:
+        """``redis.pcall``: the same, but an error comes back as an {err=...} table."""
+        status, value = self._dispatch(args)
+        if status == "ok":
+            return value
+        msg = value if status == "err" else self._own_error(status, self._user_line())
+        return self._table({b"err": msg})
+
+    def _take_pending(self) -> tuple[Any, Any]:
+        pending, self._pending = self._pending, None
+        return pending if pending is not None else (None, None)
+
+    def _to_lua(self, reply: Reply) -> Any:
+        """Redis -> Lua: nil becomes false, status {ok=...}, arrays tables."""
+        if reply is None:
+            return False
+        if isinstance(reply, Status):
+            return self._table({b"ok": bytes(reply)})
+        if isinstance(reply, (bytes, int)):
+            return reply
+        if isinstance(reply, list):
+            return self._table([self._to_lua(r) for r in reply])
+        if isinstance(reply, ReplyError):
+            return self._table({b"err": reply.message.encode()})
+        raise TypeError(f"cannot pass {reply!r} to Lua")
+
+    def _to_reply(self, value: Any) -> Reply:
+        """Lua -> Redis: numbers truncate, false is nil, tables stop at the first nil."""
+        if value is None or value is False:
+            return None
+        if value is True:
+            return 1
+        if isinstance(value, bytes):
+            return value
+        if isinstance(value, (int, float)):
+            return _lua_number_to_reply(value)
+        if self._is_table(value):
+            err = value[b"err"]
+            if isinstance(err, bytes):
+                return ReplyError(err.decode(errors="replace"))
+            ok = value[b"ok"]
+            if isinstance(ok, bytes):
+                return Status(ok)
+            out: list[Reply] = []
+            i = 1
+            while True:
+                item = value[i]
+                if item is None:
+                    return out
+                out.append(self._to_reply(item))
+                i += 1
+        return None  # functions, userdata: Redis converts them to nil
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bytes):
+        return value.decode(errors="replace")
+    return str(value)
