@@ -57,14 +57,17 @@ class CouponService:
             return "already-issued"
         if stock <= 0:
             return "sold-out"
+        # One database transaction: insert the coupon and write the new stock.
+        # The new stock comes from the read above (read-modify-write), so two
+        # holders at once lose an update; a fencing database refuses the whole
+        # transaction of a stale holder, never half of it.
         yield Record("invoke", "issue", (user, fence))
-        if not (yield Storage("issue", user=user, fence=fence)):
-            yield Record("fail", "issue", "stale-fence")
-            return "stale"
-        yield Record("ok", "issue")
         yield Record("invoke", "stock", (stock - 1, fence))
-        if not (yield Storage("stock", value=stock - 1, fence=fence)):
+        accepted = yield Storage("commit", user=user, value=stock - 1, fence=fence)
+        if not accepted:
+            yield Record("fail", "issue", "stale-fence")
             yield Record("fail", "stock", "stale-fence")
             return "stale"
+        yield Record("ok", "issue")
         yield Record("ok", "stock")
         return "issued"

@@ -30,10 +30,8 @@ class Database:
             self.max_fence = op.fence
         if op.op == "read":
             return (self.stock, op.user in self.holders)
-        if op.op == "issue":
+        if op.op == "commit":  # one transaction: the coupon and the new stock
             self.holders.add(op.user)
-            return True
-        if op.op == "stock":
             self.stock = op.value
             return True
         raise ValueError(f"unknown storage operation {op.op!r}")

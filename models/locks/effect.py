@@ -113,7 +113,8 @@ class Record:
 class Storage:
     """One operation on the coupon database (not Redis), with its own latency.
 
-    ``op`` is ``read``, ``issue`` or ``stock``; ``fence`` is checked by a
+    ``op`` is ``read`` or ``commit`` (the coupon and the new stock in one
+    transaction); ``fence`` is checked by a
     fencing storage, which rejects a write whose fence is lower than the
     highest it has accepted. Result: the read tuple, or True/False (accepted).
     """
