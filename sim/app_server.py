@@ -131,17 +131,15 @@ class AppServer:
 
     def _cpu(self, ms: float) -> Generator[Any, Any, None]:
         """Burn ``ms`` of CPU; time spent frozen by a pause does not count."""
-        owed_from = self.frozen_now()
-        yield self.env.timeout(ms)
-        while True:
+        remaining = ms
+        while remaining > 1e-9:
             if self.paused:
                 self._resumed = self._resumed or self.env.event()
                 yield self._resumed
-            owed = self.frozen_now() - owed_from
-            if owed <= 1e-9:
-                return
-            owed_from += owed
-            yield self.env.timeout(owed)
+                continue
+            frozen_before = self.frozen_now()
+            yield self.env.timeout(remaining)
+            remaining = self.frozen_now() - frozen_before  # work a pause kept from happening
 
     def frozen_now(self) -> float:
         frozen = self.frozen_total
@@ -231,7 +229,7 @@ class AppServer:
             self.resume(task, value)
 
     def _wait_timeout(self, task: Task, seq: int) -> None:
-        if task.waiting is not None:
+        if task.seq == seq and task.waiting is not None:
             task.waiting = None
             self._wake_if(task, seq, None)
 

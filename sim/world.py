@@ -67,6 +67,7 @@ class World:
         self.by_name = {s.name: s for s in self.servers}
         self.load = Load(self)
         self.finished = self.env.event()
+        self._armed = False
 
     # -- scheduling --------------------------------------------------------------
     @property
@@ -120,6 +121,20 @@ class World:
                                   digest_size=8).hexdigest()
         gen = self.service.handle(self.lock, user, session)
         server.start(f"{server.name}/req{n}", gen, on_done)
+
+    def spawn(self, node: str, process: str, program: Any,
+              on_done: Callable[[object], None] | None = None) -> Task:
+        """Run any effect program on an app server (tests and custom experiments)."""
+        return self.by_name[node].start(process, program, on_done or (lambda _r: None))
+
+    def run_until(self, until_ms: float) -> History:
+        """Advance virtual time to ``until_ms`` with faults armed; return the history so far."""
+        if not self._armed:
+            self._armed = True
+            self.recorder.record(0.0, "storage", "ok", "init", self.scenario.stock)
+            self._schedule_faults()
+        self.env.run(until=until_ms)
+        return self.recorder.history()
 
     # -- faults ---------------------------------------------------------------------
     def _schedule_faults(self) -> None:
@@ -190,8 +205,10 @@ class World:
 
     # -- the run ------------------------------------------------------------------------
     def run(self) -> RunResult:
-        self.recorder.record(0.0, "storage", "ok", "init", self.scenario.stock)
-        self._schedule_faults()
+        if not self._armed:
+            self._armed = True
+            self.recorder.record(0.0, "storage", "ok", "init", self.scenario.stock)
+            self._schedule_faults()
         self.load.start()
         self.at(self.scenario.horizon_ms, self.finish)
         self.env.run(until=self.finished)
