@@ -37,10 +37,10 @@ class Scenario:
     fencing_storage: bool = True  # the database checks fences when the lock gives them
     client_latency: Dist = Dist("uniform", 0.3, 0.7)  # k6 -> nginx -> app, one way
     redis_latency: Dist = Dist("uniform", 0.05, 0.15)  # app <-> redis, one way
-    storage_latency: Dist = Dist("uniform", 1.0, 1.4)  # app <-> database, one way
+    storage_latency: Dist = Dist("uniform", 1.4, 2.0)  # app <-> database, one way
     redis_service_ms: float = 0.02  # CPU per command on Redis's single thread
     script_service_ms: float = 0.04  # per EVAL
-    callback_cpu_ms: float = 0.06  # event-loop CPU per callback (reply, timer, message)
+    callback_cpu_ms: float = 0.08  # event-loop CPU per callback (reply, timer, message)
     handler_cpu_ms: float = 0.3  # request handling CPU (routing, JSON, session)
     faults: tuple[Fault, ...] = ()
     seed: int = 1
