@@ -26,7 +26,7 @@ from models.redis import BLOCKED, RedisModel, ReplyError
 from models.redis.model import Delivery, Served
 
 PTTL_TOLERANCE_MS = 25
-GUARD_BEFORE_MS = 15  # never send a command this close before a deadline...
+GUARD_BEFORE_MS = 8  # never send a command this close before a deadline...
 GUARD_AFTER_MS = 2  # ...or this close after it
 N_CLIENTS = 3
 
@@ -242,7 +242,7 @@ ALL_SCRIPTS = LOCK_SCRIPTS + EDGE_SCRIPTS
 STRING_KEYS = (b"k1", b"k2", b"lock:coupon:issue:1")
 HASH_KEYS = (b"h1", b"k2")
 LIST_KEYS = (b"l1", b"k1")
-ALL_KEYS = (b"k1", b"k2", b"h1", b"l1", b"lock:coupon:issue:1", b"nokey")
+ALL_KEYS = (b"k1", b"k2", b"h1", b"l1", b"lock:coupon:issue:1")
 CHANNELS = (b"ch1", b"lock:release:coupon:issue:1")
 TOKENS = (b"tok-a", b"tok-b")
 FIELDS = (b"f1", b"uuid:1", b"uuid:2")
@@ -252,10 +252,10 @@ VALUES = (
 )
 INTS = (b"1", b"2", b"-3", b"0", b"100", b"abc", b"1.0", b"9223372036854775807",
         b"-9223372036854775808")
-TTL_MS = (b"15", b"40", b"100", b"20000", b"0", b"-5", b"x", b"9223372036854775807")
+TTL_MS = (b"10", b"25", b"60", b"20000", b"0", b"-5", b"x", b"9223372036854775807")
 TTL_S = (b"1", b"30", b"0", b"-1", b"9223372036854775", b"99999999999999999")
-REL_MS = (-1000, 20, 45, 90, 60_000)  # offsets from now for absolute expiry times
-PAUSES_MS = (5, 20, 45)
+REL_MS = (-1000, 15, 30, 60, 60_000)  # offsets from now for absolute expiry times
+PAUSES_MS = (2, 12, 30)
 
 
 @dataclass(frozen=True, slots=True)
@@ -321,7 +321,8 @@ def _tail(*options: st.SearchStrategy[tuple]) -> st.SearchStrategy[tuple]:
     return st.one_of(st.just(()), *options)
 
 
-_key = _pick(ALL_KEYS)
+# k1 half the time: commands must meet on the same key for interactions to show
+_key = st.sampled_from((b"k1", b"k1", b"k1", *ALL_KEYS[1:], b"k1"))
 _set_option = st.one_of(
     st.sampled_from(((b"NX",), (b"XX",), (b"GET",), (b"KEEPTTL",))),
     st.tuples(st.sampled_from((b"PX", b"px")), _pick(TTL_MS)),
@@ -336,6 +337,15 @@ _set = st.builds(
     _cmd("set", _key, _pick(VALUES)),
     st.lists(_set_option, max_size=3),
 )
+# SET with a live TTL, as locks use it: the case that matters most, drawn often,
+# with integer values often enough that INCR and friends meet a TTL
+_set_ttl = st.builds(
+    lambda head, ttl, nx: head + ttl + nx,
+    _cmd("set", _key, st.sampled_from((b"1", b"42", b"-1", b"0", *VALUES))),
+    st.one_of(st.tuples(st.just(b"PX"), st.sampled_from((b"20000", *TTL_MS[:4]))),
+              st.tuples(st.just(b"EX"), _pick(TTL_S[:2]))),
+    st.sampled_from(((), (b"NX",), (b"XX",), (b"GET",))),
+)
 _expire_opts = st.lists(st.sampled_from((b"NX", b"XX", b"GT", b"LT", b"nx", b"FOO")),
                         max_size=2).map(tuple)
 
@@ -344,48 +354,61 @@ def _expire_cmd(word: str, times: st.SearchStrategy[object]) -> st.SearchStrateg
     return st.builds(lambda head, opts: head + opts, _cmd(word, _key, times), _expire_opts)
 
 
-_data_commands = st.one_of(
-    _set,
-    _set,
-    _cmd("get", _key),
-    st.builds(lambda h, ks: h + tuple(ks), _cmd("del"), st.lists(_key, min_size=1, max_size=3)),
-    st.builds(lambda h, ks: h + tuple(ks), _cmd("exists"),
-              st.lists(_key, min_size=1, max_size=3)),
-    _cmd("type", _key),
-    _expire_cmd("pexpire", _pick(TTL_MS)),
-    _expire_cmd("expire", _pick(TTL_S)),
-    _expire_cmd("pexpireat", st.sampled_from(REL_MS).map(AbsTime)),
-    _expire_cmd("expireat", st.sampled_from(REL_MS).map(lambda o: AbsTime(o, True))),
-    _cmd("pttl", _key),
-    _cmd("ttl", _key),
-    _cmd("persist", _key),
-    _cmd("incr", _key),
-    _cmd("decr", _key),
-    _cmd("incrby", _key, _pick(INTS)),
-    _cmd("decrby", _key, _pick(INTS)),
-    st.builds(lambda h, fv: h + tuple(w for p in fv for w in p), _cmd("hset", _key),
-              st.lists(st.tuples(_pick(FIELDS), _pick(VALUES)), min_size=1, max_size=3)),
-    _cmd("hget", _key, _pick(FIELDS)),
-    st.builds(lambda h, fs: h + tuple(fs), _cmd("hdel", _key),
-              st.lists(_pick(FIELDS), min_size=1, max_size=2)),
-    _cmd("hexists", _key, _pick(FIELDS)),
-    _cmd("hincrby", _key, _pick(FIELDS), _pick(INTS)),
-    _cmd("hgetall", _key),
-    _cmd("hlen", _key),
-    st.builds(lambda h, vs: h + tuple(vs), _cmd("lpush", _key),
-              st.lists(_pick(VALUES), min_size=1, max_size=3)),
-    st.builds(lambda h, vs: h + tuple(vs), _cmd("rpush", _key),
-              st.lists(_pick(VALUES), min_size=1, max_size=3)),
-    st.builds(lambda h, t: h + t, _cmd("lpop", _key), _tail(st.tuples(_pick(INTS)))),
-    st.builds(lambda h, t: h + t, _cmd("rpop", _key), _tail(st.tuples(_pick(INTS)))),
-    _cmd("llen", _key),
-    _cmd("lrange", _key, _pick(INTS), _pick((b"-1", b"0", b"1", b"2", b"x"))),
-    st.builds(lambda h, ks, t: h + tuple(ks) + (t,), _cmd("blpop"),
-              st.lists(_key, min_size=1, max_size=2),
-              st.sampled_from((b"0.01", b"0.02", b"abc", b"-1"))),
-    _cmd("publish", _pick(CHANNELS), _pick((b"released", b"0", b"hello"))),
-    _cmd("ping"),
-    _cmd("ping", _pick(VALUES)),
+def _weighted(*pairs: tuple[int, st.SearchStrategy[tuple]]) -> st.SearchStrategy[tuple]:
+    """Pick a strategy with probability proportional to its weight, then draw from it.
+
+    (``st.one_of`` would drop the repeats: it dedupes equal strategies.)"""
+    pool = [strategy for weight, strategy in pairs for _ in range(weight)]
+    return st.sampled_from(pool).flatmap(lambda strategy: strategy)
+
+
+_del = st.builds(lambda h, ks: h + tuple(ks), _cmd("del"), st.lists(_key, min_size=1, max_size=3))
+_exists = st.builds(lambda h, ks: h + tuple(ks), _cmd("exists"),
+                    st.lists(_key, min_size=1, max_size=3))
+_hset = st.builds(lambda h, fv: h + tuple(w for p in fv for w in p), _cmd("hset", _key),
+                  st.lists(st.tuples(_pick(FIELDS), _pick(VALUES)), min_size=1, max_size=3))
+_hdel = st.builds(lambda h, fs: h + tuple(fs), _cmd("hdel", _key),
+                  st.lists(_pick(FIELDS), min_size=1, max_size=2))
+_push = st.builds(lambda h, vs: h + tuple(vs),
+                  st.tuples(st.sampled_from((b"LPUSH", b"rpush")), _key),
+                  st.lists(_pick(VALUES), min_size=1, max_size=3))
+_pop = st.builds(lambda h, t: h + t, st.tuples(st.sampled_from((b"LPOP", b"rpop")), _key),
+                 _tail(st.tuples(_pick(INTS))))
+_blpop = st.builds(lambda h, ks, t: h + tuple(ks) + (t,), _cmd("blpop"),
+                   st.lists(_key, min_size=1, max_size=2),
+                   st.sampled_from((b"0.01", b"0.02", b"abc", b"-1")))
+
+# Weighted towards what locks do: SET with a TTL, GET, PTTL, DEL, INCR, expiry.
+_data_commands = _weighted(
+    (6, _set_ttl),
+    (3, _set),
+    (4, _cmd("get", _key)),
+    (3, _cmd("pttl", _key)),
+    (1, _cmd("ttl", _key)),
+    (2, _del),
+    (1, _exists),
+    (1, _cmd("type", _key)),
+    (3, st.sampled_from((b"INCR", b"incr", b"DECR")).flatmap(lambda w: st.tuples(st.just(w), _key))),
+    (2, st.tuples(st.sampled_from((b"INCRBY", b"decrby")), _key, _pick(INTS))),
+    (2, _expire_cmd("pexpire", _pick(TTL_MS))),
+    (1, _expire_cmd("expire", _pick(TTL_S))),
+    (1, _expire_cmd("pexpireat", st.sampled_from(REL_MS).map(AbsTime))),
+    (1, _expire_cmd("expireat", st.sampled_from(REL_MS).map(lambda o: AbsTime(o, True)))),
+    (1, _cmd("persist", _key)),
+    (2, _hset),
+    (1, _cmd("hget", _key, _pick(FIELDS))),
+    (1, _hdel),
+    (1, st.tuples(st.sampled_from((b"HEXISTS", b"hlen")), _key, _pick(FIELDS)).map(
+        lambda t: t if t[0] == b"HEXISTS" else t[:2])),
+    (2, _cmd("hincrby", _key, _pick(FIELDS), _pick(INTS))),
+    (1, _cmd("hgetall", _key)),
+    (2, _push),
+    (2, _pop),
+    (1, _cmd("llen", _key)),
+    (1, _cmd("lrange", _key, _pick(INTS), _pick((b"-1", b"0", b"1", b"2", b"x")))),
+    (1, _blpop),
+    (2, _cmd("publish", _pick(CHANNELS), _pick((b"released", b"0", b"hello")))),
+    (1, _cmd("ping", _pick(VALUES))),
 )
 
 _bad_commands = st.one_of(
@@ -447,21 +470,24 @@ _subscriber_commands = st.one_of(
 
 
 def actions() -> st.SearchStrategy[Action]:
-    """One step of a sequence, weighted towards data commands on client 0."""
-    return st.one_of(
-        st.builds(Step, st.just(0), _data_commands),
-        st.builds(Step, st.just(0), _data_commands),
-        st.builds(Step, st.just(0), _data_commands),
-        st.builds(Step, st.just(0), _script_call()),
-        st.builds(Step, st.just(0), _script_call()),
-        st.builds(Step, st.just(0), _bad_commands | _script_admin),
-        st.builds(Step, st.sampled_from((1, 2)), _subscriber_commands),
-        st.builds(Pause, st.sampled_from(PAUSES_MS)),
+    """One step of a sequence; repeats in the list weight the draw (data commands
+    on client 0 most, then scripts, then errors, subscribers and pauses)."""
+    data = st.builds(Step, st.just(0), _data_commands)
+    script = st.builds(Step, st.just(0), _script_call())
+    return _weighted(
+        (6, data),
+        (2, script),
+        (1, st.builds(Step, st.just(0), _bad_commands | _script_admin)),
+        (1, st.builds(Step, st.sampled_from((1, 2)), _subscriber_commands)),
+        (1, st.builds(Pause, st.sampled_from(PAUSES_MS))),
     )
 
 
-def sequences(max_size: int = 25) -> st.SearchStrategy[list[Action]]:
-    return st.lists(actions(), min_size=1, max_size=max_size)
+def sequences(min_size: int = 4, max_size: int = 40) -> st.SearchStrategy[list[Action]]:
+    """Sequences whose length is drawn first, so long ones are as common as short
+    ones (plain ``st.lists`` favours short lists); both shrink."""
+    return st.integers(min_size, max_size).flatmap(
+        lambda n: st.lists(actions(), min_size=n, max_size=n))
 
 
 # -- comparing replies ------------------------------------------------------------------

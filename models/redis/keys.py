@@ -6,7 +6,7 @@ from collections import deque
 from typing import TYPE_CHECKING
 
 from models.redis.command import Command, table
-from models.redis.number import LLONG_MAX, LLONG_MIN, parse_int, wrap64
+from models.redis.number import LLONG_MAX, LLONG_MIN, parse_int
 from models.redis.reply import NOT_INTEGER, OK, PONG, Reply, ReplyError, Status, wrong_arity
 
 if TYPE_CHECKING:
@@ -62,21 +62,15 @@ def _expire(m: RedisModel, argv: list[bytes], seconds: bool, absolute: bool) -> 
     if when is None:
         return NOT_INTEGER
     base = 0 if absolute else m.ks.now
-    if m.dialect.modern:
-        if seconds:
-            if when > LLONG_MAX // 1000 or when < -(-LLONG_MIN // 1000):
-                return m.dialect.invalid_expire(name)
-            when *= 1000
-        if when > LLONG_MAX - base:
+    # Overflow checks as in 7.0 and in 6.2.7+ (backported), which all report
+    # an invalid expire time instead of wrapping.
+    if seconds:
+        if when > LLONG_MAX // 1000 or when < -(-LLONG_MIN // 1000):
             return m.dialect.invalid_expire(name)
-        when += base
-    else:
-        negative = when < 0
-        if seconds:
-            when = wrap64(when * 1000)
-        when = wrap64(when + base)
-        if (when < 0 and not negative) or (when - base > 0 and negative):
-            return m.dialect.invalid_expire(name)
+        when *= 1000
+    if when > LLONG_MAX - base:
+        return m.dialect.invalid_expire(name)
+    when += base
     key = argv[1]
     if m.ks.get(key) is None:
         return 0
