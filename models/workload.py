@@ -31,7 +31,7 @@ class CouponService:
         """One request; records request, enter/leave, read, issue and stock ops."""
         yield Record("invoke", "request", user)
         if self.session_write:
-            body = '{"userId":%d}' % user
+            body = f'{{"userId":{user}}}'
             yield Call(("SET", f"sess:{session}", body, "EX", SESSION_TTL_S))
         yield Work(self.handler_cpu_ms)
         held = yield from lock.acquire(self.lock_key)

@@ -93,8 +93,15 @@ def _scenario_from_args(args: argparse.Namespace) -> Scenario:
     if args.subscribe is not None:
         params["subscribe"] = args.subscribe
     changes["lock_params"] = tuple(sorted(params.items()))
+    if args.load is not None:
+        changes["load"] = args.load
+    if args.rate is not None:
+        changes["rate_rps"] = args.rate
     if args.redis_latency is not None:
-        changes["redis_latency"] = Dist.parse(args.redis_latency)
+        try:
+            changes["redis_latency"] = Dist.parse(args.redis_latency)
+        except ValueError as exc:
+            raise UsageError(f"--redis-latency: {exc}") from None
     if args.fault:
         changes["faults"] = base.faults + tuple(parse_fault(f) for f in args.fault)
     try:
@@ -187,7 +194,11 @@ def build_parser() -> argparse.ArgumentParser:
                        help="bound on each pub/sub wait in ms (default: none)")
     run_p.add_argument("--stock", type=int, help="coupons in stock (default 1000)")
     run_p.add_argument("--seed", type=int, help="the run's seed (default 1)")
-    run_p.add_argument("--redis-latency", help="one-way app<->redis latency, e.g. uniform:0.05:0.15")
+    run_p.add_argument("--redis-latency",
+                       help="one-way app<->redis latency, e.g. uniform:0.05:0.15")
+    run_p.add_argument("--load", choices=("closed", "open"),
+                       help="closed: k6 VUs looping (default); open: an arrival rate")
+    run_p.add_argument("--rate", type=float, help="arrivals per second for --load open")
     run_p.add_argument("--fault", action="append", metavar="SPEC",
                        help="add a fault: pause:AT:DURATION[:NODE], crash:AT[:RESTART][:NODE], "
                        "delay:AT:DURATION:EXTRA[:NODE], partition:AT:DURATION[:NODE], "

@@ -74,7 +74,8 @@ def render_run(payload: dict[str, Any], console: Console | None = None) -> None:
         ("attempts per success", r["attempts_per_success"], m.get("attempts_per_success")),
         ("PUBLISH on release", r["publish"], m.get("publishes")),
         ("split between servers", r["split"], _split_text(m.get("acquires_by_node") or {})),
-        ("wait p50 / p99 (ms)", "-", f"{_fmt(m.get('wait_p50_ms'))} / {_fmt(m.get('wait_p99_ms'))}"),
+        ("wait p50 / p99 (ms)", "-",
+         f"{_fmt(m.get('wait_p50_ms'))} / {_fmt(m.get('wait_p99_ms'))}"),
     ]
     for name, want, got in rows:
         table.add_row(name, _fmt(want), _fmt(got))

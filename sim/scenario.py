@@ -19,6 +19,12 @@ class ScenarioError(ValueError):
     """A scenario that cannot run; the message is one line saying why."""
 
 
+NO_THINK = Dist("const", 0.0)
+CLIENT_LATENCY = Dist("uniform", 0.3, 0.7)
+REDIS_LATENCY = Dist("uniform", 0.05, 0.15)
+STORAGE_LATENCY = Dist("uniform", 1.4, 2.0)
+
+
 @dataclass(frozen=True)
 class Scenario:
     """One run's world. Times in ms, rates per second."""
@@ -28,16 +34,16 @@ class Scenario:
     vus: int = 100
     load: str = "closed"  # "closed" (k6 VUs looping) or "open" (arrival rate)
     rate_rps: float = 100.0  # open load only
-    think: Dist = Dist("const", 0.0)  # closed load: pause between a VU's requests
+    think: Dist = NO_THINK  # closed load: pause between a VU's requests
     first_user: int = 848  # the report's userIds ran 848..1804
     repeat_users: int = 1  # requests per user id (2 = every user clicks twice)
     lock: str = "seed"
     lock_params: tuple[tuple[str, Any], ...] = ()
     stock: int = 1000
     fencing_storage: bool = True  # the database checks fences when the lock gives them
-    client_latency: Dist = Dist("uniform", 0.3, 0.7)  # k6 -> nginx -> app, one way
-    redis_latency: Dist = Dist("uniform", 0.05, 0.15)  # app <-> redis, one way
-    storage_latency: Dist = Dist("uniform", 1.4, 2.0)  # app <-> database, one way
+    client_latency: Dist = CLIENT_LATENCY  # k6 -> nginx -> app, one way
+    redis_latency: Dist = REDIS_LATENCY  # app <-> redis, one way
+    storage_latency: Dist = STORAGE_LATENCY  # app <-> database, one way
     redis_service_ms: float = 0.02  # CPU per command on Redis's single thread
     script_service_ms: float = 0.04  # per EVAL
     callback_cpu_ms: float = 0.08  # event-loop CPU per callback (reply, timer, message)

@@ -172,9 +172,9 @@ class RedisServer:
         _install_sigterm_handler()
         self._dir = self._dir or tempfile.mkdtemp(prefix="locksim-redis-")
         try:
-            self.proc = subprocess.Popen(  # noqa: S603 - our own binary and arguments
+            self.proc = subprocess.Popen(
                 self._args(self._dir), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                stderr=subprocess.PIPE, preexec_fn=_die_with_parent,  # noqa: PLW1509
+                stderr=subprocess.PIPE, preexec_fn=_die_with_parent,
             )
         except OSError as exc:
             raise ServerStartError(f"cannot start {self.binary}: {exc.strerror}") from None

@@ -9,11 +9,6 @@ import pytest
 
 from sim.server import RedisServer, ServerStartError, server_version
 
-try:  # installed: the pytest11 entry point already loaded the plugin
-    import sim.pytest_plugin as _plugin  # noqa: F401
-except ImportError:  # pragma: no cover
-    pass
-
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--conformance-sequences", type=int, default=2000,

@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     from models.redis.model import RedisModel
 
 
-def _hash(m: RedisModel, key: bytes) -> dict[bytes, bytes] | None | ReplyError:
+def _hash(m: RedisModel, key: bytes) -> dict[bytes, bytes] | ReplyError | None:
     value = m.ks.get(key)
     if value is None or isinstance(value, dict):
         return value

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from models.redis.model import RedisModel
 
 
-def _list(m: RedisModel, key: bytes) -> deque[bytes] | None | ReplyError:
+def _list(m: RedisModel, key: bytes) -> deque[bytes] | ReplyError | None:
     value = m.ks.get(key)
     if value is None or isinstance(value, deque):
         return value
