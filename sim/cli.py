@@ -123,6 +123,19 @@ def load_scenario(path: Path) -> Scenario:
         raise UsageError(f"{path}: {exc}") from None
 
 
+def import_plugins(names: list[str] | None) -> None:
+    """``--import MODULE``: a user's module that registers its own lock designs."""
+    import importlib
+
+    for name in names or ():
+        if "" not in sys.path:
+            sys.path.insert(0, "")  # modules beside the user, as `python -m` allows
+        try:
+            importlib.import_module(name)
+        except Exception as exc:  # noqa: BLE001 - any failure is the user's module
+            raise UsageError(f"cannot import {name}: {type(exc).__name__}: {exc}") from None
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from models.checkers import check_all
     from models.locks import UnknownLock, make_lock
@@ -130,6 +143,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from sim.report import render_run, run_payload
     from sim.world import run
 
+    import_plugins(args.imports)
     scenario = _scenario_from_args(args)
     try:
         lock = make_lock(scenario.lock, **scenario.lock_kwargs)
@@ -204,6 +218,8 @@ def build_parser() -> argparse.ArgumentParser:
                        "delay:AT:DURATION:EXTRA[:NODE], partition:AT:DURATION[:NODE], "
                        "clock:AT:OFFSET[:DRIFT][:NODE]; NODE is app1.., redis or holder")
     run_p.add_argument("--properties", help="comma-separated checkers (default: all)")
+    run_p.add_argument("--import", dest="imports", action="append", metavar="MODULE",
+                       help="import a module that registers lock designs (see the README)")
     run_p.add_argument("--json", action="store_true", help="print JSON instead of tables")
     run_p.add_argument("--monitor-log", metavar="FILE",
                        help="also write the run's Redis commands as a MONITOR log")

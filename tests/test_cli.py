@@ -88,3 +88,16 @@ def test_console_script_entry_point():
                          capture_output=True, text=True, check=False)
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout)["completed_requests"] == 40
+
+
+def test_a_users_own_lock_plugs_in(capsys, monkeypatch):
+    from pathlib import Path
+
+    monkeypatch.chdir(Path(__file__).resolve().parents[1])
+    assert main(["run", "--import", "examples.polling_lock", "--lock", "polling",
+                 *SMALL, "--json"]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    assert payload["scenario"]["lock"] == "polling"
+    assert payload["metrics"]["issued"] == 40
+    assert main(["run", "--import", "no_such_module_here"]) == 2
+    assert "cannot import no_such_module_here" in capsys.readouterr().err
