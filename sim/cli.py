@@ -132,7 +132,7 @@ def import_plugins(names: list[str] | None) -> None:
             sys.path.insert(0, "")  # modules beside the user, as `python -m` allows
         try:
             importlib.import_module(name)
-        except Exception as exc:  # noqa: BLE001 - any failure is the user's module
+        except Exception as exc:  # any failure in the user's module
             raise UsageError(f"cannot import {name}: {type(exc).__name__}: {exc}") from None
 
 

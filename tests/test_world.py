@@ -172,3 +172,79 @@ def test_spawned_task_is_named_after_its_parent():
     w.spawn("app1", "app1/p", parent())
     h = w.run_until(10.0)
     assert [op.process for op in h if op.f == "tick"] == ["app1/p/child"]
+
+
+def test_pause_freezes_the_watchdog_and_the_lock_expires():
+    from models.locks import SeedLock
+
+    lock = SeedLock(ttl_ms=300)  # watchdog every 100 ms
+    w = _world(faults=(Pause(450.0, 1000.0, "app1"),))
+
+    def long_holder():
+        held = yield from lock.acquire("lock:x")
+        yield Sleep(2000.0)
+        yield from lock.release(held)
+
+    w.spawn("app1", "app1/long", long_holder())
+    h = w.run_until(3000.0)
+    extends = [op for op in h if op.f == "extend" and op.type == "ok"]
+    assert not any(450.0 < op.time < 1450.0 for op in extends)  # frozen with its server
+    before = [op for op in extends if op.time < 450.0]
+    assert before and all(op.value[1] == 1 for op in before)
+    after = [op for op in extends if op.time >= 1450.0]
+    assert after[0].value[1] == 0  # the key expired during the pause: not the owner now
+    assert len(after) == 1  # and the watchdog gives up, telling nobody
+    (release,) = [op for op in h if op.f == "release" and op.type == "ok"]
+    assert release.value[1] == 0
+
+
+def test_blpop_blocks_is_served_by_a_push_and_times_out():
+    w = _world()
+
+    def popper(name, timeout):
+        yield Record("invoke", name)
+        reply = yield Call(("BLPOP", "q", timeout))
+        yield Record("ok", name, tuple(reply) if reply else None)
+
+    def pusher():
+        yield Sleep(50.0)
+        yield Call(("LPUSH", "q", "token"))
+
+    w.spawn("app1", "app1/first", popper("first", "0"))
+    w.spawn("app2", "app2/second", popper("second", "0.2"))
+    w.spawn("app1", "app1/pusher", pusher())
+    h = w.run_until(1000.0)
+    (first,) = [op for op in h if op.f == "first" and op.type == "ok"]
+    (second,) = [op for op in h if op.f == "second" and op.type == "ok"]
+    assert first.value == (b"q", b"token") and 50.0 < first.time < 52.0
+    assert second.value is None and 200.0 <= second.time < 202.0
+
+
+def test_crashed_server_restarts_and_serves_again():
+    sc = Scenario(requests=60, vus=10, faults=(Crash(100.0, 500.0, "app1"),),
+                  lock_params=(("wait_timeout_ms", 1000.0),))
+    res = run(sc)
+    h = res.history
+    (restart,) = [op for op in h if op.f == "restart"]
+    assert restart.node == "app1" and abs(restart.time - 600.0) < 1e-6
+    served_after = [op for op in h if op.node == "app1" and op.f == "request"
+                    and op.type == "ok" and op.time > restart.time]
+    assert served_after
+    assert res.completed == 60
+
+
+def test_partition_holds_messages_until_it_heals():
+    from sim.fault import Partition
+
+    w = _world(faults=(Partition(10.0, 300.0, "app1"),))
+
+    def caller():
+        yield Sleep(20.0)
+        yield Record("invoke", "get")
+        reply = yield Call(("GET", "k"))
+        yield Record("ok", "get", reply)
+
+    w.spawn("app1", "app1/c", caller())
+    h = w.run_until(1000.0)
+    (done,) = [op for op in h if op.f == "get" and op.type == "ok"]
+    assert 310.0 <= done.time < 311.0
