@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from models.redis.command import Command, table
-from models.redis.number import LLONG_MAX, LLONG_MIN, parse_int
+from models.redis.number import add_would_overflow, parse_int
 from models.redis.reply import NOT_INTEGER, OVERFLOW, WRONGTYPE, Reply, ReplyError, wrong_arity
 
 if TYPE_CHECKING:
@@ -80,9 +80,7 @@ def cmd_hincrby(m: RedisModel, argv: list[bytes]) -> Reply:
         if parsed is None:
             return ReplyError("ERR hash value is not an integer")
         value = parsed
-    if (incr < 0 and value < 0 and incr < LLONG_MIN - value) or (
-        incr > 0 and value > 0 and incr > LLONG_MAX - value
-    ):
+    if add_would_overflow(value, incr):
         return OVERFLOW
     value += incr
     if h is None:

@@ -45,6 +45,13 @@ def parse_float(raw: bytes) -> float | None:
     return value
 
 
+def add_would_overflow(value: int, incr: int) -> bool:
+    """Redis's guard before ``value + incr`` on a signed 64-bit integer."""
+    return (incr < 0 and value < 0 and incr < LLONG_MIN - value) or (
+        incr > 0 and value > 0 and incr > LLONG_MAX - value
+    )
+
+
 def wrap64(value: int) -> int:
     """What a C ``long long`` holds after an overflowing add or multiply."""
     return (value + (1 << 63)) % (1 << 64) - (1 << 63)

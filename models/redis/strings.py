@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from models.redis.command import Command, table
-from models.redis.number import LLONG_MAX, LLONG_MIN, parse_int
+from models.redis.number import LLONG_MAX, LLONG_MIN, add_would_overflow, parse_int
 from models.redis.reply import NOT_INTEGER, OK, OVERFLOW, SYNTAX, WRONGTYPE, Reply, ReplyError
 
 if TYPE_CHECKING:
@@ -107,9 +107,7 @@ def _incr_by(m: RedisModel, key: bytes, incr: int) -> Reply:
         if parsed is None:
             return NOT_INTEGER
         value = parsed
-    if (incr < 0 and value < 0 and incr < LLONG_MIN - value) or (
-        incr > 0 and value > 0 and incr > LLONG_MAX - value
-    ):
+    if add_would_overflow(value, incr):
         return OVERFLOW
     value += incr
     m.ks.put(key, str(value).encode(), keep_ttl=True)
