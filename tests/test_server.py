@@ -117,7 +117,10 @@ def test_exception_inside_with_block_stops_the_server():
 
 
 CHILD = textwrap.dedent("""
-    import sys, time
+    import signal, sys, time
+    # as in a terminal: Ctrl-C raises KeyboardInterrupt (a parent started in the
+    # background may have left SIGINT ignored, which children inherit)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     sys.path.insert(0, {root!r})
     from sim.server import RedisServer
     s = RedisServer().start()
