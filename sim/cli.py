@@ -169,6 +169,131 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 1 if any(v.valid is False for v in verdicts) else 0
 
 
+PRIORITY = ("stock-conservation", "no-over-issue", "no-duplicate-issue", "fencing-monotonic",
+            "owner-only-release", "mutual-exclusion", "no-lost-wakeup", "determinism")
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.progress import Progress
+    from rich.table import Table
+
+    from models.checkers import check_all
+    from models.locks import LOCKS
+    from sim.explore import FAULT_KINDS, counterexample, explore, shrink, write_counterexample
+    from sim.world import run
+
+    import_plugins(args.imports)
+    if args.lock not in LOCKS:
+        raise UsageError(f"unknown lock {args.lock!r}; known: {', '.join(sorted(LOCKS))}")
+    kinds = [k.strip() for k in args.faults.split(",") if k.strip()] if args.faults else []
+    unknown = [k for k in kinds if k not in FAULT_KINDS]
+    if unknown:
+        raise UsageError(
+            f"unknown fault kind {', '.join(unknown)}; known: {', '.join(FAULT_KINDS)}")
+    if args.schedules < 1:
+        raise UsageError("--schedules must be at least 1")
+    properties = _properties(args.properties)
+    console = Console(stderr=True) if args.json else Console()
+    started = time.perf_counter()
+    with Progress(console=console, transient=True, disable=args.json) as bar:
+        task = bar.add_task(f"exploring {args.lock}", total=args.schedules)
+        outcomes = explore(args.lock, kinds, args.seed, args.schedules, properties,
+                           args.workers, args.check_determinism,
+                           progress=lambda n: bar.advance(task, n))
+    elapsed = time.perf_counter() - started
+    by_prop: dict[str, list[int]] = {}
+    for o in outcomes:
+        for prop in o.violated:
+            by_prop.setdefault(prop, []).append(o.index)
+    written = []
+    for prop in sorted(by_prop, key=lambda p: PRIORITY.index(p) if p in PRIORITY else 99):
+        if len(written) >= args.max_counterexamples:
+            break
+        from sim.explore import schedule
+
+        index = by_prop[prop][0]
+        small = shrink(schedule(args.lock, kinds, args.seed, index), prop)
+        result = run(small)
+        verdict = next(v for v in check_all(result.history) if v.property == prop)
+        data = counterexample(small, prop, result.trace_hash, verdict.story,
+                              {"seed": args.seed, "index": index, "faults": kinds})
+        path = write_counterexample(data, Path(args.out))
+        written.append({"property": prop, "file": str(path), "schedule": index,
+                        "faults": len(small.faults), "requests": small.requests,
+                        "trace_hash": result.trace_hash})
+    summary = {
+        "lock": args.lock, "faults": kinds, "seed": args.seed, "schedules": args.schedules,
+        "seconds": round(elapsed, 3), "schedules_per_second": round(args.schedules / elapsed, 1),
+        "violations": {p: len(ix) for p, ix in sorted(by_prop.items())},
+        "violating_schedules": {p: ix[:20] for p, ix in sorted(by_prop.items())},
+        "counterexamples": written,
+    }
+    if args.json:
+        print(json.dumps(summary, indent=2, sort_keys=True))
+    else:
+        table = Table(title=f"locksim check: {args.lock}, faults {','.join(kinds) or 'none'}, "
+                            f"seed {args.seed}", title_justify="left")
+        table.add_column("property")
+        table.add_column("violating schedules", justify="right")
+        table.add_column("first ids")
+        names = properties or list(PRIORITY[:-1])
+        for prop in names:
+            ids = by_prop.get(prop, [])
+            table.add_row(prop, str(len(ids)), ", ".join(map(str, ids[:5])))
+        console.print(table)
+        console.print(f"{args.schedules} schedules in {elapsed:.1f} s "
+                      f"({args.schedules / elapsed:.0f}/s)")
+        for w in written:
+            console.print(f"[bold]{w['property']}[/]: shrunk to {w['faults']} fault(s), "
+                          f"{w['requests']} request(s) -> {w['file']}\n"
+                          f"  replay: locksim replay {w['file']}")
+    return 1 if by_prop else 0
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from models.checkers import check_all
+    from sim.explore import CounterexampleError, read_counterexample
+    from sim.fault import describe
+    from sim.world import run
+
+    import_plugins(args.imports)
+    try:
+        data, scenario = read_counterexample(Path(args.file))
+    except CounterexampleError as exc:
+        raise UsageError(str(exc)) from None
+    try:
+        result = run(scenario)
+    except (ScenarioError, ValueError) as exc:
+        raise UsageError(f"{args.file}: {exc}") from None
+    prop = data["property"]
+    verdicts = {v.property: v for v in check_all(result.history)}
+    verdict = verdicts.get(prop)
+    same = result.trace_hash == data["trace_hash"]
+    reproduced = verdict is not None and verdict.valid is False
+    payload = {"file": args.file, "property": prop, "reproduced": reproduced,
+               "same_trace": same, "trace_hash": result.trace_hash,
+               "expected_trace_hash": data["trace_hash"],
+               "story": verdict.story if verdict else ""}
+    if args.json:
+        print(json.dumps(payload, indent=2, sort_keys=True))
+    else:
+        console = Console()
+        console.print(f"[bold]{prop}[/] with lock [bold]{scenario.lock}[/]: "
+                      f"{scenario.requests} request(s) arriving at "
+                      f"{', '.join(f'{t:g}' for t in scenario.arrivals_ms) or 'the load'} ms")
+        for f in scenario.faults:
+            console.print(f"  at {f.at_ms:g} ms: {describe(f)}")
+        console.print(payload["story"] or "(the property held this time)")
+        console.print(("[green]reproduced[/]" if reproduced else "[red]NOT reproduced[/]")
+                      + (", same trace hash" if same else
+                         f", trace hash differs ({result.trace_hash[:16]} vs "
+                         f"{data['trace_hash'][:16]})"))
+    return 0 if reproduced and same else 1
+
+
 def _properties(text: str | None) -> list[str] | None:
     if not text:
         return None
@@ -224,6 +349,38 @@ def build_parser() -> argparse.ArgumentParser:
     run_p.add_argument("--monitor-log", metavar="FILE",
                        help="also write the run's Redis commands as a MONITOR log")
     run_p.set_defaults(func=cmd_run)
+
+    check_p = sub.add_parser(
+        "check", help="explore many randomized fault schedules and shrink what fails",
+        description="Run N small schedules (swarm fault mixes) from one seed, each "
+        "reproducible by its id; shrink the first violation of each property and write it "
+        "as a counterexample file. Exit 0: nothing found; 1: a violation; 2: bad usage.")
+    check_p.add_argument("--lock", default="seed", help="lock design (default seed)")
+    check_p.add_argument("--faults", default="gc-pause",
+                         help="comma-separated fault kinds: gc-pause, delay, partition, clock, "
+                         "crash (default gc-pause)")
+    check_p.add_argument("--schedules", type=int, default=1000, help="how many (default 1000)")
+    check_p.add_argument("--seed", type=int, default=1, help="exploration seed (default 1)")
+    check_p.add_argument("--properties", help="comma-separated checkers (default: all)")
+    check_p.add_argument("--workers", type=int, default=None,
+                         help="processes (default: all cores)")
+    check_p.add_argument("--out", default="counterexamples",
+                         help="directory for counterexample files (default ./counterexamples)")
+    check_p.add_argument("--max-counterexamples", type=int, default=3,
+                         help="shrink and write at most this many (default 3)")
+    check_p.add_argument("--check-determinism", action="store_true",
+                         help="run every schedule twice and compare trace hashes")
+    check_p.add_argument("--json", action="store_true", help="print JSON")
+    check_p.add_argument("--import", dest="imports", action="append", metavar="MODULE")
+    check_p.set_defaults(func=cmd_check)
+
+    replay_p = sub.add_parser("replay", help="replay a counterexample file and tell its story",
+                              description="Exit 0 when the violation reproduces with the "
+                              "same trace hash, 1 when it does not, 2 for a bad file.")
+    replay_p.add_argument("file")
+    replay_p.add_argument("--json", action="store_true")
+    replay_p.add_argument("--import", dest="imports", action="append", metavar="MODULE")
+    replay_p.set_defaults(func=cmd_replay)
     return parser
 
 

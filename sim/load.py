@@ -50,6 +50,9 @@ class Load:
         if sc.load == "closed":
             for vu in range(min(sc.vus, self.total)):
                 self.world.at(0.0, lambda vu=vu: self._next(vu))
+        elif sc.load == "scheduled":  # explicit arrival times, as exploration draws them
+            for t in sc.arrivals_ms:
+                self.world.at(t, self._scheduled)
         else:
             self.world.at(0.0, self._arrival)
 
@@ -69,6 +72,11 @@ class Load:
         world = self.world
         think = world.scenario.think.sample(world.chooser)
         world.at(world.now + think, lambda: self._next(vu))
+
+    def _scheduled(self) -> None:
+        n = self.issued
+        self.issued += 1
+        self._send(n, lambda: None)
 
     def _arrival(self) -> None:
         world = self.world

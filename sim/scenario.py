@@ -37,6 +37,7 @@ class Scenario:
     think: Dist = NO_THINK  # closed load: pause between a VU's requests
     first_user: int = 848  # the report's userIds ran 848..1804
     repeat_users: int = 1  # requests per user id (2 = every user clicks twice)
+    arrivals_ms: tuple[float, ...] = ()  # "scheduled" load: request i arrives at arrivals_ms[i]
     lock: str = "seed"
     lock_params: tuple[tuple[str, Any], ...] = ()
     stock: int = 1000
@@ -67,8 +68,13 @@ class Scenario:
             raise ScenarioError("servers must be at least 1")
         if self.requests < 0 or self.vus < 1:
             raise ScenarioError("requests must be >= 0 and vus >= 1")
-        if self.load not in ("closed", "open"):
-            raise ScenarioError(f"load must be 'closed' or 'open', not {self.load!r}")
+        if self.load not in ("closed", "open", "scheduled"):
+            raise ScenarioError(
+                f"load must be 'closed', 'open' or 'scheduled', not {self.load!r}")
+        if self.load == "scheduled" and len(self.arrivals_ms) != self.requests:
+            raise ScenarioError("a scheduled load needs one arrival time per request")
+        if any(t < 0 for t in self.arrivals_ms):
+            raise ScenarioError("arrival times must not be negative")
         if self.load == "open" and self.rate_rps <= 0:
             raise ScenarioError("rate_rps must be positive for an open load")
         if self.repeat_users < 1:
@@ -91,6 +97,7 @@ class Scenario:
         data["lock_params"] = dict(self.lock_params)
         data["extra"] = dict(self.extra)
         data["redis_version"] = list(self.redis_version)
+        data["arrivals_ms"] = list(self.arrivals_ms)
         return data
 
     def to_json(self) -> str:
@@ -116,6 +123,8 @@ class Scenario:
                     kw[key] = tuple(sorted(dict(value).items()))
                 elif key == "redis_version":
                     kw[key] = tuple(int(v) for v in value)
+                elif key == "arrivals_ms":
+                    kw[key] = tuple(float(v) for v in value)
                 else:
                     kw[key] = value
         except (TypeError, ValueError) as exc:
