@@ -14,26 +14,54 @@ from dataclasses import dataclass
 
 
 class Chooser:
-    """A seeded PRNG behind a small vocabulary of draws."""
+    """A seeded PRNG behind a small vocabulary of draws.
 
-    def __init__(self, seed: int) -> None:
+    ``choices`` (integers 0..1000) answer the first draws instead of the PRNG:
+    Hypothesis draws them (``sim.strategies``), so shrinking moves latencies
+    toward their minimum, and a counterexample replays them exactly.
+    """
+
+    def __init__(self, seed: int, choices: tuple[int, ...] = ()) -> None:
         self.seed = seed
         self._rng = random.Random(seed)
+        self._choices = choices
+        self._next = 0
+        self._tokens = 0
+
+    def _unit(self) -> float | None:
+        i = self._next
+        if i < len(self._choices):
+            self._next = i + 1
+            return min(max(self._choices[i], 0), 1000) / 1000.0
+        return None
 
     def uniform(self, low: float, high: float) -> float:
-        return self._rng.uniform(low, high)
+        u = self._unit()
+        return self._rng.uniform(low, high) if u is None else low + (high - low) * u
 
     def exponential(self, mean: float) -> float:
-        return self._rng.expovariate(1.0 / mean) if mean > 0 else 0.0
+        if mean <= 0:
+            return 0.0
+        u = self._unit()
+        if u is None:
+            return self._rng.expovariate(1.0 / mean)
+        return -mean * math.log(1.0 - min(u, 0.999))
 
     def lognormal(self, median: float, sigma: float) -> float:
-        return median * math.exp(self._rng.gauss(0.0, sigma))
+        u = self._unit()
+        z = self._rng.gauss(0.0, sigma) if u is None else (u - 0.5) * 4.0 * sigma
+        return median * math.exp(z)
 
     def integer(self, low: int, high: int) -> int:
-        return self._rng.randint(low, high)
+        u = self._unit()
+        return self._rng.randint(low, high) if u is None else low + round((high - low) * u)
 
     def token(self) -> str:
-        """A uuid4-shaped lock token, but drawn from the seed."""
+        """A uuid4-shaped lock token, but drawn from the seed (unique per run)."""
+        self._tokens += 1
+        u = self._unit()
+        if u is not None:
+            return f"{self._tokens:08x}-{round(u * 1000):04x}-4000-a000-000000000000"
         bits = self._rng.getrandbits(128)
         h = f"{bits:032x}"
         return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-a{h[17:20]}-{h[20:]}"

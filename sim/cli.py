@@ -294,6 +294,24 @@ def cmd_replay(args: argparse.Namespace) -> int:
     return 0 if reproduced and same else 1
 
 
+def cmd_regress(args: argparse.Namespace) -> int:
+    from sim.explore import CounterexampleError, read_counterexample
+
+    try:
+        data, _scenario = read_counterexample(Path(args.file))
+    except CounterexampleError as exc:
+        raise UsageError(str(exc)) from None
+    data["expect"] = args.expect
+    folder = Path(args.dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / Path(args.file).name
+    tmp = target.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+    tmp.replace(target)
+    print(f"kept {target} (expect {args.expect}); `pytest properties/` replays it")
+    return 0
+
+
 def _properties(text: str | None) -> list[str] | None:
     if not text:
         return None
@@ -381,6 +399,17 @@ def build_parser() -> argparse.ArgumentParser:
     replay_p.add_argument("--json", action="store_true")
     replay_p.add_argument("--import", dest="imports", action="append", metavar="MODULE")
     replay_p.set_defaults(func=cmd_replay)
+
+    regress_p = sub.add_parser("regress", help="keep a counterexample as a regression seed")
+    regress_sub = regress_p.add_subparsers(dest="regress_command", metavar="ACTION",
+                                           required=True)
+    add_p = regress_sub.add_parser("add", help="copy a counterexample into the seeds folder")
+    add_p.add_argument("file")
+    add_p.add_argument("--expect", choices=("violated", "holds"), default="violated",
+                       help="the verdict every test run must give (default violated)")
+    add_p.add_argument("--dir", default="properties/regressions",
+                       help="the seeds folder (default properties/regressions)")
+    add_p.set_defaults(func=cmd_regress)
     return parser
 
 

@@ -51,6 +51,7 @@ class Scenario:
     handler_cpu_ms: float = 0.3  # request handling CPU (routing, JSON, session)
     faults: tuple[Fault, ...] = ()
     seed: int = 1
+    choices: tuple[int, ...] = ()  # answers to the first draws (0..1000), then the seed
     horizon_ms: float = 600_000.0  # a run stops here even if requests are still waiting
     redis_version: tuple[int, int] = (7, 0)
     extra: tuple[tuple[str, Any], ...] = field(default=())
@@ -98,6 +99,7 @@ class Scenario:
         data["extra"] = dict(self.extra)
         data["redis_version"] = list(self.redis_version)
         data["arrivals_ms"] = list(self.arrivals_ms)
+        data["choices"] = list(self.choices)
         return data
 
     def to_json(self) -> str:
@@ -121,7 +123,7 @@ class Scenario:
                     kw[key] = tuple(fault_from_dict(f) for f in value)
                 elif key in ("lock_params", "extra"):
                     kw[key] = tuple(sorted(dict(value).items()))
-                elif key == "redis_version":
+                elif key == "redis_version" or key == "choices":
                     kw[key] = tuple(int(v) for v in value)
                 elif key == "arrivals_ms":
                     kw[key] = tuple(float(v) for v in value)

@@ -47,10 +47,11 @@ class World:
     """One run's state. Build it with a scenario, then call ``run()`` once."""
 
     def __init__(self, scenario: Scenario, lock: LockDesign | None = None,
-                 monitor: bool = False) -> None:
+                 monitor: bool = False, chooser: Chooser | None = None) -> None:
         self.scenario = scenario.validate()
         self.env = simpy.Environment()
-        self.chooser = Chooser(scenario.seed)
+        self.chooser = (chooser if chooser is not None
+                        else Chooser(scenario.seed, scenario.choices))
         self.lock = lock if lock is not None else make_lock(scenario.lock, **scenario.lock_kwargs)
         self.service = CouponService(handler_cpu_ms=scenario.handler_cpu_ms)
         self.recorder = Recorder()
@@ -233,6 +234,10 @@ class World:
         )
 
 
-def run(scenario: Scenario, lock: LockDesign | None = None, monitor: bool = False) -> RunResult:
-    """Run one scenario to completion (or its horizon) and return what happened."""
-    return World(scenario, lock, monitor).run()
+def run(scenario: Scenario, lock: LockDesign | None = None, monitor: bool = False,
+        chooser: Chooser | None = None) -> RunResult:
+    """Run one scenario to completion (or its horizon) and return what happened.
+
+    ``chooser`` replaces the seeded source of choices (``sim.strategies`` passes
+    one that asks Hypothesis, so every latency and token can shrink)."""
+    return World(scenario, lock, monitor, chooser).run()
