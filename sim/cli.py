@@ -294,6 +294,37 @@ def cmd_replay(args: argparse.Namespace) -> int:
     return 0 if reproduced and same else 1
 
 
+def cmd_show(args: argparse.Namespace) -> int:
+    from models.checkers import check_all
+    from sim import diagram
+    from sim.explore import CounterexampleError, read_counterexample
+    from sim.world import run
+
+    import_plugins(args.imports)
+    try:
+        data, scenario = read_counterexample(Path(args.file))
+    except CounterexampleError as exc:
+        raise UsageError(str(exc)) from None
+    result = run(scenario)
+    prop = data["property"]
+    verdict = next(v for v in check_all(result.history, [prop]))
+    title = f"{scenario.lock}: {prop}"
+    if args.output:
+        out = Path(args.output)
+        if out.suffix.lower() == ".svg":
+            out.write_text(diagram.svg(result.history, title=title))
+        elif out.suffix.lower() in (".html", ".htm"):
+            out.write_text(diagram.html_page(result.history, title, verdict.story))
+        else:
+            raise UsageError(f"--output must end in .svg or .html, not {out.name!r}")
+        print(f"wrote {out}")
+    else:
+        print(title)
+        print(diagram.text(result.history, width=args.width))
+        print(verdict.story)
+    return 0
+
+
 def cmd_regress(args: argparse.Namespace) -> int:
     from sim.explore import CounterexampleError, read_counterexample
 
@@ -399,6 +430,14 @@ def build_parser() -> argparse.ArgumentParser:
     replay_p.add_argument("--json", action="store_true")
     replay_p.add_argument("--import", dest="imports", action="append", metavar="MODULE")
     replay_p.set_defaults(func=cmd_replay)
+
+    show_p = sub.add_parser("show", help="draw a counterexample as a space-time diagram",
+                            description="Text in the terminal, or SVG/HTML with --output.")
+    show_p.add_argument("file")
+    show_p.add_argument("--output", "-o", help="write FILE.svg or FILE.html instead")
+    show_p.add_argument("--width", type=int, default=72, help="text width (default 72)")
+    show_p.add_argument("--import", dest="imports", action="append", metavar="MODULE")
+    show_p.set_defaults(func=cmd_show)
 
     regress_p = sub.add_parser("regress", help="keep a counterexample as a regression seed")
     regress_sub = regress_p.add_subparsers(dest="regress_command", metavar="ACTION",

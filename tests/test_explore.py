@@ -60,3 +60,22 @@ def test_bad_counterexample_files_are_one_line(tmp_path, capsys):
         assert words in err and "\n" not in err
     assert main(["check", "--faults", "meteor"]) == 2
     assert "unknown fault kind meteor" in capsys.readouterr().err
+
+
+def test_show_draws_text_svg_and_html(tmp_path, capsys):
+    from pathlib import Path
+
+    seed = next((Path(__file__).resolve().parents[1] / "properties" / "regressions")
+                .glob("seed-stock-conservation-*.json"))
+    assert main(["show", str(seed)]) == 0
+    out = capsys.readouterr().out
+    assert "app1:" in out and "app2:" in out and "~" in out and "lost update" in out
+    svg = tmp_path / "d.svg"
+    assert main(["show", str(seed), "-o", str(svg)]) == 0
+    import xml.dom.minidom
+
+    xml.dom.minidom.parse(str(svg))
+    page = tmp_path / "d.html"
+    assert main(["show", str(seed), "-o", str(page)]) == 0
+    assert "<svg" in page.read_text()
+    assert main(["show", str(seed), "-o", str(tmp_path / "d.png")]) == 2
