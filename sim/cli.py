@@ -111,12 +111,9 @@ def _scenario_from_args(args: argparse.Namespace) -> Scenario:
 
 
 def load_scenario(path: Path) -> Scenario:
-    try:
-        data = json.loads(path.read_text())
-    except OSError as exc:
-        raise UsageError(f"cannot read scenario {path}: {exc.strerror}") from None
-    except json.JSONDecodeError as exc:
-        raise UsageError(f"{path} is not JSON: {exc.msg} at line {exc.lineno}") from None
+    from sim.explore import read_json
+
+    data = read_json(path, UsageError, "scenario")
     try:
         return Scenario.from_dict(data)
     except ScenarioError as exc:
@@ -251,26 +248,29 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 1 if by_prop else 0
 
 
-def cmd_replay(args: argparse.Namespace) -> int:
-    from rich.console import Console
-
+def _replayed(args: argparse.Namespace) -> tuple[dict[str, Any], Scenario, Any, Any]:
+    """Read a counterexample file, run it, and judge its property."""
     from models.checkers import check_all
     from sim.explore import CounterexampleError, read_counterexample
-    from sim.fault import describe
     from sim.world import run
 
     import_plugins(args.imports)
     try:
         data, scenario = read_counterexample(Path(args.file))
-    except CounterexampleError as exc:
-        raise UsageError(str(exc)) from None
-    try:
         result = run(scenario)
-    except (ScenarioError, ValueError) as exc:
-        raise UsageError(f"{args.file}: {exc}") from None
+    except (CounterexampleError, ScenarioError, ValueError) as exc:
+        raise UsageError(str(exc)) from None
+    verdict = next(iter(check_all(result.history, [data["property"]])), None)
+    return data, scenario, result, verdict
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from sim.fault import describe
+
+    data, scenario, result, verdict = _replayed(args)
     prop = data["property"]
-    verdicts = {v.property: v for v in check_all(result.history)}
-    verdict = verdicts.get(prop)
     same = result.trace_hash == data["trace_hash"]
     reproduced = verdict is not None and verdict.valid is False
     payload = {"file": args.file, "property": prop, "reproduced": reproduced,
@@ -295,19 +295,10 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    from models.checkers import check_all
     from sim import diagram
-    from sim.explore import CounterexampleError, read_counterexample
-    from sim.world import run
 
-    import_plugins(args.imports)
-    try:
-        data, scenario = read_counterexample(Path(args.file))
-    except CounterexampleError as exc:
-        raise UsageError(str(exc)) from None
-    result = run(scenario)
+    data, scenario, result, verdict = _replayed(args)
     prop = data["property"]
-    verdict = next(v for v in check_all(result.history, [prop]))
     title = f"{scenario.lock}: {prop}"
     if args.output:
         out = Path(args.output)
@@ -333,12 +324,9 @@ def cmd_regress(args: argparse.Namespace) -> int:
     except CounterexampleError as exc:
         raise UsageError(str(exc)) from None
     data["expect"] = args.expect
-    folder = Path(args.dir)
-    folder.mkdir(parents=True, exist_ok=True)
-    target = folder / Path(args.file).name
-    tmp = target.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
-    tmp.replace(target)
+    from sim.explore import write_json
+
+    target = write_json(Path(args.dir) / Path(args.file).name, data)
     print(f"kept {target} (expect {args.expect}); `pytest properties/` replays it")
     return 0
 

@@ -201,23 +201,32 @@ def counterexample(scenario: Scenario, prop: str, trace_hash: str, story: str,
     }
 
 
-def write_counterexample(data: dict[str, Any], directory: Path) -> Path:
-    directory.mkdir(parents=True, exist_ok=True)
-    name = f"{data['lock']}-{data['property']}-{data['trace_hash'][:12]}.json"
-    path = directory / name
-    tmp = path.with_suffix(".json.tmp")
+def write_json(path: Path, data: Any) -> Path:
+    """Write through a temporary file and a rename: never a half-written file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
     tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
-    tmp.replace(path)  # never a half-written file
+    tmp.replace(path)
     return path
 
 
-def read_counterexample(path: Path) -> tuple[dict[str, Any], Scenario]:
+def read_json(path: Path, error: type[Exception] = ValueError, what: str = "") -> Any:
+    """Parse a JSON file; any failure is ``error`` with one line saying why."""
     try:
-        data = json.loads(path.read_text())
+        return json.loads(path.read_text())
     except OSError as exc:
-        raise CounterexampleError(f"cannot read {path}: {exc.strerror}") from None
+        raise error(f"cannot read {what + ' ' if what else ''}{path}: {exc.strerror}") from None
     except json.JSONDecodeError as exc:
-        raise CounterexampleError(f"{path} is not JSON: {exc.msg} at line {exc.lineno}") from None
+        raise error(f"{path} is not JSON: {exc.msg} at line {exc.lineno}") from None
+
+
+def write_counterexample(data: dict[str, Any], directory: Path) -> Path:
+    name = f"{data['lock']}-{data['property']}-{data['trace_hash'][:12]}.json"
+    return write_json(directory / name, data)
+
+
+def read_counterexample(path: Path) -> tuple[dict[str, Any], Scenario]:
+    data = read_json(path, CounterexampleError)
     if not isinstance(data, dict) or data.get("kind") != COUNTEREXAMPLE_KIND:
         raise CounterexampleError(f"{path} is not a locksim counterexample")
     if data.get("format") != COUNTEREXAMPLE_VERSION:
