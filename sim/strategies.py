@@ -68,9 +68,11 @@ def scenarios(draw: Any, lock: str = "seed", faults: Sequence[str] = ("gc-pause"
               lock_params: tuple[tuple[str, Any], ...] = ()) -> Scenario:
     """A small coupon world: 1..max_requests arrivals, a fault schedule, and the
     run's first choices (latencies, tokens) drawn too, then a drawn seed."""
-    n = draw(st.integers(1, max_requests))
-    later = draw(st.lists(st.integers(0, 9000), min_size=n - 1, max_size=n - 1))
+    # The later arrivals are one list (not a count, then a list of that size), so
+    # the shrinker removes a request by deleting one element: always reachable.
+    later = draw(st.lists(st.integers(0, 9000), max_size=max_requests - 1))
     arrivals = tuple(float(t) for t in sorted([0, *later]))
+    n = len(arrivals)
     schedule = draw(fault_schedules(faults, max_faults))
     choices = tuple(draw(st.lists(st.integers(0, 1000), max_size=64)))
     return Scenario(
