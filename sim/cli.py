@@ -177,6 +177,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
     from models.checkers import check_all
     from models.locks import LOCKS
+    from sim.dispatch import DaskError
     from sim.explore import FAULT_KINDS, counterexample, explore, shrink, write_counterexample
     from sim.world import run
 
@@ -195,9 +196,13 @@ def cmd_check(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     with Progress(console=console, transient=True, disable=args.json) as bar:
         task = bar.add_task(f"exploring {args.lock}", total=args.schedules)
-        outcomes = explore(args.lock, kinds, args.seed, args.schedules, properties,
-                           args.workers, args.check_determinism,
-                           progress=lambda n: bar.advance(task, n))
+        try:
+            outcomes = explore(args.lock, kinds, args.seed, args.schedules, properties,
+                               args.workers, args.check_determinism,
+                               progress=lambda n: bar.advance(task, n),
+                               dask=args.dask, imports=args.imports or ())
+        except DaskError as exc:
+            raise UsageError(str(exc)) from None
     elapsed = time.perf_counter() - started
     by_prop: dict[str, list[int]] = {}
     for o in outcomes:
@@ -401,6 +406,9 @@ def build_parser() -> argparse.ArgumentParser:
     check_p.add_argument("--properties", help="comma-separated checkers (default: all)")
     check_p.add_argument("--workers", type=int, default=None,
                          help="processes (default: all cores)")
+    check_p.add_argument("--dask", metavar="ADDRESS",
+                         help="run on Dask: a scheduler address (tcp://host:8786) or 'local' "
+                         "for a LocalCluster of --workers processes")
     check_p.add_argument("--out", default="counterexamples",
                          help="directory for counterexample files (default ./counterexamples)")
     check_p.add_argument("--max-counterexamples", type=int, default=3,

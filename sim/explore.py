@@ -80,8 +80,11 @@ class Outcome:
     trace_hash: str
 
 
-def run_schedule(job: tuple[str, tuple[str, ...], int, int, tuple[str, ...] | None, bool]
-                 ) -> Outcome:
+Job = tuple[str, tuple[str, ...], int, int, tuple[str, ...] | None, bool]
+"""(lock, fault kinds, seed, index, properties, run twice): all a worker needs."""
+
+
+def run_schedule(job: Job) -> Outcome:
     """Worker entry point: rebuild schedule ``index`` from its id and judge it."""
     from models.checkers import check_all
     from sim.world import run
@@ -101,10 +104,18 @@ def run_schedule(job: tuple[str, tuple[str, ...], int, int, tuple[str, ...] | No
 def explore(lock: str, kinds: Sequence[str], seed: int, schedules: int,
             properties: Sequence[str] | None = None, workers: int | None = None,
             check_determinism: bool = False,
-            progress: Callable[[int], None] | None = None) -> list[Outcome]:
-    """Run schedules 0..n-1; results in index order whatever the worker count."""
-    jobs = [(lock, tuple(kinds), seed, i, tuple(properties) if properties else None,
-             check_determinism) for i in range(schedules)]
+            progress: Callable[[int], None] | None = None,
+            dask: str | None = None, imports: Sequence[str] = ()) -> list[Outcome]:
+    """Run schedules 0..n-1; results in index order whatever the worker count.
+
+    ``dask``: a scheduler address, or ``local`` for a LocalCluster of ``workers``
+    processes (``imports``: modules the workers import to register user locks)."""
+    jobs: list[Job] = [(lock, tuple(kinds), seed, i, tuple(properties) if properties else None,
+                        check_determinism) for i in range(schedules)]
+    if dask:
+        from sim.dispatch import explore_dask
+
+        return explore_dask(dask, jobs, workers, progress, imports)
     workers = workers or os.cpu_count() or 1
     results: list[Outcome] = []
     if workers == 1:

@@ -17,12 +17,23 @@ def test_a_schedule_is_a_pure_function_of_its_id():
     assert schedule("seed", ("gc-pause",), 1, 7) != schedule("seed", ("gc-pause",), 1, 8)
 
 
-def test_same_violations_with_one_and_two_workers():
-    one = explore("seed", ["gc-pause"], 1, 120, workers=1)
-    two = explore("seed", ["gc-pause"], 1, 120, workers=2)
-    assert _violating(one) == _violating(two)
+def test_same_violations_with_one_worker_two_workers_and_dask():
+    kinds = ["gc-pause", "delay", "crash"]
+    one = explore("seed", kinds, 1, 300, workers=1)
+    two = explore("seed", kinds, 1, 300, workers=2)
+    on_dask = explore("seed", kinds, 1, 300, workers=2, dask="local")
+    assert _violating(one) == _violating(two) == _violating(on_dask)
     assert [o.trace_hash for o in one] == [o.trace_hash for o in two]
-    assert _violating(one)  # the seed lock does fail under GC pauses
+    assert [o.trace_hash for o in one] == [o.trace_hash for o in on_dask]
+    assert len(_violating(one)) > 10  # the seed lock does fail under these faults
+
+
+def test_an_unreachable_dask_scheduler_is_one_line(capsys):
+    code = main(["check", "--schedules", "5", "--dask", "tcp://127.0.0.1:9"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2
+    assert err.startswith("locksim: error: cannot reach the Dask scheduler")
+    assert "\n" not in err
 
 
 def test_check_finds_shrinks_and_replays(tmp_path, capsys):
