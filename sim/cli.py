@@ -182,8 +182,12 @@ def cmd_check(args: argparse.Namespace) -> int:
     from sim.world import run
 
     import_plugins(args.imports)
+    args.lock_given = args.lock is not None
+    args.lock = args.lock or "seed"
     if args.lock not in LOCKS:
         raise UsageError(f"unknown lock {args.lock!r}; known: {', '.join(sorted(LOCKS))}")
+    if args.exhaustive:
+        return cmd_exhaustive(args)
     kinds = [k.strip() for k in args.faults.split(",") if k.strip()] if args.faults else []
     unknown = [k for k in kinds if k not in FAULT_KINDS]
     if unknown:
@@ -251,6 +255,81 @@ def cmd_check(args: argparse.Namespace) -> int:
                           f"{w['requests']} request(s) -> {w['file']}\n"
                           f"  replay: locksim replay {w['file']}")
     return 1 if by_prop else 0
+
+
+def cmd_exhaustive(args: argparse.Namespace) -> int:
+    """``locksim check --exhaustive``: every combination of a tiny world's first choices."""
+    from rich.console import Console
+    from rich.progress import Progress
+    from rich.table import Table
+
+    from sim.exhaustive import exhaust, tiny
+    from sim.explore import counterexample, write_counterexample, write_json
+
+    try:
+        levels = tuple(int(v) for v in args.levels.split(","))
+    except ValueError:
+        raise UsageError(f"--levels takes integers 0..1000, e.g. 0,1000; not {args.levels!r}")\
+            from None
+    if args.depth < 0 or args.depth > 30 or not levels or any(not 0 <= v <= 1000 for v in levels):
+        raise UsageError("--depth must be 0..30 and --levels within 0..1000")
+    if args.scenario:
+        scenario = load_scenario(Path(args.scenario))
+        if args.lock_given:
+            scenario = scenario.with_(lock=args.lock)
+    else:
+        scenario = tiny(args.lock)
+    properties = _properties(args.properties)
+    console = Console(stderr=True) if args.json else Console()
+    with Progress(console=console, transient=True, disable=args.json) as bar:
+        task = bar.add_task(f"exhausting {scenario.lock}", total=None)
+        found = exhaust(scenario, args.depth, levels, args.max_runs, properties,
+                        progress=lambda n: bar.advance(task, n))
+    written = []
+    for prop in sorted(found.violations):
+        if len(written) >= args.max_counterexamples:
+            break
+        finding = next(f for f in found.findings if prop in f.violated)
+        from models.checkers import check_all
+        from sim.world import run
+
+        result = run(finding.scenario)
+        verdict = next(v for v in check_all(result.history, [prop]))
+        data = counterexample(finding.scenario, prop, result.trace_hash, verdict.story,
+                              {"exhaustive": {"depth": args.depth, "levels": list(levels)}})
+        written.append({"property": prop, "file": str(write_counterexample(data, Path(args.out))),
+                        "trace_hash": result.trace_hash})
+    if args.graph:
+        import networkx as nx
+
+        graph = Path(args.graph)
+        if graph.suffix == ".json":
+            write_json(graph, nx.node_link_data(found.graph, edges="links"))
+        else:
+            nx.write_graphml(found.graph, graph)
+    payload = {**found.as_dict(), "counterexamples": written}
+    if args.json:
+        print(json.dumps(payload, indent=2, sort_keys=True))
+    else:
+        table = Table(title=f"locksim check --exhaustive: {scenario.lock}, depth {args.depth}, "
+                            f"levels {','.join(map(str, levels))}", title_justify="left")
+        table.add_column("figure")
+        table.add_column("value", justify="right")
+        table.add_row("runs (distinct schedules)", str(found.runs))
+        table.add_row("choice points reached", str(found.choice_points))
+        table.add_row("states visited", str(found.states))
+        table.add_row("edges", str(found.edges))
+        table.add_row("distinct outcomes", str(found.outcomes))
+        table.add_row("space covered", "yes" if found.covered else
+                      f"no (stopped at --max-runs {args.max_runs})")
+        table.add_row("time", f"{found.seconds:.2f} s")
+        for prop, n in sorted(found.violations.items()):
+            table.add_row(f"violates {prop}", str(n))
+        console.print(table)
+        for w in written:
+            console.print(f"[bold]{w['property']}[/] -> {w['file']}\n"
+                          f"  replay: locksim replay {w['file']}")
+    return 1 if found.violations else 0
 
 
 def _replayed(args: argparse.Namespace) -> tuple[dict[str, Any], Scenario, Any, Any]:
@@ -397,7 +476,20 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run N small schedules (swarm fault mixes) from one seed, each "
         "reproducible by its id; shrink the first violation of each property and write it "
         "as a counterexample file. Exit 0: nothing found; 1: a violation; 2: bad usage.")
-    check_p.add_argument("--lock", default="seed", help="lock design (default seed)")
+    check_p.add_argument("--lock", help="lock design (default seed)")
+    check_p.add_argument("--exhaustive", action="store_true",
+                         help="instead of random schedules, run every combination of a tiny "
+                         "world's first --depth choice points (2 requests, 2 servers)")
+    check_p.add_argument("--depth", type=int, default=10,
+                         help="--exhaustive: choice points to branch on (default 10)")
+    check_p.add_argument("--levels", default="0,1000",
+                         help="--exhaustive: values per choice point, 0..1000 from the low to "
+                         "the high end of its distribution (default 0,1000)")
+    check_p.add_argument("--max-runs", type=int, default=20000,
+                         help="--exhaustive: stop after this many runs (default 20000)")
+    check_p.add_argument("--scenario", help="--exhaustive: the tiny world as a scenario file")
+    check_p.add_argument("--graph", metavar="FILE",
+                         help="--exhaustive: write the explored graph (GraphML, or .json)")
     check_p.add_argument("--faults", default="gc-pause",
                          help="comma-separated fault kinds: gc-pause, delay, partition, clock, "
                          "crash (default gc-pause)")
