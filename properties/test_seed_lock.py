@@ -41,3 +41,14 @@ def test_seed_fenced_keeps_the_coupon_rules(scenario):
 @given(scenarios("seed-fenced", faults=("gc-pause", "delay", "crash")))
 def test_seed_fenced_keeps_the_coupon_rules_under_mixed_faults(scenario):
     assert_holds(scenario, *COUPON_RULES, "fencing-monotonic")
+
+
+def test_exhaustively_the_seed_lock_misses_a_wakeup_and_subscribing_first_does_not():
+    """Every combination of a tiny world's first 10 message latencies (fastest or slowest)."""
+    from sim.exhaustive import exhaust, tiny
+
+    after = exhaust(tiny("seed"), depth=10)
+    before = exhaust(tiny("seed", lock_params=(("subscribe", "before"),)), depth=10)
+    assert after.covered and before.covered
+    assert after.violations.get("no-lost-wakeup", 0) > 0
+    assert before.violations == {}
