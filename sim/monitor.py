@@ -19,7 +19,7 @@ exact rather than guessed from text. The ``[0 lua]`` lines are the evidence
 for what each script did: they are compared with the commands the model's
 script ran (a disagreement means the capture did not start from an empty
 lock, or the model is wrong), and when a capture holds lua lines but no EVAL
-(``MONITOR | grep lua``) the lua lines themselves are replayed.
+(``MONITOR | grep lua``) they alone give PUBLISH and releases (their DELs).
 Assumption: the lock key is absent when the capture starts.
 """
 
@@ -129,7 +129,7 @@ class MonitorReport:
     scripts: int = 0  # top-level EVAL/EVALSHA lines
     scripts_checked: int = 0  # scripts whose lua lines were compared with the model's
     script_mismatches: tuple[tuple[int, str], ...] = ()  # (line, what differed), first few
-    replay: str = "top-level"  # or "lua lines" when the capture has no EVAL lines
+    replay: str = "top-level"  # "lua lines": no EVAL lines; releases are the lua DELs
     replay_errors: int = 0
     holds: tuple[Hold, ...] = ()
 
@@ -231,7 +231,7 @@ class _Replay:
         if after == before:
             return
         if self.holder is not None:
-            owner = self.holder_raw in line.argv[1:] or line.is_lua
+            owner = self.holder_raw in line.argv[1:]
             how = "release" if owner and after is None else (
                 "deleted" if after is None else "overwritten")
             self._end(line.time_us, how)
@@ -309,7 +309,7 @@ def analyze(source: object, lock_key: str = LOCK_KEY, session_prefix: str = SESS
     has_lua = len(top) < len(lines)
     lua_only = has_lua and not any(ln.command in _SCRIPTS for ln in top)
     replay = _Replay(key, db, version)
-    attempts = successes = publish_top = publish_model = publish_lua = 0
+    attempts = successes = publish_top = publish_model = publish_lua = lua_deletes = 0
     scripts = checked = 0
     mismatches: list[tuple[int, str]] = []
     sessions: set[bytes] = set()
@@ -319,8 +319,9 @@ def analyze(source: object, lock_key: str = LOCK_KEY, session_prefix: str = SESS
         if line.is_lua:
             if line.command == "publish":
                 publish_lua += 1
-            if not lua_only:
-                continue
+            elif line.command == "del" and key in line.argv[1:]:
+                lua_deletes += 1
+            continue
         reply, ran = replay.run(line)
         name_ = line.command
         if _is_set_nx(line, key):
@@ -369,7 +370,7 @@ def analyze(source: object, lock_key: str = LOCK_KEY, session_prefix: str = SESS
         publish=publish_top + in_scripts, publish_top_level=publish_top,
         publish_in_scripts=in_scripts,
         publish_evidence="lua lines" if has_lua else ("replay" if scripts else "none"),
-        releases=sum(1 for h in holds if h.end == "release"),
+        releases=lua_deletes if lua_only else sum(1 for h in holds if h.end == "release"),
         expiries=sum(1 for h in holds if h.end == "expiry"),
         deleted_by_others=sum(1 for h in holds if h.end in ("deleted", "overwritten")),
         held_at_end=sum(1 for h in holds if h.end == "open"),
@@ -466,7 +467,7 @@ def render(report: MonitorReport, console: Any = None) -> None:
     for line, difference in r.script_mismatches[:5]:
         console.print(f"[yellow]script at line {line}[/]: {difference}")
     if r.replay != "top-level":
-        console.print("no EVAL lines: the [0 lua] lines were replayed as the commands")
+        console.print("no EVAL lines: PUBLISH and releases come from the [0 lua] lines alone")
     if r.replay_errors:
         console.print(f"[yellow]{r.replay_errors} command(s) the model could not replay[/]")
     if r.bad_count:
