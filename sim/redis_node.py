@@ -38,7 +38,12 @@ class RedisNode:
         self.commands = 0
         self.counts: dict[str, int] = {}
         self.trace = hashlib.blake2b(digest_size=16)
-        self.monitor: list[tuple[float, int, tuple[object, ...]]] | None = [] if monitor else None
+        # MONITOR log: (start, client id, node, argv); a script's commands follow
+        # its EVAL as (start, 0, "lua", argv), the order Redis prints them in.
+        self.monitor: list[tuple[float, int, str, tuple[object, ...]]] | None = None
+        if monitor:
+            self.monitor = []
+            self.model.script_log = []
 
     def execute(self, conn: Connection, argv: tuple[object, ...], on_reply: ReplyFn) -> None:
         """A command has arrived from ``conn``: run it when the thread is free."""
@@ -52,7 +57,11 @@ class RedisNode:
         self.counts[name] = self.counts.get(name, 0) + 1
         self.trace.update(f"{start:.6f}|{conn.client_id}|{argv!r}|{outcome.reply!r}\n".encode())
         if self.monitor is not None:
-            self.monitor.append((start, conn.client_id, argv))
+            self.monitor.append((start, conn.client_id, getattr(conn.owner, "name", "?"), argv))
+            ran = self.model.script_log
+            if ran:
+                self.monitor.extend((start, 0, "lua", cmd) for cmd in ran)
+                ran.clear()
         if outcome.reply is BLOCKED:
             self.blocked[conn.client_id] = on_reply
             timeout_s = float(argv[-1])  # the model has validated it

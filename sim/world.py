@@ -40,7 +40,7 @@ class RunResult:
     redis_commands: int
     redis_counts: dict[str, int] = field(default_factory=dict)
     stock_left: int = 0
-    monitor: tuple[tuple[float, int, tuple[object, ...]], ...] | None = None
+    monitor: tuple[tuple[float, int, str, tuple[object, ...]], ...] | None = None  # RedisNode's
 
 
 class World:

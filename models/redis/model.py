@@ -103,6 +103,9 @@ class RedisModel:
         self.commands = command_table(self.dialect)
         self.client = 0
         self.in_script = False
+        # None, or a list that collects every command a script runs (MONITOR's
+        # ``[0 lua]`` lines); off by default, so it costs one test per call.
+        self.script_log: list[tuple[bytes, ...]] | None = None
         self._effects: list[Effect] = []
         self._waiters: dict[bytes, deque[int]] = {}
         self._blocked: dict[int, tuple[bytes, ...]] = {}
@@ -153,6 +156,8 @@ class RedisModel:
     def call(self, argv: list[bytes]) -> Reply:
         """Run a command from inside a script, at the script's instant."""
         cmd = self.commands[argv[0].lower()]
+        if self.script_log is not None:
+            self.script_log.append(tuple(argv))
         self.in_script = True
         try:
             return cmd.handler(self, argv)
