@@ -85,7 +85,8 @@ class _Probe(Chooser):
             self._hash.update(f"{op.process}|{op.type}|{op.f}|{op.value!r}\n".encode())
         self._seen_ops = len(ops)
         log = world.redis.monitor or ()
-        for _t, client, argv in log[self._seen_cmds:]:
+        for entry in log[self._seen_cmds:]:
+            client, argv = entry[1], entry[-1]
             self._hash.update(f"{client}|{argv!r}\n".encode())
         self._seen_cmds = len(log)
         return self._hash.hexdigest()
