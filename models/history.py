@@ -322,6 +322,33 @@ class History:
         return hashlib.sha256(text.encode("ascii")).hexdigest()
 
 
+def _op_builder() -> Any:
+    """``Op(...)`` without the frozen dataclass's per-field ``object.__setattr__``
+    lookups (half the cost; the simulator records hundreds of thousands)."""
+    new = object.__new__
+    setters = [getattr(Op, name).__set__ for name in Op.__slots__]
+    order = ("index", "time", "process", "type", "f", "value", "node")
+    assert tuple(Op.__slots__) == order, "Op's fields moved: update _op_builder"
+    s_index, s_time, s_process, s_type, s_f, s_value, s_node = setters
+
+    def build(index: int, time: float, process: str, type: str, f: str, value: Any,
+              node: str) -> Op:
+        op = new(Op)
+        s_index(op, index)
+        s_time(op, time)
+        s_process(op, process)
+        s_type(op, type)
+        s_f(op, f)
+        s_value(op, value)
+        s_node(op, node)
+        return op
+
+    return build
+
+
+_new_op = _op_builder()
+
+
 class Recorder:
     """The mutable builder the simulator and the real driver append to."""
 
@@ -333,8 +360,9 @@ class Recorder:
     def record(self, time: float, process: str, type: str, f: str, value: Any = None,
                node: str = "") -> Op:
         """Append one op with the next index; the time is stored as a float."""
-        op = Op(len(self._ops), float(time), process, type, f, value, node)
-        self._ops.append(op)
+        ops = self._ops
+        op = _new_op(len(ops), float(time), process, type, f, value, node)
+        ops.append(op)
         return op
 
     def __len__(self) -> int:

@@ -29,18 +29,20 @@ class Link:
         self.nodes = nodes  # the nodes whose faults affect this link
         self.last = 0.0
 
-    def send(self, depart: float, deliver: Callable[[], None]) -> float:
-        """Schedule ``deliver`` at the arrival time; return that time."""
+    def send(self, depart: float, deliver: Callable[..., None], *args: object) -> float:
+        """Schedule ``deliver(*args)`` at the arrival time; return that time."""
         world = self.world
         arrive = depart + self.latency.sample(world.chooser)
-        for node in self.nodes:
-            faults = world.net_faults.get(node)
-            if faults is not None:
-                arrive = faults.adjust(depart, arrive)
+        net_faults = world.net_faults
+        if net_faults:
+            for node in self.nodes:
+                faults = net_faults.get(node)
+                if faults is not None:
+                    arrive = faults.adjust(depart, arrive)
         if arrive < self.last:
             arrive = self.last
         self.last = arrive
-        world.at(arrive, deliver)
+        world.at(arrive, deliver, *args)
         return arrive
 
 
@@ -80,7 +82,7 @@ class Connection:
 
     def send(self, argv: tuple[object, ...], on_reply: Callable[[object], None]) -> None:
         """Send a command now; ``on_reply`` runs when (if) the reply arrives."""
-        self.up.send(self.up.world.now, lambda: self._arrive(argv, on_reply))
+        self.up.send(self.up.world.env.now, self._arrive, argv, on_reply)
 
     def _arrive(self, argv: tuple[object, ...], on_reply: Callable[[object], None]) -> None:
         # Bytes already on the wire reach Redis even if the sender has died since:
@@ -90,11 +92,14 @@ class Connection:
             self.redis.disconnect(self.client_id)
 
     def reply(self, depart: float, reply: object, on_reply: Callable[[object], None]) -> None:
-        self.down.send(depart, lambda: self.open and on_reply(reply))
+        self.down.send(depart, self._deliver, on_reply, reply)
 
     def push(self, depart: float, channel: bytes, message: bytes) -> None:
-        owner = self.owner
-        self.down.send(depart, lambda: self.open and owner.on_message(channel, message))
+        self.down.send(depart, self._deliver, self.owner.on_message, channel, message)
+
+    def _deliver(self, fn: Callable[..., object], *args: object) -> None:
+        if self.open:
+            fn(*args)
 
     def close(self) -> None:
         """The process died: nothing more is delivered either way."""
