@@ -151,8 +151,15 @@ class AppServer:
 
     def _burnt(self, frozen_before: float, then: Callable[..., None],
                args: tuple[Any, ...]) -> None:
-        # work a pause kept from happening is still to do
-        self._cpu(self.frozen_now() - frozen_before, then, args)
+        # work a pause kept from happening is still to do (frozen_now, inlined)
+        frozen = self.frozen_total
+        if self.paused:
+            frozen += self.env._now - self.frozen_since
+        remaining = frozen - frozen_before
+        if remaining <= 1e-9:
+            then(*args)
+        else:
+            self._cpu(remaining, then, args)
 
     def _after_work(self, task: Task) -> None:
         if self._run(task, None):
