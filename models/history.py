@@ -322,6 +322,14 @@ class History:
         return hashlib.sha256(text.encode("ascii")).hexdigest()
 
 
+# Recorder.record builds Ops through the slot descriptors: half the cost of
+# the frozen dataclass's __init__ (the simulator records hundreds of thousands).
+_new = object.__new__
+assert Op.__slots__ == ("index", "time", "process", "type", "f", "value", "node")
+_s_index, _s_time, _s_process, _s_type, _s_f, _s_value, _s_node = (
+    getattr(Op, name).__set__ for name in Op.__slots__)
+
+
 class Recorder:
     """The mutable builder the simulator and the real driver append to."""
 
@@ -333,8 +341,16 @@ class Recorder:
     def record(self, time: float, process: str, type: str, f: str, value: Any = None,
                node: str = "") -> Op:
         """Append one op with the next index; the time is stored as a float."""
-        op = Op(len(self._ops), float(time), process, type, f, value, node)
-        self._ops.append(op)
+        ops = self._ops
+        op = _new(Op)  # Op(...) without the frozen dataclass's per-field lookups
+        _s_index(op, len(ops))
+        _s_time(op, float(time))
+        _s_process(op, process)
+        _s_type(op, type)
+        _s_f(op, f)
+        _s_value(op, value)
+        _s_node(op, node)
+        ops.append(op)
         return op
 
     def __len__(self) -> int:

@@ -30,6 +30,7 @@ from models.locks.effect import (
     Work,
 )
 from sim.network import Connection
+from sim.timer import URGENT, call_after
 
 if TYPE_CHECKING:
     from sim.world import World
@@ -86,12 +87,14 @@ class AppServer:
         self.tasks: dict[Task, None] = {}
         self.listeners: dict[str, dict[Task, deque[bytes]]] = {}
         self.spawned = 0
-        self._wake = None
-        self._resumed = None
+        self._idle = False  # the loop waits for a callback to run
+        self._burning: tuple[float, Any, tuple[Any, ...]] | None = None  # CPU frozen by a pause
         self.cmd: Connection
         self.sub: Connection
         self._connect()
-        self.env.process(self._loop())
+        # The loop is a chain of callbacks on SimPy's queue, not a SimPy process
+        # (cheaper per step); it starts as a process would: urgent, at once.
+        call_after(self.env, 0, self._loop, priority=URGENT)
 
     # -- connections -------------------------------------------------------
     def _connect(self) -> None:
@@ -103,43 +106,64 @@ class AppServer:
     # -- the loop ----------------------------------------------------------
     def enqueue(self, kind: int, a: Any, b: Any) -> None:
         self.queue.append((kind, a, b))
-        wake = self._wake
-        if wake is not None and not self.paused:
-            self._wake = None
-            wake.succeed()
+        if self._idle and not self.paused:
+            self._idle = False
+            call_after(self.env, 0, self._loop)
 
     def resume(self, task: Task, value: object) -> None:
         """Queue ``task`` to continue with ``value`` (a reply, a timer, a message)."""
         self.enqueue(_RESUME, task, value)
 
-    def _loop(self) -> Generator[Any, Any, None]:
-        env = self.env
+    def _loop(self) -> None:
+        """Take callbacks off the queue until one must wait for time to pass."""
+        queue = self.queue
+        cpu = self.callback_cpu_ms
         while True:
-            if not self.queue or self.paused or not self.alive:
-                self._wake = env.event()
-                yield self._wake
-                continue
-            kind, a, b = self.queue.popleft()
-            if self.callback_cpu_ms > 0:
-                yield from self._cpu(self.callback_cpu_ms)
-                if not self.alive:
-                    continue
+            if not queue or self.paused or not self.alive:
+                self._idle = True  # enqueue, unpause or restart wakes the loop
+                return
+            kind, a, b = queue.popleft()
+            if cpu > 0:
+                self._cpu(cpu, self._callback, (kind, a, b))
+                return
             if kind == _MESSAGE:
                 self._dispatch(a, b)
-            else:
-                yield from self._run(a, b)
+            elif not self._run(a, b):
+                return
 
-    def _cpu(self, ms: float) -> Generator[Any, Any, None]:
-        """Burn ``ms`` of CPU; time spent frozen by a pause does not count."""
-        remaining = ms
-        while remaining > 1e-9:
-            if self.paused:
-                self._resumed = self._resumed or self.env.event()
-                yield self._resumed
-                continue
-            frozen_before = self.frozen_now()
-            yield self.env.timeout(remaining)
-            remaining = self.frozen_now() - frozen_before  # work a pause kept from happening
+    def _callback(self, kind: int, a: Any, b: Any) -> None:
+        """A callback's CPU is burnt: run it (unless the process died meanwhile)."""
+        if self.alive:
+            if kind == _MESSAGE:
+                self._dispatch(a, b)
+            elif not self._run(a, b):
+                return
+        self._loop()
+
+    def _cpu(self, remaining: float, then: Callable[..., None], args: tuple[Any, ...]) -> None:
+        """Burn ``remaining`` ms of CPU, then ``then(*args)``; frozen time does not count."""
+        if remaining <= 1e-9:
+            then(*args)
+        elif self.paused:
+            self._burning = (remaining, then, args)  # _unpause carries on
+        else:
+            call_after(self.env, remaining, self._burnt, self.frozen_now(), then, args)
+
+    def _burnt(self, frozen_before: float, then: Callable[..., None],
+               args: tuple[Any, ...]) -> None:
+        # work a pause kept from happening is still to do (frozen_now, inlined)
+        frozen = self.frozen_total
+        if self.paused:
+            frozen += self.env._now - self.frozen_since
+        remaining = frozen - frozen_before
+        if remaining <= 1e-9:
+            then(*args)
+        else:
+            self._cpu(remaining, then, args)
+
+    def _after_work(self, task: Task) -> None:
+        if self._run(task, None):
+            self._loop()
 
     def frozen_now(self) -> float:
         frozen = self.frozen_total
@@ -147,8 +171,11 @@ class AppServer:
             frozen += self.env.now - self.frozen_since
         return frozen
 
-    def _run(self, task: Task, value: object) -> Generator[Any, Any, None]:
-        """Advance ``task`` through synchronous effects up to its next await."""
+    def _run(self, task: Task, value: object) -> bool:
+        """Advance ``task`` through synchronous effects up to its next await.
+
+        False when it stopped inside ``Work``: ``_after_work`` resumes it and
+        the loop once the CPU is burnt."""
         if isinstance(value, _Subscribed):
             self.listeners.setdefault(value.channel, {})[task] = deque()
             value = None
@@ -159,25 +186,26 @@ class AppServer:
                 effect = gen.send(value)
             except StopIteration as stop:
                 self._finish(task, stop.value)
-                return
+                return True
             value = None
             kind = type(effect)
             if kind is Record:
                 world.record(task, effect, self.name)
             elif kind is Call:
                 self._call(task, effect)
-                return
+                return True
             elif kind is Work:
-                yield from self._cpu(effect.ms)
+                if effect.ms > 1e-9:
+                    self._cpu(effect.ms, self._after_work, (task,))
+                    return False
             elif kind is Storage:
                 s = task.seq = task.seq + 1
                 world.storage_call(effect, lambda r, t=task, s=s: self._wake_if(t, s, r))
-                return
+                return True
             elif kind is Sleep:
                 s = task.seq = task.seq + 1
-                world.at(world.now + self.true_duration(effect.ms),
-                         lambda t=task, s=s: self._wake_if(t, s, None))
-                return
+                world.at(world.now + self.true_duration(effect.ms), self._wake_if, task, s, None)
+                return True
             elif kind is WaitMessage:
                 box = self.listeners.get(effect.channel, {}).get(task)
                 if box is None:
@@ -190,8 +218,8 @@ class AppServer:
                 task.waiting = effect.channel
                 if effect.timeout_ms is not None:
                     world.at(world.now + self.true_duration(effect.timeout_ms),
-                             lambda t=task, s=s: self._wait_timeout(t, s))
-                return
+                             self._wait_timeout, task, s)
+                return True
             elif kind is Token:
                 value = world.chooser.token()
             elif kind is Now:
@@ -201,7 +229,7 @@ class AppServer:
                 self.sub.send(("SUBSCRIBE", effect.channel),
                               lambda _r, t=task, s=s, c=effect.channel:
                               self._wake_if(t, s, _Subscribed(c)))
-                return
+                return True
             elif kind is Unsubscribe:
                 self.listeners.get(effect.channel, {}).pop(task, None)
             elif kind is Spawn:
@@ -214,13 +242,14 @@ class AppServer:
                 self._kill(effect.handle)
             else:
                 raise TypeError(f"{task.process} yielded {effect!r}, which is not an effect")
+        return True
 
     def _call(self, task: Task, effect: Call) -> None:
         s = task.seq = task.seq + 1
         self.cmd.send(effect.argv, lambda r, t=task, s=s: self._wake_if(t, s, r))
         if effect.timeout_ms is not None:
             self.world.at(self.world.now + self.true_duration(effect.timeout_ms),
-                          lambda t=task, s=s: self._wake_if(t, s, TIMED_OUT))
+                          self._wake_if, task, s, TIMED_OUT)
 
     def _wake_if(self, task: Task, seq: int, value: object) -> None:
         """Deliver a wake-up unless the task died or already woke for this await."""
@@ -299,7 +328,7 @@ class AppServer:
             self.paused = True
             self.frozen_since = world.now
         end = world.now + duration_ms
-        world.at(end, lambda: self._unpause(end))
+        world.at(end, self._unpause, end)
 
     def _unpause(self, end: float) -> None:
         if not self.paused or self.world.now < end - 1e-9:
@@ -309,12 +338,12 @@ class AppServer:
             return
         self.paused = False
         self.frozen_total += self.world.now - self.frozen_since
-        if self._resumed is not None:
-            ev, self._resumed = self._resumed, None
-            ev.succeed()
-        if self.queue and self._wake is not None:
-            ev, self._wake = self._wake, None
-            ev.succeed()
+        if self._burning is not None:
+            burning, self._burning = self._burning, None
+            call_after(self.env, 0, self._cpu, *burning)
+        if self.queue and self._idle:
+            self._idle = False
+            call_after(self.env, 0, self._loop)
 
     def crash(self) -> list[Task]:
         """Kill the process: every task dies, both connections close."""
@@ -335,6 +364,6 @@ class AppServer:
         """A fresh process: new connections, empty loop, clock kept."""
         self._connect()
         self.alive = True
-        if self._wake is not None:
-            ev, self._wake = self._wake, None
-            ev.succeed()
+        if self._idle:
+            self._idle = False
+            call_after(self.env, 0, self._loop)

@@ -36,6 +36,8 @@ class Chooser:
         return None
 
     def uniform(self, low: float, high: float) -> float:
+        if self._next >= len(self._choices):  # the common case, without _unit's call
+            return self._rng.uniform(low, high)
         u = self._unit()
         return self._rng.uniform(low, high) if u is None else low + (high - low) * u
 

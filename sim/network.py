@@ -10,9 +10,11 @@ does not drop).
 from __future__ import annotations
 
 from collections.abc import Callable
+from heapq import heappush
 from typing import TYPE_CHECKING
 
 from sim.chooser import Dist
+from sim.timer import NORMAL, Timer
 
 if TYPE_CHECKING:
     from sim.world import World
@@ -29,18 +31,29 @@ class Link:
         self.nodes = nodes  # the nodes whose faults affect this link
         self.last = 0.0
 
-    def send(self, depart: float, deliver: Callable[[], None]) -> float:
-        """Schedule ``deliver`` at the arrival time; return that time."""
+    def send(self, depart: float, deliver: Callable[..., None], *args: object) -> float:
+        """Schedule ``deliver(*args)`` at the arrival time; return that time."""
         world = self.world
-        arrive = depart + self.latency.sample(world.chooser)
-        for node in self.nodes:
-            faults = world.net_faults.get(node)
-            if faults is not None:
-                arrive = faults.adjust(depart, arrive)
+        latency = self.latency
+        if latency.kind == "uniform":  # Dist.sample's commonest case, one call fewer
+            arrive = depart + world.chooser.uniform(latency.a, latency.b)
+        else:
+            arrive = depart + latency.sample(world.chooser)
+        net_faults = world.net_faults
+        if net_faults:
+            for node in self.nodes:
+                faults = net_faults.get(node)
+                if faults is not None:
+                    arrive = faults.adjust(depart, arrive)
         if arrive < self.last:
             arrive = self.last
         self.last = arrive
-        world.at(arrive, deliver)
+        # world.at, inlined: keyed exactly as env.timeout(arrive - now)
+        env = world.env
+        now = env._now
+        delay = arrive - now
+        heappush(env._queue, (now + (delay if delay > 0 else 0), NORMAL, next(env._eid),
+                              Timer(deliver, args)))
         return arrive
 
 
@@ -80,7 +93,7 @@ class Connection:
 
     def send(self, argv: tuple[object, ...], on_reply: Callable[[object], None]) -> None:
         """Send a command now; ``on_reply`` runs when (if) the reply arrives."""
-        self.up.send(self.up.world.now, lambda: self._arrive(argv, on_reply))
+        self.up.send(self.up.world.env.now, self._arrive, argv, on_reply)
 
     def _arrive(self, argv: tuple[object, ...], on_reply: Callable[[object], None]) -> None:
         # Bytes already on the wire reach Redis even if the sender has died since:
@@ -90,11 +103,14 @@ class Connection:
             self.redis.disconnect(self.client_id)
 
     def reply(self, depart: float, reply: object, on_reply: Callable[[object], None]) -> None:
-        self.down.send(depart, lambda: self.open and on_reply(reply))
+        self.down.send(depart, self._deliver, on_reply, reply)
 
     def push(self, depart: float, channel: bytes, message: bytes) -> None:
-        owner = self.owner
-        self.down.send(depart, lambda: self.open and owner.on_message(channel, message))
+        self.down.send(depart, self._deliver, self.owner.on_message, channel, message)
+
+    def _deliver(self, fn: Callable[..., object], *args: object) -> None:
+        if self.open:
+            fn(*args)
 
     def close(self) -> None:
         """The process died: nothing more is delivered either way."""

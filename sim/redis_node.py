@@ -38,6 +38,7 @@ class RedisNode:
         self.commands = 0
         self.counts: dict[str, int] = {}
         self.trace = hashlib.blake2b(digest_size=16)
+        self._names: dict[str, str] = {}  # argv[0] -> counted name, computed once
         # MONITOR log: (start, client id, node, argv); a script's commands follow
         # its EVAL as (start, 0, "lua", argv), the order Redis prints them in.
         self.monitor: list[tuple[float, int, str, tuple[object, ...]]] | None = None
@@ -48,13 +49,21 @@ class RedisNode:
     def execute(self, conn: Connection, argv: tuple[object, ...], on_reply: ReplyFn) -> None:
         """A command has arrived from ``conn``: run it when the thread is free."""
         world = self.world
-        start = max(world.now, self.busy_until)
-        done = start + (self.script_ms if argv[0] in _SCRIPTS else self.service_ms)
+        now = world.env.now
+        busy = self.busy_until
+        start = now if now >= busy else busy  # max(), ties resolved the same way
+        head = argv[0]
+        done = start + (self.script_ms if head in _SCRIPTS else self.service_ms)
         self.busy_until = done
         outcome = self.model.execute(argv, start, conn.client_id)
         self.commands += 1
-        name = str(argv[0]).upper()
-        self.counts[name] = self.counts.get(name, 0) + 1
+        name = self._names.get(head) if type(head) is str else None
+        if name is None:
+            name = str(head).upper()
+            if type(head) is str:
+                self._names[head] = name
+        counts = self.counts
+        counts[name] = counts.get(name, 0) + 1
         self.trace.update(f"{start:.6f}|{conn.client_id}|{argv!r}|{outcome.reply!r}\n".encode())
         if self.monitor is not None:
             self.monitor.append((start, conn.client_id, getattr(conn.owner, "name", "?"), argv))

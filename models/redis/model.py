@@ -114,7 +114,8 @@ class RedisModel:
     # -- the entry point -------------------------------------------------
     def execute(self, argv: Sequence[object], now_ms: float, client: int = 0) -> Outcome:
         """Run one command from ``client`` at ``now_ms`` (Redis's ms clock)."""
-        args = [a if type(a) is bytes else encode(a) for a in argv]
+        args = [a if type(a) is bytes else a.encode() if type(a) is str else encode(a)
+                for a in argv]
         self.ks.now = int(now_ms)
         self.client = client
         self._effects = []
