@@ -208,7 +208,10 @@ def check_stock_conservation(history: History | Iterable[Op]) -> Verdict:
     """Accepted issues + final stock == initial stock.
 
     The final stock is the value of the last accepted ``stock`` write (by
-    completion order), or the initial stock if none. Writes and issues whose
+    completion order; any accepted write that no other one certainly followed
+    may have been last), or the initial stock if none. A write's new stock is
+    its invocation's value, else its completion's (an atomic decrement on the
+    server learns it from the reply). Writes and issues whose
     outcome is unknown (``info`` or never completed) may or may not have
     landed: the property is violated only when no choice of their outcomes
     balances the books. On a violation the story names its cause when the
@@ -230,16 +233,23 @@ def check_stock_conservation(history: History | Iterable[Op]) -> Verdict:
                        key=lambda p: p.completion.index if p.completion else 0)
 
     def new_stock(p: Pair) -> int | None:
-        v = _tuple(p.invoke.value, 1)
-        x = v[0] if v is not None else p.invoke.value
-        return x if isinstance(x, int) and not isinstance(x, bool) else None
+        for value in (p.invoke.value, p.completion.value if p.completion else None):
+            v = _tuple(value, 1)
+            x = v[0] if v is not None else value
+            if isinstance(x, int) and not isinstance(x, bool):
+                return x
+        return None
 
     last = ok_writes[-1] if ok_writes else None
     final = new_stock(last) if last is not None else initial
     if final is None:
         return Verdict(name, None, "the last stock write carries no integer stock value")
-    finals = {final} | {v for p in writes if p.type in ("info", None)
+    # Any ok write that no other write certainly followed may have been the last one
+    # to take effect (concurrent writes, e.g. atomic decrements on Redis).
+    latest_start = max((p.start for p in ok_writes), default=0.0)
+    finals = {final} | {v for p in ok_writes if p.end is not None and p.end >= latest_start
                         if (v := new_stock(p)) is not None}
+    finals |= {v for p in writes if p.type in ("info", None) if (v := new_stock(p)) is not None}
     lo, hi = len(ok_issues), len(ok_issues) + maybe_issues
     if any(lo <= initial - f <= hi for f in finals):
         note = "" if initial - final == lo else " (given the unknown outcomes)"

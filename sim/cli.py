@@ -363,7 +363,8 @@ def build_parser() -> argparse.ArgumentParser:
     run_p.add_argument("--users", type=int, help="requests, one per user (default 957)")
     run_p.add_argument("--vus", type=int, help="k6 virtual users (default 100)")
     run_p.add_argument("--ttl", type=int, help="lock TTL in ms (default 5000)")
-    run_p.add_argument("--lock", help="lock design: seed, seed-fenced (default seed)")
+    run_p.add_argument("--lock", help="lock design: seed, seed-fenced, polling, blpop, redisson, "
+                       "lua-atomic (default seed)")
     run_p.add_argument("--subscribe", choices=("before", "after"),
                        help="waiters subscribe before or after their failed SET (default after)")
     run_p.add_argument("--wait-timeout", type=float,
