@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import os
+import warnings
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, fields
@@ -241,10 +242,12 @@ def runs(grid: Grid, workers: int | None = None, progress: bool = True) -> Any:
         return pd.DataFrame(run_rows(grid, workers))
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
-    with Progress("[progress.description]{task.description}", BarColumn(),
-                  MofNCompleteColumn(), TimeElapsedColumn(), transient=True) as bar:
-        task = bar.add_task("sweep", total=grid.size())
-        rows = run_rows(grid, workers, lambda k: bar.advance(task, k))
+    with warnings.catch_warnings():  # rich asks for ipywidgets in Jupyter; it draws without
+        warnings.simplefilter("ignore", UserWarning)
+        with Progress("[progress.description]{task.description}", BarColumn(),
+                      MofNCompleteColumn(), TimeElapsedColumn(), transient=True) as bar:
+            task = bar.add_task("sweep", total=grid.size())
+            rows = run_rows(grid, workers, lambda k: bar.advance(task, k))
     return pd.DataFrame(rows)
 
 
@@ -339,7 +342,7 @@ def plot(summary: Any, y: str, x: str = "vus", ax: Any = None, log_y: bool = Fal
         ax.errorbar(g[x], g[y], yerr=yerr, marker="o", capsize=3, label=label)
     xs = summary[x][summary[x] > 0]
     if len(xs) and xs.max() / xs.min() >= 20:  # contention spans decades: log x
-        ax.set_xscale("log")
+        log_ticks(ax, sorted(xs.unique()))
     ax.set_xlabel(LABELS.get(x, x))
     ax.set_ylabel(LABELS.get(y, y))
     if log_y:
@@ -351,8 +354,18 @@ def plot(summary: Any, y: str, x: str = "vus", ax: Any = None, log_y: bool = Fal
     return ax
 
 
+def log_ticks(ax: Any, values: Sequence[float]) -> None:
+    """A log x axis ticked at the grid's own values, written plainly (25, not 2.5x10^1)."""
+    from matplotlib.ticker import FixedLocator, NullLocator, ScalarFormatter
+
+    ax.set_xscale("log")
+    ax.xaxis.set_major_locator(FixedLocator(list(values)))
+    ax.xaxis.set_major_formatter(ScalarFormatter())
+    ax.xaxis.set_minor_locator(NullLocator())
+
+
 PLOTS = (
-    ("throughput_rps", False), ("wait_p99_ms", True), ("commands_per_coupon", True),
+    ("throughput_rps", True), ("wait_p99_ms", True), ("commands_per_coupon", True),
     ("attempts_per_success", True), ("latency_p99_ms", True),
 )
 
@@ -379,6 +392,8 @@ def write_plots(summary: Any, x: str, out_dir: Any) -> list[Any]:
     return paths
 
 
-__all__ = ["AXES", "DEFAULT_CS_MS", "LABELS", "METRICS", "Grid", "ScenarioError", "SweepError",
-           "grid_from_dict", "mean_ci", "plot", "run_point", "runs", "summarize", "sweep",
-           "t95", "varying", "wilson", "write_plots"]
+__all__ = [
+    "AXES", "DEFAULT_CS_MS", "LABELS", "METRICS", "Grid", "ScenarioError", "SweepError",
+    "grid_from_dict", "log_ticks", "mean_ci", "plot", "run_point", "runs", "summarize", "sweep",
+    "t95", "varying", "wilson", "write_plots",
+]
