@@ -384,7 +384,8 @@ def write_plots(summary: Any, x: str, out_dir: Any) -> list[Any]:
             continue
         fig = Figure(figsize=(6.4, 4.2))
         ax = fig.subplots()
-        plot(summary, y, x, ax=ax, log_y=log_y, title=f"{LABELS[y]} vs {LABELS[x]}")
+        title = f"{LABELS[y][0].upper()}{LABELS[y][1:]} vs {LABELS[x]}"
+        plot(summary, y, x, ax=ax, log_y=log_y, title=title)
         fig.tight_layout()
         path = out / f"{y}.png"
         fig.savefig(path, dpi=110)
