@@ -1,6 +1,8 @@
-"""A user's own lock design: redis-py's Lock (SET NX PX, poll every 100 ms).
+"""A user's own lock design: redis-py's Lock (SET NX PX, poll every 100 ms), written small.
 
-Run it: ``locksim run --import examples.polling_lock --lock polling``.
+The built-in ``polling`` design (models/locks/polling.py) is the complete model;
+this file shows how to write and register your own. Run it:
+``locksim run --import examples.polling_lock --lock my-polling``.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ class PollingLock:
 
     ttl_ms: int = 5000
     poll_ms: float = 100.0
-    name: str = "polling"
+    name: str = "my-polling"
 
     def acquire(self, key: str):
         token = yield Token()  # drawn from the run's seed, never uuid4()
@@ -43,4 +45,4 @@ class PollingLock:
         yield Record("ok", "release", (held.token, result))
 
 
-register("polling", lambda **params: PollingLock(**params))
+register("my-polling", lambda **params: PollingLock(**params))

@@ -208,7 +208,10 @@ def check_stock_conservation(history: History | Iterable[Op]) -> Verdict:
     """Accepted issues + final stock == initial stock.
 
     The final stock is the value of the last accepted ``stock`` write (by
-    completion order), or the initial stock if none. Writes and issues whose
+    completion order; any accepted write that no other one certainly followed
+    may have been last), or the initial stock if none. A write's new stock is
+    its invocation's value, else its completion's (an atomic decrement on the
+    server learns it from the reply). Writes and issues whose
     outcome is unknown (``info`` or never completed) may or may not have
     landed: the property is violated only when no choice of their outcomes
     balances the books. On a violation the story names its cause when the
@@ -230,16 +233,23 @@ def check_stock_conservation(history: History | Iterable[Op]) -> Verdict:
                        key=lambda p: p.completion.index if p.completion else 0)
 
     def new_stock(p: Pair) -> int | None:
-        v = _tuple(p.invoke.value, 1)
-        x = v[0] if v is not None else p.invoke.value
-        return x if isinstance(x, int) and not isinstance(x, bool) else None
+        for value in (p.invoke.value, p.completion.value if p.completion else None):
+            v = _tuple(value, 1)
+            x = v[0] if v is not None else value
+            if isinstance(x, int) and not isinstance(x, bool):
+                return x
+        return None
 
     last = ok_writes[-1] if ok_writes else None
     final = new_stock(last) if last is not None else initial
     if final is None:
         return Verdict(name, None, "the last stock write carries no integer stock value")
-    finals = {final} | {v for p in writes if p.type in ("info", None)
+    # Any ok write that no other write certainly followed may have been the last one
+    # to take effect (concurrent writes, e.g. atomic decrements on Redis).
+    latest_start = max((p.start for p in ok_writes), default=0.0)
+    finals = {final} | {v for p in ok_writes if p.end is not None and p.end >= latest_start
                         if (v := new_stock(p)) is not None}
+    finals |= {v for p in writes if p.type in ("info", None) if (v := new_stock(p)) is not None}
     lo, hi = len(ok_issues), len(ok_issues) + maybe_issues
     if any(lo <= initial - f <= hi for f in finals):
         note = "" if initial - final == lo else " (given the unknown outcomes)"
@@ -319,34 +329,43 @@ def _lost_update(h: History, ok_writes: list[Pair],
 def check_fencing_monotonic(history: History | Iterable[Op]) -> Verdict:
     """Accepted fenced writes (``issue``/``stock``) never go back to a lower fence.
 
-    Order is completion order. Equal fences are fine (one holder writes twice).
+    A write takes effect somewhere between its invocation and its completion,
+    so a violation needs certainty: a write with a lower fence that was
+    *invoked after* a higher-fenced write had completed (a request sent before
+    a pause and answered after it is not stale at the storage, whatever the
+    time its reply is read). Equal fences are fine (one holder writes twice).
     Not applicable (None) when no write carried a fence: nothing to judge.
     """
     name = "fencing-monotonic"
     h = _history(history)
-    fenced: list[tuple[int, Pair, int]] = []
+    fenced: list[tuple[Pair, int]] = []
     for f in ("issue", "stock"):
         for p in h.pairs(f):
             v = _tuple(p.invoke.value, 2)
             if p.ok and v is not None and isinstance(v[1], int) and not isinstance(v[1], bool):
                 assert p.completion is not None
-                fenced.append((p.completion.index, p, v[1]))
+                fenced.append((p, v[1]))
     if not fenced:
         return Verdict(name, None, "no accepted write carried a fence")
-    fenced.sort(key=lambda x: x[0])
-    top: tuple[Pair, int] | None = None
-    for _, p, fence in fenced:
+    by_end = sorted(fenced, key=lambda x: (x[0].completion.time, x[0].completion.index))
+    by_start = sorted(fenced, key=lambda x: (x[0].invoke.time, x[0].invoke.index))
+    top: tuple[Pair, int] | None = None  # highest fence among writes completed so far
+    i = 0
+    for p, fence in by_start:
+        while i < len(by_end) and by_end[i][0].completion.time < p.invoke.time:
+            a, af = by_end[i]
+            if top is None or af > top[1]:
+                top = (a, af)
+            i += 1
         if top is not None and fence < top[1]:
             a, af = top
             assert a.completion is not None and p.completion is not None
-            story = (f"the storage accepted {a.process}'s {a.f} write with fence {af} at "
-                     f"{_ms(a.completion.time)} ms, then {p.process}'s {p.f} write with the "
-                     f"lower fence {fence} at {_ms(p.completion.time)} ms (invoked at "
-                     f"{_ms(p.start)} ms): a stale holder's write got through.")
+            story = (f"the storage accepted {a.process}'s {a.f} write with fence {af} by "
+                     f"{_ms(a.completion.time)} ms; {p.process}'s {p.f} write with the lower "
+                     f"fence {fence}, sent only after that, at {_ms(p.start)} ms, was accepted "
+                     f"too ({_ms(p.completion.time)} ms): a stale holder's write got through.")
             return Verdict(name, False, f"fence {fence} accepted after fence {af}",
                            _ops(a.invoke, a.completion, p.invoke, p.completion), story)
-        if top is None or fence > top[1]:
-            top = (p, fence)
     return Verdict(name, True, f"{len(fenced)} fenced writes, fences never decreasing")
 
 

@@ -26,13 +26,19 @@ class CouponService:
     lock_key: str = LOCK_KEY
     handler_cpu_ms: float = 0.2  # routing, JSON, session parsing on the event loop
     session_write: bool = True
+    stock: int = 1000  # the initial stock, for designs that keep it in Redis
 
     def handle(self, lock: LockDesign, user: int, session: str) -> Program:
-        """One request; records request, enter/leave, read, issue and stock ops."""
+        """One request; records request, enter/leave, read, issue and stock ops.
+
+        A design with its own ``handle(service, user, session)`` (no lock, e.g.
+        ``lua-atomic``) serves the whole request itself.
+        """
+        own = getattr(lock, "handle", None)
+        if own is not None:
+            return (yield from own(self, user, session))
         yield Record("invoke", "request", user)
-        if self.session_write:
-            body = f'{{"userId":{user}}}'
-            yield Call(("SET", f"sess:{session}", body, "EX", SESSION_TTL_S))
+        yield from self.session(user, session)
         yield Work(self.handler_cpu_ms)
         held = yield from lock.acquire(self.lock_key)
         fence = held.fence
@@ -44,6 +50,12 @@ class CouponService:
             yield Record("fail", "request", "stale-fence")
         else:
             yield Record("ok", "request", outcome)
+
+    def session(self, user: int, session: str) -> Program:
+        """The login session write every request makes first."""
+        if self.session_write:
+            body = f'{{"userId":{user}}}'
+            yield Call(("SET", f"sess:{session}", body, "EX", SESSION_TTL_S))
 
     def _critical_section(self, user: int, fence: int | None) -> Program:
         yield Record("invoke", "read", user)

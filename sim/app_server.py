@@ -48,6 +48,16 @@ class _Subscribed:
         self.channel = channel
 
 
+class _Semaphore:
+    """Redisson's per-process semaphore on one channel: permits and parked waiters."""
+
+    __slots__ = ("permits", "waiters")
+
+    def __init__(self) -> None:
+        self.permits: deque[bytes] = deque()  # one per message nobody was parked for
+        self.waiters: deque[tuple[Task, int]] = deque()  # (task, seq) in parking order
+
+
 class Task:
     """One coroutine on a server's loop: a request handler or a watchdog."""
 
@@ -89,6 +99,9 @@ class AppServer:
         self.spawned = 0
         self._idle = False  # the loop waits for a callback to run
         self._burning: tuple[float, Any, tuple[Any, ...]] | None = None  # CPU frozen by a pause
+        self.sems: dict[str, _Semaphore] = {}  # channels waited on with wake="one"
+        self.pool: list[Connection] = []  # idle connections for blocking calls
+        self.pooled: list[Connection] = []  # every connection the pool ever opened
         self.cmd: Connection
         self.sub: Connection
         self._connect()
@@ -211,7 +224,13 @@ class AppServer:
                 if box is None:
                     raise RuntimeError(f"{task.process} waits on {effect.channel!r} "
                                        "without subscribing first")
-                if box:
+                if effect.wake == "one":
+                    sem = self._semaphore(effect.channel, box)
+                    if sem.permits:
+                        value = sem.permits.popleft()
+                        continue
+                    sem.waiters.append((task, task.seq + 1))
+                elif box:
                     value = box.popleft()
                     continue
                 s = task.seq = task.seq + 1
@@ -232,6 +251,8 @@ class AppServer:
                 return True
             elif kind is Unsubscribe:
                 self.listeners.get(effect.channel, {}).pop(task, None)
+                if not self.listeners.get(effect.channel):
+                    self.sems.pop(effect.channel, None)
             elif kind is Spawn:
                 self.spawned += 1
                 child = Task(f"{task.process}/{effect.name}", effect.body)
@@ -246,10 +267,39 @@ class AppServer:
 
     def _call(self, task: Task, effect: Call) -> None:
         s = task.seq = task.seq + 1
-        self.cmd.send(effect.argv, lambda r, t=task, s=s: self._wake_if(t, s, r))
+        if effect.blocking:
+            self._call_pooled(task, s, effect.argv)
+        else:
+            self.cmd.send(effect.argv, lambda r, t=task, s=s: self._wake_if(t, s, r))
         if effect.timeout_ms is not None:
             self.world.at(self.world.now + self.true_duration(effect.timeout_ms),
                           self._wake_if, task, s, TIMED_OUT)
+
+    def _call_pooled(self, task: Task, seq: int, argv: tuple[object, ...]) -> None:
+        """A blocking command on a pool connection of its own (see ``Call.blocking``)."""
+        if self.pool:
+            conn = self.pool.pop()
+        else:
+            world = self.world
+            conn = Connection(world, world.next_client_id(), self,
+                              world.scenario.redis_latency, self.name)
+            self.pooled.append(conn)
+
+        def replied(reply: object) -> None:
+            self.pool.append(conn)  # back to the pool once its reply is in
+            self._wake_if(task, seq, reply)
+
+        conn.send(argv, replied)
+
+    def _semaphore(self, channel: str, box: deque[bytes]) -> _Semaphore:
+        sem = self.sems.get(channel)
+        if sem is None:
+            # messages that came before the first wait are the semaphore's first permits
+            sem = self.sems[channel] = _Semaphore()
+            sem.permits.extend(box)
+            for other in self.listeners.get(channel, {}).values():
+                other.clear()
+        return sem
 
     def _wake_if(self, task: Task, seq: int, value: object) -> None:
         """Deliver a wake-up unless the task died or already woke for this await."""
@@ -270,8 +320,20 @@ class AppServer:
 
     def _dispatch(self, channel: bytes, message: bytes) -> None:
         """EventEmitter semantics: every listener attached right now gets it."""
-        listeners = self.listeners.get(channel.decode())
+        name = channel.decode()
+        listeners = self.listeners.get(name)
         if not listeners:
+            return
+        sem = self.sems.get(name)
+        if sem is not None:  # wake="one": release one permit
+            while sem.waiters:
+                task, seq = sem.waiters.popleft()
+                if task.alive and task.seq == seq and task.waiting == name:
+                    task.waiting = None
+                    task.seq += 1
+                    self.queue.appendleft((_RESUME, task, message))  # a microtask
+                    return
+            sem.permits.append(message)
             return
         woken = []
         for task, box in listeners.items():
@@ -302,8 +364,10 @@ class AppServer:
         if isinstance(task, Task):
             task.alive = False
             self.tasks.pop(task, None)
-            for listeners in self.listeners.values():
+            for channel, listeners in self.listeners.items():
                 listeners.pop(task, None)
+                if not listeners:
+                    self.sems.pop(channel, None)
 
     # -- time ----------------------------------------------------------------------
     def local_time(self) -> float:
@@ -354,9 +418,14 @@ class AppServer:
             task.alive = False
         self.tasks.clear()
         self.listeners.clear()
+        self.sems.clear()
         self.queue.clear()
         self.cmd.close()
         self.sub.close()
+        for conn in self.pooled:
+            conn.close()
+        self.pool.clear()
+        self.pooled.clear()
         self.active = 0
         return dead
 

@@ -33,9 +33,18 @@ _KIND_NAMES = {"gc-pause": Pause, "delay": Delay, "partition": Partition, "clock
                "crash": Crash}
 
 
-def fault(kind: str, max_at_ms: float = 3000.0) -> st.SearchStrategy[Fault]:
-    """One fault of ``kind`` (gc-pause, delay, partition, clock, crash)."""
+def fault(kind: str, max_at_ms: float = 3000.0,
+          anchors: Sequence[float] = ()) -> st.SearchStrategy[Fault]:
+    """One fault of ``kind`` (gc-pause, delay, partition, clock, crash).
+
+    ``anchors`` (request arrival times): a fault may also strike up to 20 ms
+    after one, in the few milliseconds a request holds the lock, which a
+    uniform time over seconds almost never hits."""
     at = st.integers(0, int(max_at_ms)).map(float)
+    if anchors:
+        near = st.tuples(st.sampled_from(tuple(anchors)), st.integers(0, 20_000)).map(
+            lambda p: round(p[0] + p[1] / 1000.0, 3))
+        at = st.one_of(at, near)
     node = st.sampled_from(NODES)
     if kind == "gc-pause":
         return st.builds(Pause, at, st.integers(1, 9000).map(float), node)
@@ -53,11 +62,12 @@ def fault(kind: str, max_at_ms: float = 3000.0) -> st.SearchStrategy[Fault]:
     raise ValueError(f"unknown fault kind {kind!r}; known: {', '.join(_KIND_NAMES)}")
 
 
-def fault_schedules(kinds: Sequence[str], max_faults: int = 3) -> st.SearchStrategy[tuple]:
+def fault_schedules(kinds: Sequence[str], max_faults: int = 3,
+                    anchors: Sequence[float] = ()) -> st.SearchStrategy[tuple]:
     """Up to ``max_faults`` faults of the given kinds, in time order."""
     if not kinds:
         return st.just(())
-    one = st.one_of(*(fault(k) for k in kinds))
+    one = st.one_of(*(fault(k, anchors=anchors) for k in kinds))
     return st.lists(one, max_size=max_faults).map(
         lambda fs: tuple(sorted(fs, key=lambda f: f.at_ms)))
 
@@ -73,7 +83,7 @@ def scenarios(draw: Any, lock: str = "seed", faults: Sequence[str] = ("gc-pause"
     later = draw(st.lists(st.integers(0, 9000), max_size=max_requests - 1))
     arrivals = tuple(float(t) for t in sorted([0, *later]))
     n = len(arrivals)
-    schedule = draw(fault_schedules(faults, max_faults))
+    schedule = draw(fault_schedules(faults, max_faults, anchors=arrivals))
     choices = tuple(draw(st.lists(st.integers(0, 1000), max_size=64)))
     return Scenario(
         servers=2, requests=n, vus=n, load="scheduled", arrivals_ms=arrivals, lock=lock,

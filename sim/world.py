@@ -57,7 +57,7 @@ class World:
         self.chooser = (chooser if chooser is not None
                         else Chooser(scenario.seed, scenario.choices))
         self.lock = lock if lock is not None else make_lock(scenario.lock, **scenario.lock_kwargs)
-        self.service = CouponService(handler_cpu_ms=scenario.handler_cpu_ms)
+        self.service = CouponService(handler_cpu_ms=scenario.handler_cpu_ms, stock=scenario.stock)
         self.recorder = Recorder()
         self.net_faults: dict[str, NetFaults] = {}
         self.pause_ends: dict[str, list[float]] = {}

@@ -275,14 +275,35 @@ def test_stock_conservation_tolerates_a_write_of_unknown_outcome():
 
 
 def test_stock_conservation_final_stock_is_the_last_completed_write():
-    # invoked in one order, completed in the other: the later completion wins
+    # one write certainly after the other: the later one is the final stock
+    rows = [(10, "app1/req1", "invoke", "read", 1), (11, "app1/req1", "ok", "read", (10, False)),
+            (11, "app1/req1", "invoke", "issue", (1, None)), (12, "app1/req1", "ok", "issue"),
+            (12, "app2/req2", "invoke", "stock", (9, None)), (13, "app2/req2", "ok", "stock"),
+            (14, "app1/req1", "invoke", "stock", (8, None)), (15, "app1/req1", "ok", "stock")]
+    v = check_stock_conservation(hist(init(10), rows))
+    assert v.valid is False and "final stock 8" in v.summary
+
+
+def test_stock_conservation_concurrent_writes_either_may_be_last():
+    # invoked in one order, completed in the other, overlapping: either may have landed last
     rows = [(10, "app1/req1", "invoke", "read", 1), (11, "app1/req1", "ok", "read", (10, False)),
             (11, "app1/req1", "invoke", "issue", (1, None)), (12, "app1/req1", "ok", "issue"),
             (12, "app1/req1", "invoke", "stock", (8, None)),
             (13, "app2/req2", "invoke", "stock", (9, None)),
             (14, "app2/req2", "ok", "stock"), (15, "app1/req1", "ok", "stock")]
+    assert check_stock_conservation(hist(init(10), rows)).valid is True
+    rows[-3] = (13, "app2/req2", "invoke", "stock", (7, None))  # neither 8 nor 7 balances
+    assert check_stock_conservation(hist(init(10), rows)).valid is False
+
+
+def test_stock_conservation_reads_a_new_stock_from_the_completion():
+    # an atomic decrement on the server: the value is known only from the reply
+    rows = [(10, "r1", "invoke", "issue", (1, None)), (10, "r1", "invoke", "stock", None),
+            (12, "r1", "ok", "issue"), (12, "r1", "ok", "stock", (9,)),
+            (20, "r2", "invoke", "issue", (2, None)), (20, "r2", "invoke", "stock", None),
+            (22, "r2", "ok", "issue"), (22, "r2", "ok", "stock", (9,))]
     v = check_stock_conservation(hist(init(10), rows))
-    assert v.valid is False and "final stock 8" in v.summary
+    assert v.valid is False and "final stock 9" in v.summary
 
 
 def test_stock_conservation_needs_an_init():
@@ -310,6 +331,14 @@ def test_fencing_violated_by_a_stale_write():
     assert v.valid is False and v.summary == "fence 1 accepted after fence 2"
     assert procs(v) == {"app1/req1", "app2/req2"}
     assert "app2/req2" in v.story and "lower fence 1" in v.story
+
+
+def test_fencing_a_write_sent_before_the_higher_fence_is_not_stale():
+    # app1/req1 sent its fence-1 write at 15, was paused, and read the reply at 40:
+    # the storage may well have applied it before the fence-2 write (20..22)
+    h = hist(init(5), coupon("app2/req2", 20, 2, 5, fence=2),
+             [(15, "app1/req1", "invoke", "issue", (1, 1)), (40, "app1/req1", "ok", "issue")])
+    assert check_fencing_monotonic(h).valid is True
 
 
 def test_fencing_rejected_writes_do_not_count_and_order_is_by_completion():

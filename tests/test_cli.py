@@ -94,10 +94,10 @@ def test_a_users_own_lock_plugs_in(capsys, monkeypatch):
     from pathlib import Path
 
     monkeypatch.chdir(Path(__file__).resolve().parents[1])
-    assert main(["run", "--import", "examples.polling_lock", "--lock", "polling",
+    assert main(["run", "--import", "examples.polling_lock", "--lock", "my-polling",
                  *SMALL, "--json"]) == 0
     payload = json.loads(capsys.readouterr().out)
-    assert payload["scenario"]["lock"] == "polling"
+    assert payload["scenario"]["lock"] == "my-polling"
     assert payload["metrics"]["issued"] == 40
     assert main(["run", "--import", "no_such_module_here"]) == 2
     assert "cannot import no_such_module_here" in capsys.readouterr().err

@@ -1,7 +1,17 @@
 """Lock algorithms as effect-yielding generators, and their registry by name.
 
 A lock design is any object with ``name``, ``acquire(key) -> Program``
-(returning a ``Held``) and ``release(held) -> Program``; see ``effect``.
+(returning a ``Held``) and ``release(held) -> Program``; see ``effect``. A
+design may also define ``handle(service, user, session) -> Program`` to
+serve whole requests itself (``lua-atomic``: no lock at all).
+
+Registered designs, each taking ``ttl_ms`` (default 5000, the report's):
+
+- ``seed``, ``seed-fenced``: the report's pub/sub lock (every waiter wakes).
+- ``polling``: redis-py's Lock, ``SET NX`` every 100 ms.
+- ``blpop``: python-redis-lock, one waiter woken per release via ``BLPOP``.
+- ``redisson``: Redisson's RLock, one waiter per process, waits bounded by PTTL.
+- ``lua-atomic``: no lock; one script checks the user and takes the stock.
 """
 
 from __future__ import annotations
@@ -9,7 +19,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Protocol
 
+from models.locks.blpop import BlpopLock
 from models.locks.held import Held
+from models.locks.lua_atomic import LuaAtomic
+from models.locks.polling import PollingLock
+from models.locks.redisson import RedissonLock
 from models.locks.seed import SeedLock
 
 
@@ -27,7 +41,14 @@ class LockDesign(Protocol):
 LOCKS: dict[str, Callable[..., LockDesign]] = {
     "seed": lambda **kw: SeedLock(**kw),
     "seed-fenced": lambda **kw: SeedLock(fenced=True, **kw),
+    "polling": lambda **kw: PollingLock(**kw),
+    "blpop": lambda **kw: BlpopLock(**kw),
+    "redisson": lambda **kw: RedissonLock(**kw),
+    "lua-atomic": lambda **kw: LuaAtomic(**kw),
 }
+
+WAIT_STRATEGIES = ("seed", "polling", "blpop", "redisson", "lua-atomic")
+"""The five designs the sweep compares: how a waiter learns the lock is free."""
 
 
 class UnknownLock(ValueError):
@@ -48,4 +69,7 @@ def register(name: str, factory: Callable[..., LockDesign]) -> None:
     LOCKS[name] = factory
 
 
-__all__ = ["LOCKS", "Held", "LockDesign", "SeedLock", "UnknownLock", "make_lock", "register"]
+__all__ = [
+    "LOCKS", "WAIT_STRATEGIES", "BlpopLock", "Held", "LockDesign", "LuaAtomic", "PollingLock",
+    "RedissonLock", "SeedLock", "UnknownLock", "make_lock", "register",
+]

@@ -20,10 +20,18 @@ class Call:
     Result: the reply (``bytes``, ``int``, ``None``, ``list``, ``Status`` or a
     ``ReplyError`` value), or ``TIMED_OUT`` when ``timeout_ms`` passed first
     (the command may still have run: outcome unknown).
+
+    ``blocking=True`` sends it on a connection of its own, taken from the app
+    server's pool for this one command and returned when its reply arrives
+    (python-redis-lock's BLPOP through a redis-py connection pool): a command
+    that blocks on the server (BLPOP) then holds up no other task's commands,
+    as it would on the shared command connection. A real driver runs it on a
+    pooled connection, never on the one its other tasks share.
     """
 
     argv: tuple[object, ...]
     timeout_ms: float | None = None
+    blocking: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,10 +71,21 @@ class WaitMessage:
     """Wait for a message on a subscribed channel, or ``timeout_ms`` (None: forever).
 
     Result: the message payload (``bytes``), or None on timeout.
+
+    ``wake`` says who a message wakes. ``"all"`` (default, an EventEmitter):
+    every task subscribed to the channel gets every message. ``"one"``
+    (Redisson's per-process semaphore): the process's waiters on the channel
+    share one counting semaphore that each message releases once; the waiter
+    parked longest takes the permit, and a message that finds nobody parked
+    leaves its permit for the next ``wake="one"`` wait on that channel in the
+    process (a spurious wake-up the caller must tolerate). The semaphore is
+    dropped when the process's last listener on the channel unsubscribes.
+    One process never mixes both kinds of wait on one channel.
     """
 
     channel: str
     timeout_ms: float | None = None
+    wake: str = "all"
 
 
 @dataclass(frozen=True, slots=True)

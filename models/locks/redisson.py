@@ -1,0 +1,141 @@
+"""Redisson's ``RLock.lock()``: a re-entrant hash, pub/sub + semaphore, waits bounded by PTTL.
+
+Facts modelled (lock-zoo.md section 4): the lock is a hash whose field is the
+holder (``<clientUUID>:<threadId>``; here the request's token) and whose
+value counts re-entries. Acquire is one script: free or mine -> ``HINCRBY``
+and ``PEXPIRE`` lease, answer nil; else answer the key's ``PTTL``. After a
+failed try the waiter subscribes to ``redisson_lock__channel:{name}``,
+**tries again** (closing the subscribe gap), then waits on the process's
+semaphore for at most the PTTL that try returned (``WaitMessage(wake="one")``:
+an unlock message wakes one waiter per process), and loops. A missed
+message or a silent expiry therefore costs at most one PTTL. With no
+``leaseTime`` the lease is the watchdog timeout (``ttl_ms``; Redisson's
+default 30 000 ms, here the report's 5000 ms for comparison) and a watchdog
+renews it every ``ttl_ms / 3`` while the field exists, silently stopping when
+it is gone. Unlock: an idempotency latch per unlock request, then
+``HINCRBY -1``; at zero ``DEL`` and ``PUBLISH 0``. Single-server mode: no
+``WAIT`` for replicas.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from models.locks.effect import (
+    TIMED_OUT,
+    Call,
+    Cancel,
+    Program,
+    Record,
+    Sleep,
+    Spawn,
+    Subscribe,
+    Token,
+    Unsubscribe,
+    WaitMessage,
+)
+from models.locks.held import Held
+
+ACQUIRE_SCRIPT = (
+    "if (redis.call('exists', KEYS[1]) == 0) or "
+    "(redis.call('hexists', KEYS[1], ARGV[2]) == 1) then "
+    "redis.call('hincrby', KEYS[1], ARGV[2], 1); "
+    "redis.call('pexpire', KEYS[1], ARGV[1]); return nil; end; "
+    "return redis.call('pttl', KEYS[1]);"
+)
+RENEW_SCRIPT = (
+    "if (redis.call('hexists', KEYS[1], ARGV[2]) == 1) then "
+    "redis.call('pexpire', KEYS[1], ARGV[1]); return 1; end; return 0;"
+)
+UNLOCK_SCRIPT = (
+    "local val = redis.call('get', KEYS[3]); if val ~= false then return tonumber(val); end; "
+    "if (redis.call('hexists', KEYS[1], ARGV[3]) == 0) then return nil; end; "
+    "local counter = redis.call('hincrby', KEYS[1], ARGV[3], -1); "
+    "if (counter > 0) then redis.call('pexpire', KEYS[1], ARGV[2]); "
+    "redis.call('set', KEYS[3], 0, 'px', ARGV[4]); return 0; "
+    "else redis.call('del', KEYS[1]); redis.call('publish', KEYS[2], ARGV[1]); "
+    "redis.call('set', KEYS[3], 1, 'px', ARGV[4]); return 1; end;"
+)
+UNLOCK_MESSAGE = 0
+
+
+def channel_name(key: str) -> str:
+    return f"redisson_lock__channel:{{{key}}}"
+
+
+@dataclass(frozen=True, slots=True)
+class RedissonLock:
+    """``RLock.lock()`` with the watchdog lease ``ttl_ms`` (renewed every third)."""
+
+    ttl_ms: int = 5000
+    watchdog: bool = True  # False: lock(leaseTime=ttl_ms), no renewal
+
+    @property
+    def name(self) -> str:
+        return "redisson"
+
+    def _try(self, key: str, field: str) -> Program:
+        """One acquire script: None when taken, else the PTTL to wait (or TIMED_OUT)."""
+        yield Record("invoke", "attempt", field)
+        reply = yield Call(("EVAL", ACQUIRE_SCRIPT, 1, key, self.ttl_ms, field))
+        if reply is TIMED_OUT:
+            yield Record("info", "attempt", "timeout")
+            return TIMED_OUT
+        if reply is None:
+            yield Record("ok", "attempt", field)
+            return None
+        yield Record("fail", "attempt")
+        return reply
+
+    def acquire(self, key: str) -> Program:
+        field = yield Token()
+        channel = channel_name(key)
+        yield Record("invoke", "acquire", key)
+        ttl = yield from self._try(key, field)
+        if ttl is not None:
+            yield Subscribe(channel)
+            while True:
+                ttl = yield from self._try(key, field)  # the retry after subscribing
+                if ttl is None:
+                    break
+                bound = ttl if isinstance(ttl, int) and ttl >= 0 else None
+                yield Record("invoke", "wait", key)
+                message = yield WaitMessage(channel, bound, wake="one")
+                if message is None:
+                    yield Record("info", "wait", "timeout")
+                else:
+                    yield Record("ok", "wait")
+            yield Unsubscribe(channel)
+        renewal = None
+        if self.watchdog:
+            renewal = yield Spawn("watchdog", self.renew(key, field))
+        yield Record("ok", "acquire", (field, None, self.ttl_ms))
+        return Held(key, field, None, renewal)
+
+    def renew(self, key: str, field: str) -> Program:
+        """The watchdog: every ttl/3, ``PEXPIRE`` while the field exists; 0 drops it silently."""
+        while True:
+            yield Sleep(self.ttl_ms / 3)
+            yield Record("invoke", "extend", field)
+            reply = yield Call(("EVAL", RENEW_SCRIPT, 1, key, self.ttl_ms, field))
+            if reply is TIMED_OUT:
+                yield Record("info", "extend", "timeout")
+                continue  # errors are logged and the task rescheduled
+            result = reply if isinstance(reply, int) else 0
+            yield Record("ok", "extend", (field, result, self.ttl_ms))
+            if result != 1:
+                return
+
+    def release(self, held: Held) -> Program:
+        if held.watchdog is not None:
+            yield Cancel(held.watchdog)
+        request = yield Token()
+        latch = f"redisson_unlock_latch:{{{held.key}}}:{request}"
+        yield Record("invoke", "release", held.token)
+        reply = yield Call(("EVAL", UNLOCK_SCRIPT, 3, held.key, channel_name(held.key), latch,
+                            UNLOCK_MESSAGE, self.ttl_ms, held.token, max(1, self.ttl_ms)))
+        if reply is TIMED_OUT:
+            yield Record("info", "release", "timeout")
+            return
+        # nil (not the holder: IllegalMonitorStateException) is recorded as 0
+        yield Record("ok", "release", (held.token, 1 if reply == 1 else 0))
