@@ -23,6 +23,14 @@ ReplyFn = Callable[[Reply], None]
 _SCRIPTS = (b"EVAL", b"EVALSHA", b"eval", b"evalsha", "EVAL", "EVALSHA", "eval", "evalsha")
 
 
+def trace_digest(log: list[tuple[float, int, tuple[object, ...], object]]) -> str:
+    """blake2b-128 over one line per command (the Redis half of a run's trace hash)."""
+    trace = hashlib.blake2b(digest_size=16)
+    for start, client, argv, reply in log:
+        trace.update(f"{start:.6f}|{client}|{argv!r}|{reply!r}\n".encode())
+    return trace.hexdigest()
+
+
 class RedisNode:
     """Single-threaded Redis: FIFO service, pub/sub fan-out, blocked clients."""
 
@@ -37,7 +45,8 @@ class RedisNode:
         self.blocked: dict[int, ReplyFn] = {}
         self.commands = 0
         self.counts: dict[str, int] = {}
-        self.trace = hashlib.blake2b(digest_size=16)
+        # (start, client, argv, reply) per command; hashed only when a trace hash is read
+        self.log: list[tuple[float, int, tuple[object, ...], object]] = []
         self._names: dict[str, str] = {}  # argv[0] -> counted name, computed once
         # MONITOR log: (start, client id, node, argv); a script's commands follow
         # its EVAL as (start, 0, "lua", argv), the order Redis prints them in.
@@ -64,7 +73,7 @@ class RedisNode:
                 self._names[head] = name
         counts = self.counts
         counts[name] = counts.get(name, 0) + 1
-        self.trace.update(f"{start:.6f}|{conn.client_id}|{argv!r}|{outcome.reply!r}\n".encode())
+        self.log.append((start, conn.client_id, argv, outcome.reply))
         if self.monitor is not None:
             self.monitor.append((start, conn.client_id, getattr(conn.owner, "name", "?"), argv))
             ran = self.model.script_log
@@ -88,6 +97,10 @@ class RedisNode:
                 served = self.blocked.pop(effect.client, None)
                 if served is not None:
                     target.reply(done, effect.reply, served)
+
+    def trace(self) -> str:
+        """Digest of every command run: start time, client, argv and reply."""
+        return trace_digest(self.log)
 
     def timeout_blocked(self, conn: Connection) -> None:
         """A BLPOP's timeout: the client gets nil if it is still blocked."""

@@ -27,7 +27,7 @@ from sim.chooser import Chooser
 from sim.fault import Clock, Crash, Delay, Fault, Partition, Pause
 from sim.load import Load
 from sim.network import NetFaults
-from sim.redis_node import RedisNode
+from sim.redis_node import RedisNode, trace_digest
 from sim.scenario import Scenario
 from sim.storage import Database
 from sim.timer import NORMAL, Timer, call_after
@@ -42,7 +42,8 @@ class RunResult:
 
     scenario: Scenario
     history: History
-    redis_trace: str  # digest of every command Redis ran: time, client, argv, reply
+    redis_log: list[tuple[float, int, tuple[object, ...], object]] = field(repr=False)
+    """Every command Redis ran: (start, client, argv, reply), hashed into the trace."""
     end_ms: float
     completed: int
     redis_commands: int
@@ -55,7 +56,7 @@ class RunResult:
         """sha256 over the history's digest and Redis's command log: equal iff same run."""
         trace = hashlib.sha256()
         trace.update(self.history.digest().encode())
-        trace.update(self.redis_trace.encode())
+        trace.update(trace_digest(self.redis_log).encode())
         return trace.hexdigest()
 
 
@@ -244,7 +245,7 @@ class World:
         return RunResult(
             scenario=self.scenario,
             history=history,
-            redis_trace=self.redis.trace.hexdigest(),
+            redis_log=self.redis.log,
             end_ms=self.env.now,
             completed=self.load.completed,
             redis_commands=self.redis.commands,
