@@ -142,11 +142,18 @@ def _real_options(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def cmd_run_real(args: argparse.Namespace, scenario: Scenario) -> int:
+    from rich.console import Console
+    from rich.progress import Progress
+
     from sim.cluster import ClusterError
     from sim.comparison import compare_runs, render_comparison
 
+    console = Console(stderr=True)
     try:
-        payload = compare_runs(scenario, **_real_options(args))
+        with Progress(console=console, transient=True, disable=args.json) as bar:
+            task = bar.add_task("real redis run", total=scenario.requests)
+            payload = compare_runs(scenario, **_real_options(args),
+                                   progress=lambda n: bar.advance(task, n))
     except ClusterError as exc:
         raise UsageError(str(exc)) from None
     if args.json:

@@ -193,7 +193,9 @@ class Cluster:
 
     def __init__(self, scenario: Scenario, *, time_scale: float = 1.0,
                  redis_server: Path | str | None = None, redis_url: str | None = None,
-                 monitor_log: Path | str | None = None, imports: tuple[str, ...] = ()) -> None:
+                 monitor_log: Path | str | None = None, imports: tuple[str, ...] = (),
+                 progress: Callable[[int], None] | None = None) -> None:
+        self.progress = progress
         self.original = scenario.validate()
         self.scenario, self.scaled = scale_scenario(scenario, time_scale)
         self.time_scale = time_scale
@@ -440,6 +442,8 @@ class Cluster:
 
     def _done(self, then: Callable[[], None]) -> None:
         self.completed += 1
+        if self.progress is not None:
+            self.progress(1)
         then()
         if self.completed >= self.scenario.requests and self.finished is not None:
             self.finished.set()
@@ -649,8 +653,12 @@ class Cluster:
 
 def run_real(scenario: Scenario, *, time_scale: float = 1.0,
              redis_server: Path | str | None = None, redis_url: str | None = None,
-             monitor_log: Path | str | None = None, imports: tuple[str, ...] = ()) -> RealResult:
-    """Run ``scenario`` on real processes and a real redis-server; everything stopped after."""
+             monitor_log: Path | str | None = None, imports: tuple[str, ...] = (),
+             progress: Callable[[int], None] | None = None) -> RealResult:
+    """Run ``scenario`` on real processes and a real redis-server; everything stopped after.
+
+    ``progress(n)`` is called as requests complete (for a progress bar).
+    """
     try:
         scenario.validate()
     except ScenarioError as exc:
@@ -658,7 +666,8 @@ def run_real(scenario: Scenario, *, time_scale: float = 1.0,
 
     async def go() -> RealResult:
         cluster = Cluster(scenario, time_scale=time_scale, redis_server=redis_server,
-                          redis_url=redis_url, monitor_log=monitor_log, imports=imports)
+                          redis_url=redis_url, monitor_log=monitor_log, imports=imports,
+                          progress=progress)
         try:
             await cluster.start()
             return await cluster.run()

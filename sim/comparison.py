@@ -11,6 +11,7 @@ worlds and puts the figures of ``models.metrics`` in one table.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -42,10 +43,17 @@ def story_ops(history: History) -> list[Op]:
             if op.f in STORY_FS and (op.type != "invoke" or op.f in shown_invokes)]
 
 
+def _short(value: object) -> object:
+    """Tokens cut to 8 characters: the story needs to tell them apart, not read them."""
+    if isinstance(value, str) and len(value) == 36 and value.count("-") == 4:
+        return value[:8]
+    if isinstance(value, tuple):
+        return tuple(_short(v) for v in value)
+    return value
+
+
 def _line(op: Op, scale: float = 1.0) -> str:
-    value = "" if op.value is None else f" {op.value!r}"
-    if len(value) > 40:
-        value = value[:39] + "…"
+    value = "" if op.value is None else f" {_short(op.value)!r}"
     return f"{format_ms(round(op.time / scale, 3))} {op.process} {op.type} {op.f}{value}"
 
 
@@ -156,13 +164,14 @@ def _figures(history: History) -> dict[str, Any]:
 
 def compare_runs(scenario: Scenario, *, redis_server: Path | None = None,
                  redis_url: str | None = None, monitor_log: Path | None = None,
-                 imports: tuple[str, ...] = ()) -> dict[str, Any]:
+                 imports: tuple[str, ...] = (),
+                 progress: Callable[[int], None] | None = None) -> dict[str, Any]:
     """One scenario in the simulator and on a real Redis: figures and verdicts of both."""
     from sim.world import run
 
     simulated = run(scenario)
     real: RealResult = run_real(scenario, redis_server=redis_server, redis_url=redis_url,
-                                monitor_log=monitor_log, imports=imports)
+                                monitor_log=monitor_log, imports=imports, progress=progress)
     sim_v = check_all(simulated.history)
     real_v = check_all(real.history)
     return {

@@ -24,7 +24,7 @@ from models.metrics import metrics
 from sim.cli import main
 from sim.cluster import Cluster, run_real
 from sim.explore import read_counterexample
-from sim.fault import Crash, Delay
+from sim.fault import Crash, Delay, Pause
 from sim.scenario import Scenario
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -237,3 +237,38 @@ def test_bad_input_is_one_line(tmp_path):
         assert done.returncode == 2, done.stderr
         assert len(done.stderr.strip().splitlines()) == 1, done.stderr
         assert done.stderr.startswith("locksim: error:")
+
+
+def test_redis_restart_without_persistence(binary):
+    scenario = Scenario(requests=40, vus=6, seed=5, faults=(Crash(100.0, None, "redis"),),
+                        lock_params=(("ttl_ms", 500), ("wait_timeout_ms", 200)))
+    result = run_real(scenario, redis_server=binary)
+    h = result.history
+    crash = h.filter(process="nemesis", f="crash", node="redis")
+    assert crash and result.completed == 40
+    # the workers reconnected: locks were taken again on the new, empty server
+    assert any(op.time > crash[0].time for op in h.filter(f="acquire", type="ok"))
+
+
+def test_redis_pause_stalls_commands(binary):
+    scenario = Scenario(requests=40, vus=4, faults=(Pause(50.0, 300.0, "redis"),))
+    result = run_real(scenario, redis_server=binary)
+    h = result.history
+    pause = h.filter(process="nemesis", f="pause", node="redis")[0]
+    resume = h.filter(process="nemesis", f="resume", node="redis")[0]
+    attempts = [p for f in ("attempt", "release") for p in h.pairs(f) if p.end is not None]
+    # nothing answers while the server is stopped; what was sent waits for SIGCONT
+    assert not [p for p in attempts if pause.time + 1.0 < p.end < resume.time]
+    assert [p for p in attempts if p.start < resume.time - 100.0 and p.end >= resume.time]
+    assert result.completed == 40
+
+
+def test_explicit_redis_url_is_used_and_never_flushed(redis_servers):
+    (server,) = redis_servers(1)
+    client = server.client()
+    client.set("theirs", "keep me")
+    result = run_real(Scenario(requests=5, vus=2), redis_url=server.url)
+    assert result.completed == 5
+    assert client.get("theirs") == b"keep me"  # not flushed
+    assert client.keys("sess:*")  # the run wrote its sessions there
+    assert server.running  # and left the server it did not start alone
