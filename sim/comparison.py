@@ -129,9 +129,15 @@ def render_replay(payload: dict[str, Any], console: Console | None = None) -> No
         console.print(f"real run also violated: {', '.join(others)}")
     if payload["monitor_log"]:
         console.print(f"MONITOR capture: {payload['monitor_log']}")
-    console.print("reproduced: " + ("[green]yes[/]" if payload["reproduced"] else
-                                    "[red]no[/] (real timing did not hit the window; try "
-                                    "--time-scale 1, or a counterexample with more margin)"))
+    if payload["reproduced"]:
+        console.print("reproduced: [green]yes[/]")
+    elif payload["simulated"]["valid"] is not False:
+        console.print("reproduced: [red]no[/] (the simulator does not violate it on this file "
+                      "either)")
+    else:
+        console.print("reproduced: [red]no[/] (real timing did not hit the simulated window: "
+                      "a shrunk schedule can sit on a knife edge real jitter misses; try "
+                      "--time-scale 1, or a counterexample with more margin)")
 
 
 # -- fault-free figures in both worlds ---------------------------------------------------------
