@@ -108,3 +108,8 @@ def storage():
     again = yield Storage("read", user=7, fence=6)
     stale = yield Storage("read", user=7, fence=4)
     return [first, accepted, again, stale]
+
+
+def now():
+    """The local clock, as the lock code would read it."""
+    return (yield Now())

@@ -24,7 +24,7 @@ from models.metrics import metrics
 from sim.cli import main
 from sim.cluster import Cluster, run_real
 from sim.explore import read_counterexample
-from sim.fault import Crash, Delay, Pause
+from sim.fault import Clock, Crash, Delay, Pause
 from sim.scenario import Scenario
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -38,12 +38,14 @@ def binary(redis_server_binaries):
     return redis_server_binaries[0]
 
 
-def _programs(binary, *jobs, servers=1):
+def _programs(binary, *jobs, servers=1, faults=()):
     """Run effect programs (node, process, name) on a fresh cluster; results and history."""
     async def go():
         cluster = Cluster(Scenario(servers=servers, requests=0, stock=10), redis_server=binary)
         try:
             await cluster.start()
+            for fault in faults:
+                cluster._fire(fault)
             results = await asyncio.gather(*(
                 cluster.run_program(node, process, f"tests.driver_programs:{name}")
                 for node, process, name in jobs))
@@ -78,6 +80,13 @@ def test_clock_sleep_and_tokens(binary):
     elapsed, distinct = result
     assert elapsed >= 40.0
     assert distinct == 2
+
+
+def test_clock_fault_moves_now(binary):
+    (result,), history = _programs(binary, ("app1", "p", "now"),
+                                   faults=(Clock(0.0, 5000.0, 0.0, "app1"),))
+    assert result >= 5000.0
+    assert history.filter(process="nemesis", f="clock")
 
 
 def test_spawn_and_cancel(binary):
@@ -158,7 +167,9 @@ def test_network_delay_slows_the_holder(binary):
 
 
 def test_crash_and_restart_of_an_app_server(binary):
-    scenario = Scenario(requests=40, vus=6, seed=3, faults=(Crash(100.0, 200.0, "app1"),),
+    arrivals = tuple(40.0 * i for i in range(50))  # 2 s of load: the restart comes back
+    scenario = Scenario(requests=50, vus=50, load="scheduled", arrivals_ms=arrivals, seed=3,
+                        faults=(Crash(100.0, 100.0, "app1"),),
                         lock_params=(("ttl_ms", 500), ("wait_timeout_ms", 200)))
     result = run_real(scenario, redis_server=binary)
     h = result.history
@@ -169,7 +180,7 @@ def test_crash_and_restart_of_an_app_server(binary):
         assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
     restart = h.filter(process="nemesis", f="restart")[0].time
     assert any(op.node == "app1" and op.time > restart for op in h.filter(f="request"))
-    assert result.completed == 40
+    assert result.completed == 50
     assert all(v.valid is not False for v in check_all(h) if v.property in COUPON_RULES)
 
 
