@@ -314,7 +314,8 @@ class Cluster:
             "name": w.name, "host": self.host, "port": self.port, "t0": self.t0,
             "lock": self.scenario.lock, "lock_params": dict(self.scenario.lock_params),
             "handler_cpu_ms": self.scenario.handler_cpu_ms, "seed": self.scenario.seed,
-            "incarnation": w.incarnation, "imports": list(self.imports),
+            "stock": self.scenario.stock, "incarnation": w.incarnation,
+            "imports": list(self.imports),
         }
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join([str(ROOT), *sys.path[1:], env.get("PYTHONPATH", "")])

@@ -229,6 +229,16 @@ class _Subscribed:
         self.channel = channel
 
 
+class _Semaphore:
+    """Redisson's per-process semaphore on one channel: permits and parked waiters."""
+
+    __slots__ = ("permits", "waiters")
+
+    def __init__(self) -> None:
+        self.permits: deque[bytes] = deque()
+        self.waiters: deque[tuple[Task, int]] = deque()
+
+
 class Task:
     """One coroutine on the loop: a request handler, a watchdog or a test program."""
 
@@ -255,7 +265,8 @@ class Worker:
         for module in config.get("imports", ()):
             importlib.import_module(module)
         self.lock = make_lock(config["lock"], **dict(config.get("lock_params", {})))
-        self.service = CouponService(handler_cpu_ms=float(config.get("handler_cpu_ms", 0.3)))
+        self.service = CouponService(handler_cpu_ms=float(config.get("handler_cpu_ms", 0.3)),
+                                     stock=int(config.get("stock", 1000)))
         self.seed = int(config.get("seed", 1))
         self.chooser = Chooser(token_seed(self.seed, self.name, int(config.get("incarnation", 0))))
         self.channel = channel
@@ -272,6 +283,10 @@ class Worker:
         self.storage_ids = 0
         self.writer: asyncio.StreamWriter | None = None
         self.outbox: list[bytes] = []
+        self.sems: dict[str, _Semaphore] = {}  # channels waited on with wake="one"
+        self.pool: list[RedisLink] = []  # idle connections for blocking calls
+        self.pooled: list[RedisLink] = []  # every one opened (asyncio keeps weak refs only)
+        self.opening: set[asyncio.Task[None]] = set()
         self.cmd = RedisLink(self)
         self.sub = RedisLink(self, on_push=self._on_push)
         self.sub.on_reconnect = self._resubscribe
@@ -406,7 +421,10 @@ class Worker:
                            "y": effect.type, "f": effect.f, "v": effect.value})
             elif kind is Call:
                 s = task.seq = task.seq + 1
-                self.cmd.send(effect.argv, lambda r, t=task, s=s: self._wake_if(t, s, r))
+                if effect.blocking:
+                    self._call_pooled(task, s, effect.argv)
+                else:
+                    self.cmd.send(effect.argv, lambda r, t=task, s=s: self._wake_if(t, s, r))
                 if effect.timeout_ms is not None:
                     self.at_local(effect.timeout_ms,
                                   lambda t=task, s=s: self._wake_if(t, s, TIMED_OUT))
@@ -430,7 +448,13 @@ class Worker:
                 if box is None:
                     raise RuntimeError(f"{task.process} waits on {effect.channel!r} "
                                        "without subscribing first")
-                if box:
+                if effect.wake == "one":
+                    sem = self._semaphore(effect.channel, box)
+                    if sem.permits:
+                        value = sem.permits.popleft()
+                        continue
+                    sem.waiters.append((task, task.seq + 1))
+                elif box:
                     value = box.popleft()
                     continue
                 s = task.seq = task.seq + 1
@@ -451,6 +475,8 @@ class Worker:
                 return
             elif kind is Unsubscribe:
                 self.listeners.get(effect.channel, {}).pop(task, None)
+                if not self.listeners.get(effect.channel):
+                    self.sems.pop(effect.channel, None)
             elif kind is Spawn:
                 child = Task(f"{task.process}/{effect.name}", effect.body)
                 self.tasks[child] = None
@@ -460,6 +486,42 @@ class Worker:
                 self._kill(effect.handle)
             else:
                 raise TypeError(f"{task.process} yielded {effect!r}, which is not an effect")
+
+    def _call_pooled(self, task: Task, seq: int, argv: tuple[object, ...]) -> None:
+        """A blocking command on a connection of its own, as the simulator's ``Call.blocking``."""
+        def replied(reply: object, link: RedisLink) -> None:
+            self.pool.append(link)  # back to the pool once its reply is in
+            self._wake_if(task, seq, reply)
+
+        if self.pool:
+            link = self.pool.pop()
+            link.send(argv, lambda r: replied(r, link))
+            return
+        link = RedisLink(self)
+        self.pooled.append(link)
+
+        async def open_then_send() -> None:
+            try:
+                await link.open()
+            except Exception:  # cannot connect: outcome unknown, like a lost connection
+                self._wake_if(task, seq, TIMED_OUT)
+                return
+            link.send(argv, lambda r: replied(r, link))
+            self._flush()
+
+        opening = self.loop.create_task(open_then_send())
+        self.opening.add(opening)
+        opening.add_done_callback(self.opening.discard)
+
+    def _semaphore(self, channel: str, box: deque[bytes]) -> _Semaphore:
+        sem = self.sems.get(channel)
+        if sem is None:
+            # messages that came before the first wait are the semaphore's first permits
+            sem = self.sems[channel] = _Semaphore()
+            sem.permits.extend(box)
+            for other in self.listeners.get(channel, {}).values():
+                other.clear()
+        return sem
 
     def _finish(self, task: Task, result: object) -> None:
         task.alive = False
@@ -498,6 +560,17 @@ class Worker:
         name = channel.decode() if isinstance(channel, bytes) else str(channel)
         listeners = self.listeners.get(name)
         if not listeners:
+            return
+        sem = self.sems.get(name)
+        if sem is not None:  # wake="one": release one permit
+            while sem.waiters:
+                task, seq = sem.waiters.popleft()
+                if task.alive and task.seq == seq and task.waiting == name:
+                    task.waiting = None
+                    task.seq += 1
+                    self._run(task, message)
+                    return
+            sem.permits.append(message)
             return
         woken = []
         for task, box in listeners.items():

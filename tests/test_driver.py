@@ -283,3 +283,37 @@ def test_explicit_redis_url_is_used_and_never_flushed(redis_servers):
     assert client.get("theirs") == b"keep me"  # not flushed
     assert client.keys("sess:*")  # the run wrote its sessions there
     assert server.running  # and left the server it did not start alone
+
+
+# -- one analyser for both worlds, and the lock zoo on a real Redis --------------------------
+
+
+def test_monitor_capture_of_a_real_run_matches_its_own_history(binary, tmp_path):
+    from sim.monitor import analyze
+
+    log = tmp_path / "real.monitor"
+    result = run_real(Scenario(requests=40, vus=10, stock=100), redis_server=binary,
+                      monitor_log=log)
+    m = metrics(result.history)
+    report = analyze(log)
+    assert report.bad_count == 0 and not report.script_mismatches
+    assert report.set_nx_attempts == m.attempts
+    assert report.set_nx_successes == m.acquires == 40
+    assert report.publish == m.publishes == 40
+    assert report.releases == 40 and report.expiries == 0 and not report.overlaps
+    assert report.sessions == m.requests == 40
+    # one command connection per app server: the per-client split is the per-server one
+    assert sorted(report.acquires_by_client.values()) == sorted(m.acquires_by_node.values())
+
+
+@pytest.mark.parametrize("lock", ["polling", "blpop", "redisson", "lua-atomic"])
+def test_the_lock_zoo_runs_on_a_real_redis(binary, lock):
+    """The designs the sweeps compare, incl. BLPOP on pooled connections and
+    Redisson's one-waiter-per-process wake-ups, run unchanged on real processes."""
+    scenario = Scenario(lock=lock, requests=30, vus=6, stock=20)
+    result = run_real(scenario, redis_server=binary)
+    verdicts = {v.property: v for v in check_all(result.history)}
+    assert all(verdicts[p].valid is not False for p in COUPON_RULES), \
+        [verdicts[p].story for p in COUPON_RULES if verdicts[p].valid is False]
+    m = metrics(result.history)
+    assert result.completed == 30 and m.issued == 20  # sold out after 20, never more
