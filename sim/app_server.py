@@ -30,6 +30,7 @@ from models.locks.effect import (
     Work,
 )
 from sim.network import Connection
+from sim.semaphore import Semaphore, semaphore
 from sim.timer import URGENT, call_after
 
 if TYPE_CHECKING:
@@ -46,16 +47,6 @@ class _Subscribed:
 
     def __init__(self, channel: str) -> None:
         self.channel = channel
-
-
-class _Semaphore:
-    """Redisson's per-process semaphore on one channel: permits and parked waiters."""
-
-    __slots__ = ("permits", "waiters")
-
-    def __init__(self) -> None:
-        self.permits: deque[bytes] = deque()  # one per message nobody was parked for
-        self.waiters: deque[tuple[Task, int]] = deque()  # (task, seq) in parking order
 
 
 class Task:
@@ -99,7 +90,7 @@ class AppServer:
         self.spawned = 0
         self._idle = False  # the loop waits for a callback to run
         self._burning: tuple[float, Any, tuple[Any, ...]] | None = None  # CPU frozen by a pause
-        self.sems: dict[str, _Semaphore] = {}  # channels waited on with wake="one"
+        self.sems: dict[str, Semaphore] = {}  # channels waited on with wake="one"
         self.pool: list[Connection] = []  # idle connections for blocking calls
         self.pooled: list[Connection] = []  # every connection the pool ever opened
         self.cmd: Connection
@@ -225,7 +216,7 @@ class AppServer:
                     raise RuntimeError(f"{task.process} waits on {effect.channel!r} "
                                        "without subscribing first")
                 if effect.wake == "one":
-                    sem = self._semaphore(effect.channel, box)
+                    sem = semaphore(self.sems, self.listeners, effect.channel, box)
                     if sem.permits:
                         value = sem.permits.popleft()
                         continue
@@ -291,16 +282,6 @@ class AppServer:
 
         conn.send(argv, replied)
 
-    def _semaphore(self, channel: str, box: deque[bytes]) -> _Semaphore:
-        sem = self.sems.get(channel)
-        if sem is None:
-            # messages that came before the first wait are the semaphore's first permits
-            sem = self.sems[channel] = _Semaphore()
-            sem.permits.extend(box)
-            for other in self.listeners.get(channel, {}).values():
-                other.clear()
-        return sem
-
     def _wake_if(self, task: Task, seq: int, value: object) -> None:
         """Deliver a wake-up unless the task died or already woke for this await."""
         if task.alive and task.seq == seq and self.alive:
@@ -326,14 +307,9 @@ class AppServer:
             return
         sem = self.sems.get(name)
         if sem is not None:  # wake="one": release one permit
-            while sem.waiters:
-                task, seq = sem.waiters.popleft()
-                if task.alive and task.seq == seq and task.waiting == name:
-                    task.waiting = None
-                    task.seq += 1
-                    self.queue.appendleft((_RESUME, task, message))  # a microtask
-                    return
-            sem.permits.append(message)
+            task = sem.wake(name, message)
+            if task is not None:
+                self.queue.appendleft((_RESUME, task, message))  # a microtask
             return
         woken = []
         for task, box in listeners.items():

@@ -24,6 +24,7 @@ from models.metrics import metrics
 from sim.cluster import ClusterError, RealResult, run_real
 from sim.explore import CounterexampleError, read_counterexample
 from sim.fault import describe
+from sim.report import fmt
 from sim.scenario import Scenario, ScenarioError
 
 # what a side-by-side shows: the story's ops, not every SET NX retry
@@ -191,16 +192,6 @@ def compare_runs(scenario: Scenario, *, redis_server: Path | None = None,
     }
 
 
-def _fmt(value: Any, digits: int) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, float):
-        return f"{value:,.{digits}f}"
-    if isinstance(value, int):
-        return f"{value:,}"
-    return str(value)
-
-
 def render_comparison(payload: dict[str, Any], console: Console | None = None) -> None:
     console = console or Console()
     sc = payload["scenario"]
@@ -212,7 +203,7 @@ def render_comparison(payload: dict[str, Any], console: Console | None = None) -
     table.add_column("real", justify="right")
     sim_f, real_f = payload["simulated"]["figures"], payload["real"]["figures"]
     for label, key, digits in FIGURES:
-        table.add_row(label, _fmt(sim_f.get(key), digits), _fmt(real_f.get(key), digits))
+        table.add_row(label, fmt(sim_f.get(key), digits), fmt(real_f.get(key), digits))
     console.print(table)
     for world in ("simulated", "real"):
         bad = [v for v in payload[world]["verdicts"] if v["valid"] is False]

@@ -61,6 +61,7 @@ from models.redis.reply import ReplyError
 from models.workload import CouponService
 from sim.chooser import Chooser
 from sim.network import NetFaults
+from sim.semaphore import Semaphore, semaphore
 
 # -- the wire between coordinator and worker ------------------------------------------------
 
@@ -229,16 +230,6 @@ class _Subscribed:
         self.channel = channel
 
 
-class _Semaphore:
-    """Redisson's per-process semaphore on one channel: permits and parked waiters."""
-
-    __slots__ = ("permits", "waiters")
-
-    def __init__(self) -> None:
-        self.permits: deque[bytes] = deque()
-        self.waiters: deque[tuple[Task, int]] = deque()
-
-
 class Task:
     """One coroutine on the loop: a request handler, a watchdog or a test program."""
 
@@ -283,7 +274,7 @@ class Worker:
         self.storage_ids = 0
         self.writer: asyncio.StreamWriter | None = None
         self.outbox: list[bytes] = []
-        self.sems: dict[str, _Semaphore] = {}  # channels waited on with wake="one"
+        self.sems: dict[str, Semaphore] = {}  # channels waited on with wake="one"
         self.pool: list[RedisLink] = []  # idle connections for blocking calls
         self.pooled: list[RedisLink] = []  # every one opened (asyncio keeps weak refs only)
         self.opening: set[asyncio.Task[None]] = set()
@@ -449,7 +440,7 @@ class Worker:
                     raise RuntimeError(f"{task.process} waits on {effect.channel!r} "
                                        "without subscribing first")
                 if effect.wake == "one":
-                    sem = self._semaphore(effect.channel, box)
+                    sem = semaphore(self.sems, self.listeners, effect.channel, box)
                     if sem.permits:
                         value = sem.permits.popleft()
                         continue
@@ -513,16 +504,6 @@ class Worker:
         self.opening.add(opening)
         opening.add_done_callback(self.opening.discard)
 
-    def _semaphore(self, channel: str, box: deque[bytes]) -> _Semaphore:
-        sem = self.sems.get(channel)
-        if sem is None:
-            # messages that came before the first wait are the semaphore's first permits
-            sem = self.sems[channel] = _Semaphore()
-            sem.permits.extend(box)
-            for other in self.listeners.get(channel, {}).values():
-                other.clear()
-        return sem
-
     def _finish(self, task: Task, result: object) -> None:
         task.alive = False
         self.tasks.pop(task, None)
@@ -563,14 +544,9 @@ class Worker:
             return
         sem = self.sems.get(name)
         if sem is not None:  # wake="one": release one permit
-            while sem.waiters:
-                task, seq = sem.waiters.popleft()
-                if task.alive and task.seq == seq and task.waiting == name:
-                    task.waiting = None
-                    task.seq += 1
-                    self._run(task, message)
-                    return
-            sem.permits.append(message)
+            task = sem.wake(name, message)
+            if task is not None:
+                self._run(task, message)
             return
         woken = []
         for task, box in listeners.items():

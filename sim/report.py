@@ -42,7 +42,8 @@ def run_payload(result: RunResult, m: Metrics, verdicts: tuple[Verdict, ...], wa
     }
 
 
-def _fmt(value: Any, digits: int = 1) -> str:
+def fmt(value: Any, digits: int = 1) -> str:
+    """A figure for a table: thousands separated, ``-`` when absent."""
     if value is None:
         return "-"
     if isinstance(value, float):
@@ -75,10 +76,10 @@ def render_run(payload: dict[str, Any], console: Console | None = None) -> None:
         ("PUBLISH on release", r["publish"], m.get("publishes")),
         ("split between servers", r["split"], _split_text(m.get("acquires_by_node") or {})),
         ("wait p50 / p99 (ms)", "-",
-         f"{_fmt(m.get('wait_p50_ms'))} / {_fmt(m.get('wait_p99_ms'))}"),
+         f"{fmt(m.get('wait_p50_ms'))} / {fmt(m.get('wait_p99_ms'))}"),
     ]
     for name, want, got in rows:
-        table.add_row(name, _fmt(want), _fmt(got))
+        table.add_row(name, fmt(want), fmt(got))
     console.print(table)
     verdicts = Table(title="properties", title_justify="left")
     verdicts.add_column("property")
