@@ -30,6 +30,11 @@ from sim.scenario import Scenario
 ROOT = Path(__file__).resolve().parent.parent
 GC_PAUSE = ROOT / "properties" / "regressions" / "seed-stock-conservation-428c66172022.json"
 COUPON_RULES = ("stock-conservation", "no-over-issue", "no-duplicate-issue", "fencing-monotonic")
+# The seed lock loses wake-ups (a release published before the waiter's SUBSCRIBE
+# arrived): with no wait timeout such a waiter sleeps until the horizon, on a real
+# Redis as in the simulator. Load tests bound each wait so they end, and a horizon
+# turns any hang into a failure within seconds.
+BOUNDED = {"lock_params": (("wait_timeout_ms", 500),), "horizon_ms": 30_000.0}
 
 
 @pytest.fixture(scope="module")
@@ -119,7 +124,7 @@ def test_storage_is_the_shared_fencing_database(binary):
 
 
 def test_fault_free_closed_load(binary):
-    scenario = Scenario(requests=60, vus=10, stock=100)
+    scenario = Scenario(requests=60, vus=10, stock=100, **BOUNDED)
     result = run_real(scenario, redis_server=binary)
     verdicts = check_all(result.history)
     assert [v.property for v in verdicts if v.valid is False] == []
@@ -153,7 +158,7 @@ def test_fenced_lock_keeps_coupon_rules_on_the_same_schedule(binary):
 
 
 def test_network_delay_slows_the_holder(binary):
-    scenario = Scenario(requests=20, vus=4, faults=(Delay(0.0, 400.0, 60.0, "app1"),))
+    scenario = Scenario(requests=20, vus=4, faults=(Delay(0.0, 400.0, 60.0, "app1"),), **BOUNDED)
     result = run_real(scenario, redis_server=binary)
     assert result.history.filter(process="nemesis", f="delay")
     # a command sent in the window waits 60 ms; its reply too if it arrives in the window
@@ -252,6 +257,7 @@ def test_bad_input_is_one_line(tmp_path):
 
 def test_redis_restart_without_persistence(binary):
     scenario = Scenario(requests=40, vus=6, seed=5, faults=(Crash(100.0, None, "redis"),),
+                        horizon_ms=30_000.0,
                         lock_params=(("ttl_ms", 500), ("wait_timeout_ms", 200)))
     result = run_real(scenario, redis_server=binary)
     h = result.history
@@ -262,7 +268,7 @@ def test_redis_restart_without_persistence(binary):
 
 
 def test_redis_pause_stalls_commands(binary):
-    scenario = Scenario(requests=40, vus=4, faults=(Pause(50.0, 300.0, "redis"),))
+    scenario = Scenario(requests=40, vus=4, faults=(Pause(50.0, 300.0, "redis"),), **BOUNDED)
     result = run_real(scenario, redis_server=binary)
     h = result.history
     pause = h.filter(process="nemesis", f="pause", node="redis")[0]
@@ -278,7 +284,7 @@ def test_explicit_redis_url_is_used_and_never_flushed(redis_servers):
     (server,) = redis_servers(1)
     client = server.client()
     client.set("theirs", "keep me")
-    result = run_real(Scenario(requests=5, vus=2), redis_url=server.url)
+    result = run_real(Scenario(requests=5, vus=2, **BOUNDED), redis_url=server.url)
     assert result.completed == 5
     assert client.get("theirs") == b"keep me"  # not flushed
     assert client.keys("sess:*")  # the run wrote its sessions there
@@ -292,7 +298,7 @@ def test_monitor_capture_of_a_real_run_matches_its_own_history(binary, tmp_path)
     from sim.monitor import analyze
 
     log = tmp_path / "real.monitor"
-    result = run_real(Scenario(requests=40, vus=10, stock=100), redis_server=binary,
+    result = run_real(Scenario(requests=40, vus=10, stock=100, **BOUNDED), redis_server=binary,
                       monitor_log=log)
     m = metrics(result.history)
     report = analyze(log)
@@ -310,7 +316,7 @@ def test_monitor_capture_of_a_real_run_matches_its_own_history(binary, tmp_path)
 def test_the_lock_zoo_runs_on_a_real_redis(binary, lock):
     """The designs the sweeps compare, incl. BLPOP on pooled connections and
     Redisson's one-waiter-per-process wake-ups, run unchanged on real processes."""
-    scenario = Scenario(lock=lock, requests=30, vus=6, stock=20)
+    scenario = Scenario(lock=lock, requests=30, vus=6, stock=20, horizon_ms=30_000.0)
     result = run_real(scenario, redis_server=binary)
     verdicts = {v.property: v for v in check_all(result.history)}
     assert all(verdicts[p].valid is not False for p in COUPON_RULES), \
