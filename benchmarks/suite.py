@@ -122,7 +122,7 @@ def find_and_shrink(sizes: Sizes) -> tuple[list[Figure], dict[str, Any]]:
     def job() -> tuple[int, str, Any]:
         index = 0
         while True:
-            outcome = run_schedule((LOCK, ("gc-pause",), 1, index, COUPON_RULES, False))
+            outcome = run_schedule((LOCK, ("gc-pause",), 1, index, COUPON_RULES, False, False))
             if outcome.violated:
                 prop = outcome.violated[0]
                 return index, prop, shrink(schedule(LOCK, ("gc-pause",), 1, index), prop)

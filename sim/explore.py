@@ -73,15 +73,18 @@ def schedule(lock: str, kinds: Sequence[str], seed: int, index: int) -> Scenario
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
-    """One schedule's verdict: only the violated properties and the trace hash."""
+    """One schedule's verdict: the violated properties, and the trace hash when
+    it was asked for or the schedule violated something (hashing a passing
+    schedule costs a tenth of running it, and only tests read it)."""
 
     index: int
     violated: tuple[str, ...]
-    trace_hash: str
+    trace_hash: str | None
 
 
-Job = tuple[str, tuple[str, ...], int, int, tuple[str, ...] | None, bool]
-"""(lock, fault kinds, seed, index, properties, run twice): all a worker needs."""
+Job = tuple[str, tuple[str, ...], int, int, tuple[str, ...] | None, bool, bool]
+"""(lock, fault kinds, seed, index, properties, run twice, hash every schedule):
+all a worker needs."""
 
 
 def run_schedule(job: Job) -> Outcome:
@@ -89,7 +92,7 @@ def run_schedule(job: Job) -> Outcome:
     from models.checkers import check_all
     from sim.world import run
 
-    lock, kinds, seed, index, properties, twice = job
+    lock, kinds, seed, index, properties, twice, hashes = job
     scenario = schedule(lock, kinds, seed, index)
     result = run(scenario)
     if twice:
@@ -98,20 +101,23 @@ def run_schedule(job: Job) -> Outcome:
             return Outcome(index, ("determinism",), result.trace_hash)
     verdicts = check_all(result.history, list(properties) if properties else None)
     violated = tuple(v.property for v in verdicts if v.valid is False)
-    return Outcome(index, violated, result.trace_hash)
+    keep = hashes or twice or bool(violated)
+    return Outcome(index, violated, result.trace_hash if keep else None)
 
 
 def explore(lock: str, kinds: Sequence[str], seed: int, schedules: int,
             properties: Sequence[str] | None = None, workers: int | None = None,
             check_determinism: bool = False,
             progress: Callable[[int], None] | None = None,
-            dask: str | None = None, imports: Sequence[str] = ()) -> list[Outcome]:
+            dask: str | None = None, imports: Sequence[str] = (),
+            hashes: bool = False) -> list[Outcome]:
     """Run schedules 0..n-1; results in index order whatever the worker count.
 
+    ``hashes``: keep every schedule's trace hash, not only the violating ones'.
     ``dask``: a scheduler address, or ``local`` for a LocalCluster of ``workers``
     processes (``imports``: modules the workers import to register user locks)."""
     jobs: list[Job] = [(lock, tuple(kinds), seed, i, tuple(properties) if properties else None,
-                        check_determinism) for i in range(schedules)]
+                        check_determinism, hashes) for i in range(schedules)]
     if dask:
         from sim.dispatch import explore_dask
 

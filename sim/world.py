@@ -30,7 +30,7 @@ from sim.network import NetFaults
 from sim.redis_node import RedisNode, trace_digest
 from sim.scenario import Scenario
 from sim.storage import Database
-from sim.timer import NORMAL, Timer, call_after
+from sim.timer import NORMAL, Timer, call_after, drive
 
 
 @dataclass(frozen=True)
@@ -236,7 +236,8 @@ class World:
         self.load.start()
         self.at(self.scenario.horizon_ms, self.finish)
         with _fewer_collections():
-            self.env.run(until=self.finished)
+            drive(self.env, self.finished)
+        self.redis.model.release_scripts()  # the next run in this process may reuse it
         # Close the history at the run's end, so a wait still pending at the
         # horizon is judged for its whole length.
         self.recorder.record(self.env.now, "nemesis", "info", "end", None, "")

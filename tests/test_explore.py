@@ -19,9 +19,10 @@ def test_a_schedule_is_a_pure_function_of_its_id():
 
 def test_same_violations_with_one_worker_two_workers_and_dask():
     kinds = ["gc-pause", "delay", "crash"]
-    one = explore("seed", kinds, 1, 300, workers=1)
-    two = explore("seed", kinds, 1, 300, workers=2)
-    on_dask = explore("seed", kinds, 1, 300, workers=2, dask="local")
+    one = explore("seed", kinds, 1, 300, workers=1, hashes=True)
+    two = explore("seed", kinds, 1, 300, workers=2, hashes=True)
+    on_dask = explore("seed", kinds, 1, 300, workers=2, dask="local", hashes=True)
+    assert all(o.trace_hash for o in one)
     assert _violating(one) == _violating(two) == _violating(on_dask)
     assert [o.trace_hash for o in one] == [o.trace_hash for o in two]
     assert [o.trace_hash for o in one] == [o.trace_hash for o in on_dask]

@@ -92,3 +92,52 @@ def test_runaway_script_is_stopped(monkeypatch):
     monkeypatch.setattr(scripting, "INSTRUCTION_BUDGET", 10_000)
     reply = ev(RedisModel(), "while true do end")
     assert isinstance(reply, ReplyError) and "instruction budget" in reply.message
+
+
+# -- the engine pool: a reused engine must be as good as a new one ---------------
+
+
+def test_an_engine_that_ran_trusted_scripts_is_reused_clean():
+    from models.locks.seed import RELEASE_SCRIPT
+    from models.redis import scripting
+
+    scripting._POOL.clear()
+    first = RedisModel((7, 0))
+    assert first.reply(["SET", "k", "t"], 0) is not None
+    assert first.reply(["EVAL", RELEASE_SCRIPT, 1, "k", "t", "ch"], 0) == 1
+    engine = first.scripts
+    first.release_scripts()
+    second = RedisModel((7, 0))
+    assert second.scripts is engine  # taken from the pool
+    sha = scripting._sha1hex(RELEASE_SCRIPT.encode())
+    assert second.reply(["SCRIPT", "EXISTS", sha], 0) == [0]  # a new server knows no script
+    assert second.reply(["EVALSHA", sha, 1, "k", "t", "ch"], 0) == ReplyError(
+        "NOSCRIPT No matching script. Please use EVAL.")
+
+
+def test_an_untrusted_script_keeps_its_engine_out_of_the_pool():
+    from models.redis import scripting
+
+    scripting._POOL.clear()
+    first = RedisModel((6, 2))  # 6.2's sandbox lets a script change the string library
+    assert ev(first, "string.locksim_leak = 1 return 1") == 1
+    first.release_scripts()
+    assert not scripting._POOL.get((6, 2))
+    second = RedisModel((6, 2))
+    assert ev(second, "return string.locksim_leak") is None  # a new runtime: nothing leaked
+
+
+def test_pooled_engines_do_not_change_any_trace():
+    """Schedules run in one process (engines reused) hash as in fresh processes' runs."""
+    from models.redis import scripting
+    from sim.explore import schedule
+    from sim.world import run
+
+    scenarios = [schedule(lock, ("gc-pause", "delay", "crash"), 3, i)
+                 for lock in ("seed", "redisson", "blpop", "lua-atomic") for i in range(6)]
+    pooled = [run(s).trace_hash for s in scenarios]
+    fresh = []
+    for s in scenarios:
+        scripting._POOL.clear()
+        fresh.append(run(s).trace_hash)
+    assert pooled == fresh

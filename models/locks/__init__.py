@@ -19,12 +19,20 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Protocol
 
+from models.locks import blpop, lua_atomic, polling, redisson, seed
 from models.locks.blpop import BlpopLock
 from models.locks.held import Held
 from models.locks.lua_atomic import LuaAtomic
 from models.locks.polling import PollingLock
 from models.locks.redisson import RedissonLock
 from models.locks.seed import SeedLock
+from models.redis.scripting import trust
+
+# The built-in designs' scripts only read KEYS/ARGV and call Redis: a Lua
+# engine that ran them can serve the next run (models/redis/scripting.py).
+trust(seed.RELEASE_SCRIPT, seed.WATCHDOG_SCRIPT, polling.RELEASE_SCRIPT,
+      blpop.UNLOCK_SCRIPT, blpop.EXTEND_SCRIPT, redisson.ACQUIRE_SCRIPT,
+      redisson.RENEW_SCRIPT, redisson.UNLOCK_SCRIPT, lua_atomic.ISSUE_SCRIPT)
 
 
 class LockDesign(Protocol):

@@ -99,7 +99,7 @@ class RedisModel:
         self.dialect = dialect_for(version)
         self.ks = Keyspace()
         self.pubsub = pubsub.PubSub()
-        self.scripts = ScriptEngine(self.dialect.version)
+        self._scripts: ScriptEngine | None = None  # taken from the pool on first use
         self.commands = command_table(self.dialect)
         self.client = 0
         self.in_script = False
@@ -110,6 +110,20 @@ class RedisModel:
         self._waiters: dict[bytes, deque[int]] = {}
         self._blocked: dict[int, tuple[bytes, ...]] = {}
         self._ready: dict[bytes, None] = {}
+
+    @property
+    def scripts(self) -> ScriptEngine:
+        """The Lua side, built (or taken from the pool) when a script first runs."""
+        engine = self._scripts
+        if engine is None:
+            engine = self._scripts = ScriptEngine.acquire(self.dialect.version)
+        return engine
+
+    def release_scripts(self) -> None:
+        """Give the Lua engine back for another run; a later script takes a clean one."""
+        if self._scripts is not None:
+            engine, self._scripts = self._scripts, None
+            engine.release()
 
     # -- the entry point -------------------------------------------------
     def execute(self, argv: Sequence[object], now_ms: float, client: int = 0) -> Outcome:
@@ -220,7 +234,7 @@ class RedisModel:
         """Forget every key and script (a restart without persistence keeps
         nothing); connections and their subscriptions are the caller's."""
         self.ks.clear()
-        self.scripts.flush()
+        self.release_scripts()  # a restarted server starts a new Lua state
 
 
 __all__ = ["BLOCKED", "Delivery", "Outcome", "RedisModel", "Served"]
