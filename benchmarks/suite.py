@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from benchmarks.bound import programs_alone
 from benchmarks.floor import round_trips_per_second
 
 LOCK = "seed"
@@ -98,8 +99,21 @@ def report_scenario(sizes: Sizes, floor: float) -> tuple[list[Figure], dict[str,
         Figure("report scenario: 7 checkers", check_s, "s",
                note=f"{len(result.history)} history ops"),
     ]
+    # The programs alone: what no kernel, network or model can save (benchmarks/bound.py).
+    alone = programs_alone(scenario, sizes.repeats)
+    ceiling = simulated_s / alone["seconds"]
+    figures += [
+        Figure("report scenario: lock programs + history alone", alone["seconds"], "s",
+               note=f"{alone['ops']} ops recorded; the rest of the run is "
+                    f"{max(0.0, wall - alone['seconds']):.2f} s"),
+        Figure("report scenario: best speed-up with a free kernel and model", ceiling, "x",
+               note="simulated time / programs alone"),
+        Figure("report scenario: best Redis commands/s with a free kernel and model",
+               result.redis_commands / alone["seconds"], "cmd/s",
+               vs_floor=result.redis_commands / alone["seconds"] / floor),
+    ]
     facts = {"redis_commands": result.redis_commands, "history_ops": len(result.history),
-             "trace_hash": result.trace_hash}
+             "trace_hash": result.trace_hash, "programs_alone_s": alone["seconds"]}
     return figures, facts
 
 

@@ -14,6 +14,8 @@ FIGURES = (
     "report scenario: speed-up over real time",
     "report scenario: Redis commands/s",
     "report scenario: 7 checkers",
+    "report scenario: lock programs + history alone",
+    "report scenario: best speed-up with a free kernel and model",
     "small exploration, 1 core",
     "GC-pause coupon rule: find + shrink",
     "2 workers over 1 worker",

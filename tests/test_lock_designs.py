@@ -116,3 +116,22 @@ def test_wake_one_wakes_one_waiter_per_process_and_keeps_a_permit():
     assert got["w2"][1] is None and got["w2"][0] >= 300.0  # timed out
     assert got["x"][1] == b"0" and got["x"][0] < 60.0  # app2's own waiter woke at once
     assert got["late"][1] == b"0" and got["late"][0] < 401.0  # the permit was kept
+
+
+def test_quick_init_keeps_effects_frozen_dataclasses():
+    """Record and Call get a faster __init__; nothing else about them changes."""
+    import dataclasses
+    import pickle
+
+    from models.locks.effect import Call, Record
+
+    r = Record("invoke", "attempt")
+    assert r == Record(type="invoke", f="attempt", value=None) != Record("ok", "attempt")
+    assert hash(r) == hash(Record("invoke", "attempt", None))
+    c = Call(("SET", "k", "v"), blocking=True)
+    assert (c.argv, c.timeout_ms, c.blocking) == (("SET", "k", "v"), None, True)
+    assert pickle.loads(pickle.dumps(c)) == c
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        r.f = "other"  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        Record("invoke")  # type: ignore[call-arg]
