@@ -50,6 +50,7 @@ class RunResult:
     redis_counts: dict[str, int] = field(default_factory=dict)
     stock_left: int = 0
     monitor: tuple[tuple[float, int, str, tuple[object, ...]], ...] | None = None  # RedisNode's
+    events: int = 0  # kernel events scheduled: messages, CPU bursts, timers
 
     @cached_property
     def trace_hash(self) -> str:
@@ -253,6 +254,7 @@ class World:
             redis_counts=dict(sorted(self.redis.counts.items())),
             stock_left=self.db.stock,
             monitor=monitor,
+            events=next(self.env._eid),
         )
 
 
