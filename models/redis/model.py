@@ -119,6 +119,13 @@ class RedisModel:
             engine = self._scripts = ScriptEngine.acquire(self.dialect.version)
         return engine
 
+    @scripts.setter
+    def scripts(self, engine: ScriptEngine) -> None:
+        """Share another model's engine (databases of one server share scripts);
+        a shared engine is never pooled, so no run can find it in use."""
+        engine.keep_out_of_pool()
+        self._scripts = engine
+
     def release_scripts(self) -> None:
         """Give the Lua engine back for another run; a later script takes a clean one."""
         if self._scripts is not None:

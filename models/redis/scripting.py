@@ -305,6 +305,10 @@ class ScriptEngine:
         if len(pool) < _POOL_SIZE:
             pool.append(self)
 
+    def keep_out_of_pool(self) -> None:
+        """This engine is shared or changed outside a run: never reuse it."""
+        self._tainted = True
+
     def __init__(self, version: tuple[int, int] = (7, 0)) -> None:
         self.version = version
         self.modern = version >= (7, 0)
