@@ -24,6 +24,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from models.frozen import quick_init
+
 TYPES = ("invoke", "ok", "fail", "info")
 """``info`` means outcome unknown (timed out, crashed): never silently a failure."""
 
@@ -41,6 +43,7 @@ class HistoryError(ValueError):
     """A malformed history; the message is one line naming the bad op."""
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Op:
     """One operation of a history (see the module docstring for ``f`` and ``value``)."""
@@ -322,14 +325,6 @@ class History:
         return hashlib.sha256(text.encode("ascii")).hexdigest()
 
 
-# Recorder.record builds Ops through the slot descriptors: half the cost of
-# the frozen dataclass's __init__ (the simulator records hundreds of thousands).
-_new = object.__new__
-assert Op.__slots__ == ("index", "time", "process", "type", "f", "value", "node")
-_s_index, _s_time, _s_process, _s_type, _s_f, _s_value, _s_node = (
-    getattr(Op, name).__set__ for name in Op.__slots__)
-
-
 class Recorder:
     """The mutable builder the simulator and the real driver append to."""
 
@@ -342,14 +337,7 @@ class Recorder:
                node: str = "") -> Op:
         """Append one op with the next index; the time is stored as a float."""
         ops = self._ops
-        op = _new(Op)  # Op(...) without the frozen dataclass's per-field lookups
-        _s_index(op, len(ops))
-        _s_time(op, float(time))
-        _s_process(op, process)
-        _s_type(op, type)
-        _s_f(op, f)
-        _s_value(op, value)
-        _s_node(op, node)
+        op = Op(len(ops), float(time), process, type, f, value, node)
         ops.append(op)
         return op
 

@@ -279,9 +279,10 @@ class ScriptEngine:
     runs take engines from a per-process pool (``acquire``) and give them back
     (``release``). An engine goes back only while every script it compiled is
     ``trust``-ed: those cannot change what a later script sees, so a reused
-    engine behaves exactly as a new one. (Lua's memory count, ``gcinfo()``,
-    and table addresses, ``tostring({})``, differ, as they do between two
-    fresh runtimes or two Redis servers: no property may depend on them.)"""
+    engine behaves as a new one. Only ``gcinfo()`` (Lua's memory in use) can
+    tell them apart, as it tells two Redis servers apart, and table addresses
+    (``tostring({})``) vary between any two runtimes: a script that returns
+    either is outside the determinism promise (docs/redis-model.md)."""
 
     @classmethod
     def acquire(cls, version: tuple[int, int]) -> ScriptEngine:
