@@ -134,6 +134,7 @@ def explore(lock: str, kinds: Sequence[str], seed: int, schedules: int,
         # Forked workers share the parent's heap page by page until written;
         # frozen, the parent's objects are never walked by the workers' GC,
         # so those pages are not copied (5-6% of a 2-worker run after a big run).
+        gc.collect()  # garbage from earlier runs would be frozen (and copied) too
         gc.freeze()
         try:
             with ProcessPoolExecutor(max_workers=workers) as pool:
