@@ -235,11 +235,9 @@ def cmd_check(args: argparse.Namespace) -> int:
     from rich.progress import Progress
     from rich.table import Table
 
-    from models.checkers import check_all
     from models.locks import LOCKS
     from sim.dispatch import DaskError
-    from sim.explore import FAULT_KINDS, counterexample, explore, shrink, write_counterexample
-    from sim.world import run
+    from sim.explore import FAULT_KINDS, explore, save_counterexample, shrink
 
     import_plugins(args.imports)
     args.lock_given = args.lock is not None
@@ -280,14 +278,11 @@ def cmd_check(args: argparse.Namespace) -> int:
 
         index = by_prop[prop][0]
         small = shrink(schedule(args.lock, kinds, args.seed, index), prop)
-        result = run(small)
-        verdict = next(v for v in check_all(result.history) if v.property == prop)
-        data = counterexample(small, prop, result.trace_hash, verdict.story,
-                              {"seed": args.seed, "index": index, "faults": kinds})
-        path = write_counterexample(data, Path(args.out))
+        path, trace_hash = save_counterexample(
+            small, prop, {"seed": args.seed, "index": index, "faults": kinds}, Path(args.out))
         written.append({"property": prop, "file": str(path), "schedule": index,
                         "faults": len(small.faults), "requests": small.requests,
-                        "trace_hash": result.trace_hash})
+                        "trace_hash": trace_hash})
     summary = {
         "lock": args.lock, "faults": kinds, "seed": args.seed, "schedules": args.schedules,
         "seconds": round(elapsed, 3), "schedules_per_second": round(args.schedules / elapsed, 1),
@@ -324,7 +319,7 @@ def cmd_exhaustive(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     from sim.exhaustive import exhaust, tiny
-    from sim.explore import counterexample, write_counterexample, write_json
+    from sim.explore import save_counterexample, write_json
 
     try:
         levels = tuple(int(v) for v in args.levels.split(","))
@@ -350,15 +345,10 @@ def cmd_exhaustive(args: argparse.Namespace) -> int:
         if len(written) >= args.max_counterexamples:
             break
         finding = next(f for f in found.findings if prop in f.violated)
-        from models.checkers import check_all
-        from sim.world import run
-
-        result = run(finding.scenario)
-        verdict = next(v for v in check_all(result.history, [prop]))
-        data = counterexample(finding.scenario, prop, result.trace_hash, verdict.story,
-                              {"exhaustive": {"depth": args.depth, "levels": list(levels)}})
-        written.append({"property": prop, "file": str(write_counterexample(data, Path(args.out))),
-                        "trace_hash": result.trace_hash})
+        path, trace_hash = save_counterexample(
+            finding.scenario, prop,
+            {"exhaustive": {"depth": args.depth, "levels": list(levels)}}, Path(args.out))
+        written.append({"property": prop, "file": str(path), "trace_hash": trace_hash})
     if args.graph:
         import networkx as nx
 

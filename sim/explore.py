@@ -251,6 +251,19 @@ def write_counterexample(data: dict[str, Any], directory: Path) -> Path:
     return write_json(directory / name, data)
 
 
+def save_counterexample(scenario: Scenario, prop: str, origin: dict[str, Any],
+                        directory: Path) -> tuple[Path, str]:
+    """Run a violating scenario once more, judge ``prop``, write its file:
+    (path, trace hash). The story and hash are the run's, never a copy."""
+    from models.checkers import check_all
+    from sim.world import run
+
+    result = run(scenario)
+    verdict = next(v for v in check_all(result.history, [prop]))
+    data = counterexample(scenario, prop, result.trace_hash, verdict.story, origin)
+    return write_counterexample(data, directory), result.trace_hash
+
+
 def read_counterexample(path: Path) -> tuple[dict[str, Any], Scenario]:
     data = read_json(path, CounterexampleError)
     if not isinstance(data, dict) or data.get("kind") != COUNTEREXAMPLE_KIND:
