@@ -44,7 +44,7 @@ class _Tape:
 def capture(scenario: Any) -> tuple[Transcripts, dict[str, tuple[int, str]], Any]:
     """Run ``scenario`` once; return each task's sent values, each request's
     (user, session) and the run's result."""
-    import sim.app_server as app_server
+    import sim.world.app_server as app_server
     from sim.world import World
 
     transcripts: Transcripts = {}
@@ -101,7 +101,7 @@ def _drive(gen: Generator[Any, Any, Any], sent: list[Any], process: str,
 def programs_alone(scenario: Any, repeats: int = 3) -> dict[str, Any]:
     """Seconds to run the scenario's programs and record their history, best of
     ``repeats``, with the ops count checked against the real run's."""
-    from sim.world import World, _fewer_collections
+    from sim.world.world import World, _fewer_collections
 
     transcripts, requests, result = capture(scenario)
     by_order = [p for p in transcripts if p.count("/") == 1]  # requests; children have two
@@ -137,8 +137,8 @@ def _events_once(events: int, pending: int) -> float:
 
     import simpy
 
-    from sim.timer import call_after, drive
-    from sim.world import _fewer_collections
+    from sim.world.kernel import call_after, drive
+    from sim.world.world import _fewer_collections
 
     env = simpy.Environment()
     finished = env.event()

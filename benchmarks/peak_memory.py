@@ -29,7 +29,7 @@ def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     schedules = int(args[0]) if args else 10_000
     from models.checkers import check_all  # noqa: F401  (imports count as baseline)
-    from sim.explore import explore
+    from sim.search.explore import explore
     from sim.world import run  # noqa: F401
 
     baseline = _maxrss_mb()

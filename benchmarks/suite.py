@@ -77,7 +77,7 @@ def _timed(fn: Callable[[], Any]) -> tuple[float, Any]:
 def report_scenario(sizes: Sizes, floor: float) -> tuple[list[Figure], dict[str, Any]]:
     """The field report's fault-free run: 957 issues, 2 servers, ~100 VUs."""
     from models.checkers import check_all
-    from sim.scenario import Scenario
+    from models.scenario import Scenario
     from sim.world import run
 
     scenario = Scenario(requests=sizes.scenario_requests, vus=sizes.scenario_vus)
@@ -125,7 +125,7 @@ def report_scenario(sizes: Sizes, floor: float) -> tuple[list[Figure], dict[str,
 
 def exploration(sizes: Sizes, floor: float) -> list[Figure]:
     """Schedules per second on one core: 2 servers, 2-4 requests (mean 3), pauses and delays."""
-    from sim.explore import explore
+    from sim.search.explore import explore
 
     n = sizes.explore_schedules
     wall = _best(sizes.repeats, lambda: _timed(
@@ -137,7 +137,7 @@ def exploration(sizes: Sizes, floor: float) -> list[Figure]:
 
 def find_and_shrink(sizes: Sizes) -> tuple[list[Figure], dict[str, Any]]:
     """The seed lock's GC-pause coupon-rule violation: first violating id, then shrink."""
-    from sim.explore import run_schedule, schedule, shrink
+    from sim.search.explore import run_schedule, schedule, shrink
 
     def job() -> tuple[int, str, Any]:
         index = 0
@@ -158,7 +158,7 @@ def find_and_shrink(sizes: Sizes) -> tuple[list[Figure], dict[str, Any]]:
 
 def workers(sizes: Sizes) -> list[Figure]:
     """The same exploration on 1 and on 2 worker processes (start-up included)."""
-    from sim.explore import explore
+    from sim.search.explore import explore
 
     n = sizes.workers_schedules
     one, a = _timed(lambda: explore(LOCK, SMALL_FAULTS, 2, n, workers=1))

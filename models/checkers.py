@@ -752,6 +752,11 @@ def _lost_wakeup_verdict(name: str, h: History, p: Pair, length: float, since: f
 
 
 # -- registry -------------------------------------------------------------------------------------
+# The order verdicts are reported and shrunk in: coupon rules first (the harm a
+# user sees), then the lock's own promises, then liveness.
+PRIORITY = ("stock-conservation", "no-over-issue", "no-duplicate-issue", "fencing-monotonic",
+            "owner-only-release", "mutual-exclusion", "no-lost-wakeup", "determinism")
+
 CHECKERS: dict[str, Checker] = {
     "mutual-exclusion": check_mutual_exclusion,
     "no-over-issue": check_no_over_issue,

@@ -18,7 +18,8 @@ PATH = '''\
 import sys
 from pathlib import Path
 
-ROOT = next(p for p in (Path.cwd(), *Path.cwd().parents) if (p / "sim" / "sweep.py").exists())
+ROOT = next(p for p in (Path.cwd(), *Path.cwd().parents)
+            if (p / "models" / "redis").is_dir() and (p / "sim").is_dir())
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))'''
 
@@ -67,8 +68,8 @@ explained: it is the thundering herd of the design's wake-up."""),
     new_code_cell('''\
 from models.checkers import check_all
 from models.metrics import metrics
-from sim.cli import REPORT
-from sim.scenario import Scenario
+from models.field_report import REPORT
+from models.scenario import Scenario
 from sim.world import run
 
 # figure: (report, metric, low, high) -- the tolerances of tests/test_report_scenario.py
@@ -264,7 +265,8 @@ full collections of a healthy heap rarely do; a stalled host does. No TTL
 makes the design safe: the coupon rules need a fence the database checks
 (`seed-fenced`, see the README)."""),
     new_code_cell('''\
-from sim.chooser import Chooser, Dist
+from sim.runtime.chooser import Chooser
+from models.dist import Dist
 
 
 def tail(pause: str, ms: float, n: int = 20000) -> float:

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from models.checkers import check_all
-from sim.explore import read_counterexample
+from sim.search.explore import read_counterexample
 from sim.world import run
 
 FOLDER = Path(__file__).parent / "regressions"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from hypothesis import find, given, settings
 
-from sim.strategies import assert_holds, judged, scenarios
+from sim.search.strategies import assert_holds, judged, scenarios
 
 COUPON_RULES = ("no-over-issue", "stock-conservation", "no-duplicate-issue")
 BUDGET = settings(max_examples=2000)
@@ -18,7 +18,7 @@ BUDGET = settings(max_examples=2000)
 def _find(lock: str, prop: str):
     """Hypothesis finds and shrinks; delta debugging then finishes what its passes left
     (Hypothesis stops shrinking on time and call budgets, so its result alone may vary)."""
-    from sim.explore import shrink
+    from sim.search.explore import shrink
 
     found = find(scenarios(lock, faults=("gc-pause",)),
                  lambda s: not judged(s, [prop]).holds(prop),
@@ -30,7 +30,7 @@ def _find(lock: str, prop: str):
 def _explored(lock: str, prop: str):
     """What ``locksim check --lock LOCK --faults gc-pause --schedules 2000 --seed 1`` does:
     the first schedule violating ``prop``, shrunk. Deterministic (schedules by id)."""
-    from sim.explore import explore, schedule, shrink
+    from sim.search.explore import explore, schedule, shrink
 
     outcomes = explore(lock, ["gc-pause"], 1, 2000, [prop])
     first = next(o.index for o in outcomes if prop in o.violated)
@@ -71,7 +71,7 @@ def test_seed_fenced_keeps_the_coupon_rules_under_mixed_faults(scenario):
 
 def test_exhaustively_the_seed_lock_misses_a_wakeup_and_subscribing_first_does_not():
     """Every combination of a tiny world's first 10 message latencies (fastest or slowest)."""
-    from sim.exhaustive import exhaust, tiny
+    from sim.search.exhaustive import exhaust, tiny
 
     after = exhaust(tiny("seed"), depth=10)
     before = exhaust(tiny("seed", lock_params=(("subscribe", "before"),)), depth=10)

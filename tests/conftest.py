@@ -7,14 +7,14 @@ from pathlib import Path
 
 import pytest
 
-import sim.pytest_plugin as locksim_plugin
-from sim.server import RedisServer, ServerStartError, server_version
+import sim.real.pytest_plugin as locksim_plugin
+from sim.real.server import RedisServer, ServerStartError, server_version
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
     """Register the plugin unless its entry point already did (or ``-p no:locksim``).
 
-    Not ``pytest_plugins = ["sim.pytest_plugin"]``: with the entry point
+    Not ``pytest_plugins = ["sim.real.pytest_plugin"]``: with the entry point
     installed that registers the same module a second time under another
     name, and pluggy refuses ("Plugin already registered under a different
     name"). This hook runs as this conftest is registered, before the command

@@ -1,0 +1,1 @@
+"""The ``locksim`` command: a thin face over the wings."""

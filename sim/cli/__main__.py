@@ -1,0 +1,3 @@
+from sim.cli.main import main
+
+raise SystemExit(main())

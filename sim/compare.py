@@ -1,0 +1,216 @@
+"""The two worlds side by side: a counterexample replayed on a real Redis, and figures.
+
+``replay_real`` runs a simulated counterexample's scenario again on real
+processes (``sim.real.cluster``), judges the real history with the same checker,
+and says whether the violation reproduced. A shrunk counterexample can sit on
+a knife edge (a pause a millisecond longer than the TTL) that real jitter
+does not reproduce reliably: then the answer is an honest "no", with both
+stories to show why. ``compare_runs`` runs one fault-free scenario in both
+worlds and puts the figures of ``models.metrics`` in one table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from models.checkers import check_all
+from models.faults import describe
+from models.history import History, Op, format_ms
+from models.metrics import metrics
+from models.scenario import Scenario, ScenarioError
+from sim.real.cluster import ClusterError, RealResult, run_real
+from sim.search.explore import CounterexampleError, read_counterexample
+from sim.views.report import fmt
+
+# what a side-by-side shows: the story's ops, not every SET NX retry
+STORY_FS = frozenset({"request", "acquire", "enter", "leave", "read", "issue", "release",
+                      "crash", "pause", "resume", "restart", "partition", "heal", "delay",
+                      "clock", "end"})
+
+
+def _verdict_dict(v: Any) -> dict[str, Any]:
+    return {"property": v.property, "valid": v.valid, "summary": v.summary, "story": v.story}
+
+
+def story_ops(history: History) -> list[Op]:
+    """The ops a person reads: requests, the lock, the critical section, the faults."""
+    shown_invokes = ("request", "read", "issue", "release")
+    return [op for op in history
+            if op.f in STORY_FS and (op.type != "invoke" or op.f in shown_invokes)]
+
+
+def _short(value: object) -> object:
+    """Tokens cut to 8 characters: the story needs to tell them apart, not read them."""
+    if isinstance(value, str) and len(value) == 36 and value.count("-") == 4:
+        return value[:8]
+    if isinstance(value, tuple):
+        return tuple(_short(v) for v in value)
+    return value
+
+
+def _line(op: Op, scale: float = 1.0) -> str:
+    value = "" if op.value is None else f" {_short(op.value)!r}"
+    return f"{format_ms(round(op.time / scale, 3))} {op.process} {op.type} {op.f}{value}"
+
+
+def replay_real(path: Path, *, time_scale: float = 1.0, redis_server: Path | None = None,
+                redis_url: str | None = None, monitor_log: Path | None = None,
+                imports: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Run a counterexample in both worlds; the payload says whether it reproduced.
+
+    Raises ``ClusterError`` (one line) for a file or server that cannot be used.
+    """
+    from sim.world import run
+
+    try:
+        data, scenario = read_counterexample(path)
+    except (CounterexampleError, ScenarioError) as exc:
+        raise ClusterError(str(exc)) from None
+    prop = data["property"]
+    simulated = run(scenario)
+    sim_verdict = check_all(simulated.history, [prop])[0]
+    real = run_real(scenario, time_scale=time_scale, redis_server=redis_server,
+                    redis_url=redis_url, monitor_log=monitor_log, imports=imports)
+    verdicts = check_all(real.history)
+    real_verdict = next(v for v in verdicts if v.property == prop)
+    return {
+        "file": str(path),
+        "property": prop,
+        "lock": scenario.lock,
+        "time_scale": time_scale,
+        "scaled": list(real.scaled),
+        "redis_version": real.redis_version,
+        "faults": [describe(f) + f" at {f.at_ms:g} ms" for f in scenario.faults],
+        "arrivals_ms": list(scenario.arrivals_ms),
+        "reproduced": real_verdict.valid is False,
+        "simulated": {"valid": sim_verdict.valid, "story": sim_verdict.story,
+                      "summary": sim_verdict.summary,
+                      "ops": [_line(o) for o in story_ops(simulated.history)]},
+        "real": {"valid": real_verdict.valid, "story": real_verdict.story,
+                 "summary": real_verdict.summary, "wall_s": round(real.wall_s, 3),
+                 "stock_left": real.stock_left,
+                 "violated": [v.property for v in verdicts if v.valid is False],
+                 "ops": [_line(o, time_scale) for o in story_ops(real.history)]},
+        "monitor_log": str(monitor_log) if monitor_log else None,
+    }
+
+
+def render_replay(payload: dict[str, Any], console: Console | None = None) -> None:
+    console = console or Console()
+    x = payload["time_scale"]
+    console.print(f"[bold]{payload['property']}[/] with lock [bold]{payload['lock']}[/], "
+                  f"replayed on a real redis-server {payload['redis_version']}")
+    for line in payload["faults"]:
+        console.print(f"  fault: {line}")
+    for line in payload["scaled"]:
+        console.print(f"  {line}")
+    table = Table(title="the story's ops, both worlds" + (
+        f" (real times divided by {x:g})" if x != 1 else ""), title_justify="left")
+    table.add_column("simulated (ms)", overflow="fold")
+    table.add_column("real redis (ms)", overflow="fold")
+    sim_ops, real_ops = payload["simulated"]["ops"], payload["real"]["ops"]
+    for i in range(max(len(sim_ops), len(real_ops))):
+        table.add_row(sim_ops[i] if i < len(sim_ops) else "",
+                      real_ops[i] if i < len(real_ops) else "")
+    console.print(table)
+    for world in ("simulated", "real"):
+        part = payload[world]
+        mark = {True: "[green]holds[/]", False: "[red]VIOLATED[/]", None: "[dim]n/a[/]"}
+        console.print(f"[bold]{world}[/]: {payload['property']} {mark[part['valid']]}: "
+                      f"{part['summary']}")
+        if part["story"]:
+            console.print("  " + part["story"].replace("\n", "\n  "))
+    others = [p for p in payload["real"]["violated"] if p != payload["property"]]
+    if others:
+        console.print(f"real run also violated: {', '.join(others)}")
+    if payload["monitor_log"]:
+        console.print(f"MONITOR capture: {payload['monitor_log']}")
+    if payload["reproduced"]:
+        console.print("reproduced: [green]yes[/]")
+    elif payload["simulated"]["valid"] is not False:
+        console.print("reproduced: [red]no[/] (the simulator does not violate it on this file "
+                      "either)")
+    else:
+        console.print("reproduced: [red]no[/] (real timing did not hit the simulated window: "
+                      "a shrunk schedule can sit on a knife edge real jitter misses; try "
+                      "--time-scale 1, or a counterexample with more margin)")
+
+
+# -- fault-free figures in both worlds ---------------------------------------------------------
+
+FIGURES = (
+    ("coupons issued", "issued", 0),
+    ("duration (s)", "duration_s", 2),
+    ("throughput (req/s)", "throughput_rps", 1),
+    ("SET NX attempts", "attempts", 0),
+    ("attempts per success", "attempts_per_success", 2),
+    ("lock hold mean (ms)", "hold_mean_ms", 2),
+    ("lock hold min (ms)", "hold_min_ms", 2),
+    ("lock hold max (ms)", "hold_max_ms", 2),
+    ("wait p50 (ms)", "wait_p50_ms", 1),
+    ("wait p99 (ms)", "wait_p99_ms", 1),
+    ("PUBLISH on release", "publishes", 0),
+    ("split between servers", "split", 0),
+)
+
+
+def _figures(history: History) -> dict[str, Any]:
+    m = metrics(history).as_dict()
+    m["duration_s"] = m["duration_ms"] / 1000.0
+    split = m["acquires_by_node"]
+    total = sum(split.values()) or 1
+    m["split"] = (" / ".join(str(v) for v in split.values()) + " ("
+                  + " / ".join(f"{100 * v / total:.0f}%" for v in split.values()) + ")")
+    return m
+
+
+def compare_runs(scenario: Scenario, *, redis_server: Path | None = None,
+                 redis_url: str | None = None, monitor_log: Path | None = None,
+                 imports: tuple[str, ...] = (),
+                 progress: Callable[[int], None] | None = None) -> dict[str, Any]:
+    """One scenario in the simulator and on a real Redis: figures and verdicts of both."""
+    from sim.world import run
+
+    simulated = run(scenario)
+    real: RealResult = run_real(scenario, redis_server=redis_server, redis_url=redis_url,
+                                monitor_log=monitor_log, imports=imports, progress=progress)
+    sim_v = check_all(simulated.history)
+    real_v = check_all(real.history)
+    return {
+        "scenario": scenario.to_dict(),
+        "redis_version": real.redis_version,
+        "simulated": {"figures": _figures(simulated.history),
+                      "verdicts": [_verdict_dict(v) for v in sim_v]},
+        "real": {"figures": _figures(real.history), "wall_s": round(real.wall_s, 3),
+                 "verdicts": [_verdict_dict(v) for v in real_v]},
+        "monitor_log": str(monitor_log) if monitor_log else None,
+    }
+
+
+def render_comparison(payload: dict[str, Any], console: Console | None = None) -> None:
+    console = console or Console()
+    sc = payload["scenario"]
+    table = Table(title=f"lock {sc['lock']}, {sc['servers']} servers, {sc['vus']} VUs, "
+                        f"{sc['requests']} requests: simulator vs real redis-server "
+                        f"{payload['redis_version']}", title_justify="left")
+    table.add_column("figure")
+    table.add_column("simulated", justify="right")
+    table.add_column("real", justify="right")
+    sim_f, real_f = payload["simulated"]["figures"], payload["real"]["figures"]
+    for label, key, digits in FIGURES:
+        table.add_row(label, fmt(sim_f.get(key), digits), fmt(real_f.get(key), digits))
+    console.print(table)
+    for world in ("simulated", "real"):
+        bad = [v for v in payload[world]["verdicts"] if v["valid"] is False]
+        if bad:
+            for v in bad:
+                console.print(f"[bold red]{world}: {v['property']} VIOLATED[/]: {v['story']}")
+        else:
+            console.print(f"{world}: every property holds")
+    if payload["monitor_log"]:
+        console.print(f"MONITOR capture: {payload['monitor_log']}")

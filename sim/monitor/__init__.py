@@ -1,0 +1,1 @@
+"""MONITOR captures: parse them, replay them through the Redis model, write them."""

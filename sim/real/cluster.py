@@ -1,0 +1,678 @@
+"""A real cluster: a redis-server, app-server worker processes, the shared database, faults.
+
+The coordinator runs the same scenario the simulator runs, on real processes
+and real time. It starts its own redis-server (``sim.real.server``) on a free
+loopback port, one ``sim.real.worker`` worker process per app server, hosts the
+coupon database (``models.database.Database``, the simulator's, with its fencing)
+behind the workers' sockets with the scenario's storage latency as real
+sleeps, sends the load (closed VUs or scheduled arrivals, least_conn), fires
+the faults for real (SIGSTOP/SIGCONT, SIGKILL and restart, a Redis restart
+without persistence, delays and partitions injected in the workers), and
+builds a ``models.history.History`` from the streamed ops, so the same
+checkers and metrics judge both worlds.
+
+Everything it starts is stopped on every exit path: ``close()`` in a
+``finally``, ``atexit``, SIGTERM/SIGHUP, and PR_SET_PDEATHSIG on every child.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from models.balancer import Balancer
+from models.database import Database
+from models.faults import Clock, Crash, Delay, Fault, Partition, Pause
+from models.history import History, Recorder
+from models.locks import UnknownLock, make_lock
+from models.locks.effect import Storage
+from models.scenario import Scenario, ScenarioError
+from sim.real.server import RedisServer, ServerStartError, _popen, _reaped
+from sim.real.worker import decode, encode, tuples
+from sim.runtime.chooser import Chooser
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class ClusterError(Exception):
+    """The real cluster cannot run this: one line saying why."""
+
+
+@dataclass(frozen=True)
+class RealResult:
+    """What a real run produced, shaped like ``sim.world.world.RunResult`` where it can be."""
+
+    scenario: Scenario  # as run, after time scaling
+    history: History
+    end_ms: float
+    completed: int
+    stock_left: int
+    time_scale: float
+    redis_version: str
+    scaled: tuple[str, ...] = ()
+    wall_s: float = 0.0
+    pids: dict[str, list[int]] = field(default_factory=dict)
+
+
+# -- time scaling -------------------------------------------------------------------------------
+
+
+def _scaled_fault(f: Fault, x: float) -> Fault:
+    changes: dict[str, Any] = {"at_ms": f.at_ms * x}
+    if isinstance(f, Pause | Delay | Partition):
+        changes["duration_ms"] = f.duration_ms * x
+    if isinstance(f, Crash) and f.restart_after_ms is not None:
+        changes["restart_after_ms"] = f.restart_after_ms * x
+    return replace(f, **changes)
+
+
+def scale_scenario(scenario: Scenario, x: float) -> tuple[Scenario, tuple[str, ...]]:
+    """Multiply every duration the story depends on by ``x``; say what was scaled.
+
+    Scaled: arrivals, think time, fault times and durations, the horizon, the
+    lock's TTL, watchdog period and wait timeout (its ``lock_params``).
+    Not scaled: network and storage latencies and CPU costs, which are
+    physical (real loopback and real CPU stand for them).
+    """
+    if x <= 0:
+        raise ClusterError(f"--time-scale must be positive, not {x:g}")
+    if x == 1.0:
+        return scenario, ()
+    lock = make_lock(scenario.lock, **scenario.lock_kwargs)
+    params = dict(scenario.lock_params)
+    said = ["arrivals", "fault times and durations", "horizon"]
+    ttl = params.get("ttl_ms", getattr(lock, "ttl_ms", None))
+    if ttl is not None:
+        params["ttl_ms"] = max(1, round(ttl * x))
+        said.append(f"TTL {ttl:g} -> {params['ttl_ms']:g} ms")
+    period = params.get("watchdog_period_ms")
+    if period:
+        params["watchdog_period_ms"] = period * x
+        said.append("watchdog period")
+    wait = params.get("wait_timeout_ms")
+    if wait:
+        params["wait_timeout_ms"] = wait * x
+        said.append("wait timeout")
+    think = scenario.think
+    if think.kind != "const" or think.a:
+        think = replace(think, a=think.a * x, b=think.b * x if think.kind != "lognormal"
+                        else think.b)
+        said.append("think time")
+    scaled = scenario.with_(
+        arrivals_ms=tuple(t * x for t in scenario.arrivals_ms),
+        faults=tuple(_scaled_fault(f, x) for f in scenario.faults),
+        horizon_ms=scenario.horizon_ms * x,
+        lock_params=tuple(sorted(params.items())),
+        think=think,
+    )
+    return scaled, (f"time scale {x:g}: " + ", ".join(said),)
+
+
+# -- cleanup registry ------------------------------------------------------------------------------
+
+_LIVE: dict[int, Cluster] = {}
+
+
+def close_all() -> None:
+    for cluster in list(_LIVE.values()):
+        with contextlib.suppress(Exception):
+            cluster.close()
+
+
+atexit.register(close_all)
+
+
+def _on_signal(signum: int, _frame: object) -> None:
+    close_all()
+    from sim.real.server import stop_all
+
+    stop_all()
+    signal.signal(signum, signal.SIG_DFL)
+    os.kill(os.getpid(), signum)
+
+
+def _install_handlers() -> None:
+    if threading.current_thread() is not threading.main_thread():
+        return
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        handler = signal.getsignal(signum)
+        if handler is signal.SIG_DFL or getattr(handler, "__module__", "") == "sim.real.server":
+            signal.signal(signum, _on_signal)
+
+
+# -- one worker process -------------------------------------------------------------------------
+
+
+class WorkerHandle:
+    """The coordinator's view of one app-server process (``alive``/``active`` for least_conn)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.alive = False
+        self.active = 0
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.writer: asyncio.StreamWriter | None = None
+        self.reader_task: asyncio.Task[None] | None = None
+        self.incarnation = 0
+        self.pids: list[int] = []
+        self.requests: dict[int, Callable[[], None]] = {}  # request n -> on_done
+        self.paused_until: list[float] = []
+
+    def send(self, message: dict[str, Any]) -> None:
+        if self.alive and self.writer is not None:
+            self.writer.write(encode(message))
+
+    def kill(self) -> None:
+        """SIGKILL the worker's whole process group (it leads its own session)."""
+        proc = self.proc
+        if proc is not None and proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            _reaped(proc, 5.0)
+        self.alive = False
+
+
+# -- the cluster ----------------------------------------------------------------------------------
+
+
+class Cluster:
+    """One real run's processes and state. ``async with Cluster(...)`` then ``await run()``."""
+
+    def __init__(self, scenario: Scenario, *, time_scale: float = 1.0,
+                 redis_server: Path | str | None = None, redis_url: str | None = None,
+                 monitor_log: Path | str | None = None, imports: tuple[str, ...] = (),
+                 progress: Callable[[int], None] | None = None) -> None:
+        self.progress = progress
+        self.original = scenario.validate()
+        self.scenario, self.scaled = scale_scenario(scenario, time_scale)
+        self.time_scale = time_scale
+        try:
+            make_lock(self.scenario.lock, **self.scenario.lock_kwargs)
+        except UnknownLock as exc:
+            raise ClusterError(str(exc)) from None
+        self.binary = redis_server
+        self.redis_url = redis_url
+        if redis_url and any(f.node == "redis" for f in scenario.faults
+                             if isinstance(f, Pause | Crash)):
+            raise ClusterError("Redis pauses and crashes need a server locksim started "
+                               "(drop --redis-url)")
+        self.monitor_path = Path(monitor_log) if monitor_log else None
+        self.imports = imports
+        self.server: RedisServer | None = None
+        self.host = "127.0.0.1"
+        self.port = 0
+        self.redis_version = "?"
+        self.workers = [WorkerHandle(f"app{i + 1}") for i in range(self.scenario.servers)]
+        self.by_name = {w.name: w for w in self.workers}
+        self.balancer = Balancer(self.workers)  # type: ignore[arg-type]
+        self.chooser = Chooser(self.scenario.seed)
+        self.db = Database(self.scenario.stock, self.scenario.fencing_storage)
+        self.t0 = time.monotonic()
+        self._ops: list[tuple[float, int, str, str, str, object, str]] = []
+        self._seq = 0
+        self.open_ops: dict[str, dict[str, str]] = {}  # process -> {f: node}
+        self.holders: dict[str, str] = {}
+        self._deferred: list[Fault] = []
+        self.issued = 0
+        self.completed = 0
+        self.finished: asyncio.Event | None = None
+        self._programs: dict[str, asyncio.Future[object]] = {}
+        self._monitor_sock: socket.socket | None = None
+        self._monitor_thread: threading.Thread | None = None
+        self._handles: list[asyncio.TimerHandle] = []
+        self._closed = False
+        self.loop: asyncio.AbstractEventLoop | None = None
+
+    # -- lifecycle ------------------------------------------------------------------------------
+    async def __aenter__(self) -> Cluster:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.close()
+
+    async def start(self) -> None:
+        """redis-server, MONITOR, then every worker, connected and ready."""
+        self.loop = asyncio.get_running_loop()
+        self.finished = asyncio.Event()
+        _LIVE[id(self)] = self
+        _install_handlers()
+        if self.redis_url:
+            self._use_url(self.redis_url)
+        else:
+            try:
+                self.server = RedisServer(self.redis_server_path()).start()
+            except ServerStartError as exc:
+                raise ClusterError(str(exc)) from None
+            self.port = self.server.port
+            self.redis_version = ".".join(map(str, self.server.version))
+        if self.monitor_path is not None:
+            self._start_monitor()
+        self.t0 = time.monotonic()
+        await asyncio.gather(*(self._spawn(w) for w in self.workers))
+        self.t0 = time.monotonic()  # the run's time 0: after the start-up
+        for w in self.workers:
+            w.send({"k": "t0", "t0": self.t0})
+
+    def redis_server_path(self) -> Path | None:
+        return Path(self.binary) if self.binary else None
+
+    def _use_url(self, url: str) -> None:
+        from urllib.parse import urlparse
+
+        parsed = urlparse(url if "://" in url else f"redis://{url}")
+        if not parsed.hostname or not parsed.port:
+            raise ClusterError(f"--redis-url needs host and port, e.g. redis://127.0.0.1:6379, "
+                               f"not {url!r}")
+        self.host, self.port = parsed.hostname, parsed.port
+        import redis
+
+        try:
+            with redis.Redis(self.host, self.port, socket_timeout=2,
+                             retry=None) as probe:
+                self.redis_version = str(probe.info("server").get("redis_version", "?"))
+        except (redis.RedisError, OSError) as exc:
+            raise ClusterError(f"cannot reach Redis at {url}: {exc}") from None
+
+    def close(self) -> None:
+        """Stop every worker and the server we started; idempotent, safe in handlers."""
+        if self._closed:
+            return
+        self._closed = True
+        for h in self._handles:
+            h.cancel()
+        for w in self.workers:
+            w.kill()
+        if self._monitor_sock is not None:
+            with contextlib.suppress(OSError):
+                self._monitor_sock.shutdown(socket.SHUT_RDWR)
+            with contextlib.suppress(OSError):
+                self._monitor_sock.close()
+        if self.server is not None:
+            self.server.stop()
+        if self._monitor_thread is not None:
+            self._monitor_thread.join(timeout=2.0)
+        _LIVE.pop(id(self), None)
+
+    # -- workers ---------------------------------------------------------------------------------
+    async def _spawn(self, w: WorkerHandle) -> None:
+        parent, child = socket.socketpair()
+        config = {
+            "name": w.name, "host": self.host, "port": self.port, "t0": self.t0,
+            "lock": self.scenario.lock, "lock_params": dict(self.scenario.lock_params),
+            "handler_cpu_ms": self.scenario.handler_cpu_ms, "seed": self.scenario.seed,
+            "stock": self.scenario.stock, "incarnation": w.incarnation,
+            "imports": list(self.imports),
+        }
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join([str(ROOT), *sys.path[1:], env.get("PYTHONPATH", "")])
+        try:
+            w.proc = _popen([sys.executable, "-m", "sim.real.worker", str(child.fileno()),
+                             json.dumps(config)], pass_fds=(child.fileno(),), env=env,
+                            cwd=os.getcwd(), stdin=subprocess.DEVNULL)
+        finally:
+            child.close()
+        w.pids.append(w.proc.pid)
+        reader, w.writer = await asyncio.open_connection(sock=parent)
+        try:
+            line = await asyncio.wait_for(reader.readline(), 30.0)
+        except TimeoutError:
+            line = b""
+        if not line:
+            code = w.proc.poll()
+            w.kill()
+            raise ClusterError(f"worker {w.name} did not start (exit code {code})")
+        w.alive = True
+        w.reader_task = asyncio.get_running_loop().create_task(self._read(w, reader))
+
+    async def _read(self, w: WorkerHandle, reader: asyncio.StreamReader) -> None:
+        proc = w.proc
+        while True:
+            line = await reader.readline()
+            if not line:
+                break
+            self._handle(w, decode(line))
+        if w.proc is proc and w.alive and not self._closed:  # died on its own
+            w.alive = False
+            self._lost_worker(w, "died")
+
+    def _handle(self, w: WorkerHandle, msg: dict[str, Any]) -> None:
+        kind = msg["k"]
+        if kind == "rec":
+            self.record(float(msg["t"]), msg["p"], msg["y"], msg["f"], tuples(msg.get("v")),
+                        w.name)
+        elif kind == "sto":
+            self._storage(w, msg)
+        elif kind == "done":
+            if "process" in msg:
+                fut = self._programs.pop(msg["process"], None)
+                if fut is not None and not fut.done():
+                    fut.set_result(tuples(msg.get("r")))
+            else:
+                done = w.requests.pop(int(msg["n"]), None)
+                if done is not None:
+                    w.active = max(w.active - 1, 0)
+                    done()
+
+    # -- history ---------------------------------------------------------------------------------
+    def now_ms(self) -> float:
+        return (time.monotonic() - self.t0) * 1000.0
+
+    def record(self, t: float, process: str, type_: str, f: str, value: object,
+               node: str) -> None:
+        self._seq += 1
+        self._ops.append((t, self._seq, process, type_, f, value, node))
+        if process == "nemesis":
+            return
+        opened = self.open_ops.setdefault(process, {})
+        if type_ == "invoke":
+            opened[f] = node
+        else:
+            opened.pop(f, None)
+        if f == "acquire" and type_ == "ok":
+            self.holders[process] = node
+            if self._deferred:
+                pending, self._deferred = self._deferred, []
+                for fault in pending:
+                    self._fire(fault)
+        elif f == "release" and type_ == "invoke":
+            self.holders.pop(process, None)
+
+    def nemesis(self, f: str, node: str, value: object = None) -> None:
+        self.record(self.now_ms(), "nemesis", "info", f, value, node)
+
+    def history(self) -> History:
+        rec = Recorder()
+        for t, _s, process, type_, f, value, node in sorted(self._ops, key=lambda o: (o[0], o[1])):
+            rec.record(t, process, type_, f, value, node)
+        return rec.history()
+
+    # -- storage ---------------------------------------------------------------------------------
+    def _storage(self, w: WorkerHandle, msg: dict[str, Any]) -> None:
+        assert self.loop is not None
+        op = Storage(str(msg["op"]), int(msg["user"]), int(msg["value"]), msg.get("fence"))
+        lat = self.scenario.storage_latency
+        sid = msg["id"]
+        incarnation = w.incarnation
+
+        def apply() -> None:
+            result = self.db.apply(op)
+            self._later(lat.sample(self.chooser), lambda: reply(result))
+
+        def reply(result: object) -> None:
+            if w.incarnation == incarnation:
+                w.send({"k": "sto", "id": sid, "r": result})
+
+        self._later(lat.sample(self.chooser), apply)
+
+    def _later(self, ms: float, fn: Callable[[], None]) -> None:
+        assert self.loop is not None
+        self._handles.append(self.loop.call_later(max(ms, 0.0) / 1000.0, fn))
+        if len(self._handles) > 4096:
+            self._handles = [h for h in self._handles if not h.cancelled()][-1024:]
+
+    def _at(self, t_ms: float, fn: Callable[[], None]) -> None:
+        self._later(t_ms - self.now_ms(), fn)
+
+    # -- load ------------------------------------------------------------------------------------
+    def _user(self, n: int) -> int:
+        sc = self.scenario
+        return sc.first_user + n // sc.repeat_users
+
+    def _send(self, n: int, then: Callable[[], None]) -> None:
+        w = self.balancer.pick()
+        if w is None:  # nginx: no upstream alive, 502 at once
+            self._done(then)
+            return
+        w.active += 1  # type: ignore[attr-defined]
+        w.requests[n] = lambda: self._done(then)  # type: ignore[attr-defined]
+        w.send({"k": "req", "n": n, "user": self._user(n)})  # type: ignore[attr-defined]
+
+    def _done(self, then: Callable[[], None]) -> None:
+        self.completed += 1
+        if self.progress is not None:
+            self.progress(1)
+        then()
+        if self.completed >= self.scenario.requests and self.finished is not None:
+            self.finished.set()
+
+    def _start_load(self) -> None:
+        sc = self.scenario
+        if sc.requests == 0:
+            assert self.finished is not None
+            self.finished.set()
+            return
+        if sc.load == "scheduled":
+            for t in sc.arrivals_ms:
+                self._at(t, self._scheduled)
+        elif sc.load == "closed":
+            for vu in range(min(sc.vus, sc.requests)):
+                self._at(0.0, lambda vu=vu: self._next(vu))
+        else:
+            self._at(0.0, self._arrival)
+
+    def _scheduled(self) -> None:
+        n = self.issued
+        self.issued += 1
+        self._send(n, lambda: None)
+
+    def _next(self, vu: int) -> None:
+        if self.issued >= self.scenario.requests:
+            return
+        n = self.issued
+        self.issued += 1
+        self._send(n, lambda: self._later(self.scenario.think.sample(self.chooser),
+                                          lambda: self._next(vu)))
+
+    def _arrival(self) -> None:
+        if self.issued >= self.scenario.requests:
+            return
+        n = self.issued
+        self.issued += 1
+        self._send(n, lambda: None)
+        self._later(self.chooser.exponential(1000.0 / self.scenario.rate_rps), self._arrival)
+
+    # -- faults ----------------------------------------------------------------------------------
+    def _target(self, fault: Fault) -> str | None:
+        if fault.node != "holder":
+            return fault.node
+        if not self.holders:
+            return None
+        return next(reversed(self.holders.values()))
+
+    def _fire(self, fault: Fault) -> None:
+        node = self._target(fault)
+        if node is None:  # nobody holds the lock yet: strike the next holder
+            self._deferred.append(fault)
+            return
+        if isinstance(fault, Pause):
+            self._pause(node, fault.duration_ms)
+        elif isinstance(fault, Crash):
+            self._crash(node, fault)
+        elif isinstance(fault, Delay | Partition):
+            now = self.now_ms()
+            msg = {"k": "net", "kind": fault.kind, "start": now, "end": now + fault.duration_ms,
+                   "extra": getattr(fault, "extra_ms", 0.0)}
+            for w in self.workers if node == "redis" else [self.by_name[node]]:
+                w.send(msg)
+            if isinstance(fault, Delay):
+                self.nemesis("delay", node, (fault.extra_ms, fault.duration_ms))
+            else:
+                self.nemesis("partition", node, fault.duration_ms)
+                self._later(fault.duration_ms, lambda: self.nemesis("heal", node))
+        elif isinstance(fault, Clock):
+            if node in self.by_name:
+                self.by_name[node].send({"k": "clock", "offset": fault.offset_ms,
+                                         "drift": fault.drift})
+            self.nemesis("clock", node, (fault.offset_ms, fault.drift))
+
+    def _pause(self, node: str, duration_ms: float) -> None:
+        end = self.now_ms() + duration_ms
+        if node == "redis":
+            assert self.server is not None
+            self.server.pause()  # recorded just after: the server is already frozen
+        else:
+            w = self.by_name[node]
+            if not w.alive or w.proc is None:
+                return
+            w.paused_until.append(end)
+            self.nemesis("pause", node, duration_ms)
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(w.proc.pid, signal.SIGSTOP)
+        if node == "redis":
+            self.nemesis("pause", node, duration_ms)
+        self._later(duration_ms, lambda: self._unpause(node, end))
+
+    def _unpause(self, node: str, end: float) -> None:
+        """Recorded before the signal: nothing the node does after can precede it."""
+        if node == "redis":
+            assert self.server is not None
+            self.nemesis("resume", node)
+            self.server.resume()
+            return
+        w = self.by_name[node]
+        if any(e > end + 1e-6 for e in w.paused_until):
+            return  # a later, longer pause is still running
+        w.paused_until.clear()
+        self.nemesis("resume", node)
+        if w.alive and w.proc is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(w.proc.pid, signal.SIGCONT)
+
+    def _crash(self, node: str, fault: Crash) -> None:
+        self.nemesis("crash", node)
+        if node == "redis":  # restart without persistence: every key is gone
+            assert self.server is not None
+            self.server.restart()
+            return
+        w = self.by_name[node]
+        if not w.alive:
+            return
+        w.kill()
+        self._lost_worker(w, "crashed")
+        if fault.restart_after_ms is not None:
+            self._later(fault.restart_after_ms, lambda: self._restart(w))
+
+    def _lost_worker(self, w: WorkerHandle, why: str) -> None:
+        """Its open ops end as info (outcome unknown); its requests get a 502."""
+        now = self.now_ms()
+        prefix = w.name + "/"
+        for process, opened in list(self.open_ops.items()):
+            if process.startswith(prefix):
+                for f in list(opened):
+                    self.record(now, process, "info", f, why, w.name)
+                self.holders.pop(process, None)
+        w.incarnation += 1
+        w.active = 0
+        lost, w.requests = w.requests, {}
+        for done in lost.values():
+            done()
+
+    def _restart(self, w: WorkerHandle) -> None:
+        async def again() -> None:
+            with contextlib.suppress(ClusterError):
+                await self._spawn(w)
+                w.send({"k": "t0", "t0": self.t0})
+                self.nemesis("restart", w.name)
+
+        if not self._closed:
+            assert self.loop is not None
+            self.loop.create_task(again())
+
+    # -- MONITOR ---------------------------------------------------------------------------------
+    def _start_monitor(self) -> None:
+        """A raw socket sending MONITOR; each status line written verbatim (``+`` dropped)."""
+        assert self.monitor_path is not None
+        sock = socket.create_connection((self.host, self.port), timeout=5.0)
+        sock.sendall(b"MONITOR\r\n")
+        sock.settimeout(None)
+        self._monitor_sock = sock
+        out = self.monitor_path.open("wb")
+
+        def pump() -> None:
+            buf = b""
+            try:
+                while True:
+                    chunk = sock.recv(65536)
+                    if not chunk:
+                        break
+                    buf += chunk
+                    *lines, buf = buf.split(b"\r\n")
+                    for line in lines:
+                        out.write((line[1:] if line[:1] in (b"+", b"-") else line) + b"\n")
+            except OSError:
+                pass
+            finally:
+                out.close()
+
+        self._monitor_thread = threading.Thread(target=pump, name="locksim-monitor", daemon=True)
+        self._monitor_thread.start()
+
+    # -- running ---------------------------------------------------------------------------------
+    async def run(self) -> RealResult:
+        """The load and the faults, until every request completed or the horizon."""
+        assert self.finished is not None
+        started = time.perf_counter()
+        self.record(0.0, "storage", "ok", "init", self.scenario.stock, "")
+        for fault in self.scenario.faults:
+            self._at(fault.at_ms, lambda f=fault: self._fire(f))
+        self._start_load()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.finished.wait(), self.scenario.horizon_ms / 1000.0)
+        end = self.now_ms()
+        self.record(end, "nemesis", "info", "end", None, "")
+        return RealResult(
+            scenario=self.scenario, history=self.history(), end_ms=end,
+            completed=self.completed, stock_left=self.db.stock, time_scale=self.time_scale,
+            redis_version=self.redis_version, scaled=self.scaled,
+            wall_s=time.perf_counter() - started,
+            pids={w.name: list(w.pids) for w in self.workers})
+
+    async def run_program(self, node: str, process: str, target: str, *args: object,
+                          timeout_s: float = 10.0) -> object:
+        """Run ``module:function(*args)`` (an effect program) on a worker; its result."""
+        assert self.loop is not None
+        fut: asyncio.Future[object] = self.loop.create_future()
+        self._programs[process] = fut
+        self.by_name[node].send({"k": "prog", "process": process, "target": target,
+                                 "args": list(args)})
+        return await asyncio.wait_for(fut, timeout_s)
+
+
+def run_real(scenario: Scenario, *, time_scale: float = 1.0,
+             redis_server: Path | str | None = None, redis_url: str | None = None,
+             monitor_log: Path | str | None = None, imports: tuple[str, ...] = (),
+             progress: Callable[[int], None] | None = None) -> RealResult:
+    """Run ``scenario`` on real processes and a real redis-server; everything stopped after.
+
+    ``progress(n)`` is called as requests complete (for a progress bar).
+    """
+    try:
+        scenario.validate()
+    except ScenarioError as exc:
+        raise ClusterError(str(exc)) from None
+
+    async def go() -> RealResult:
+        cluster = Cluster(scenario, time_scale=time_scale, redis_server=redis_server,
+                          redis_url=redis_url, monitor_log=monitor_log, imports=imports,
+                          progress=progress)
+        try:
+            await cluster.start()
+            return await cluster.run()
+        finally:
+            cluster.close()
+
+    return asyncio.run(go())

@@ -1,0 +1,596 @@
+"""One real app server: an asyncio loop interpreting lock effects against a real Redis.
+
+This is ``sim.world.world.app_server`` with the virtual world swapped for the real one,
+and every effect means the same thing: ``Call`` goes out on one pipelined
+command connection (FIFO replies, as ioredis) and a timeout gives
+``TIMED_OUT`` while the command may still run; ``Subscribe`` resolves when
+Redis confirms; ``WaitMessage`` has EventEmitter semantics; ``Sleep`` and
+timeouts run on the local clock; ``Work`` burns CPU and blocks the whole
+loop; ``Record`` is stamped with the true, system-wide monotonic time.
+A stop-the-world pause is a real SIGSTOP of this process, a crash a SIGKILL.
+
+The process talks to its coordinator (``sim.real.cluster``) over an inherited
+socket, one JSON object per line: the coordinator sends requests, storage
+replies and faults; the worker streams history ops and storage calls.
+Network faults on Redis traffic are injected here, at the effect boundary,
+with the simulator's ``NetFaults`` windows.
+
+This module and ``sim.real.cluster`` are the only ones in ``sim/`` that read real
+clocks: they drive the real world, where time is not ours to choose.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import importlib
+import json
+import math
+import os
+import signal
+import socket
+import sys
+import time
+from collections import deque
+from collections.abc import Callable, Generator
+from typing import Any
+
+from redis.asyncio.connection import Connection as RedisConnection
+from redis.backoff import NoBackoff
+from redis.driver_info import DriverInfo
+from redis.exceptions import ResponseError
+from redis.retry import Retry
+
+from models.locks import make_lock
+from models.locks.effect import (
+    TIMED_OUT,
+    Call,
+    Cancel,
+    Now,
+    Record,
+    Sleep,
+    Spawn,
+    Storage,
+    Subscribe,
+    Token,
+    Unsubscribe,
+    WaitMessage,
+    Work,
+)
+from models.redis.reply import ReplyError
+from models.workload import CouponService
+from sim.runtime.chooser import Chooser
+from sim.runtime.semaphore import Semaphore, semaphore
+from sim.world.network import NetFaults
+
+# -- the wire between coordinator and worker ------------------------------------------------
+
+
+def _default(value: object) -> object:
+    if isinstance(value, bytes):
+        return {"$b": value.hex()}
+    if isinstance(value, ReplyError):
+        return {"$e": value.message}
+    raise TypeError(f"cannot send {type(value).__name__} {value!r}")
+
+
+def _hook(obj: dict[str, Any]) -> object:
+    if len(obj) == 1:
+        if "$b" in obj:
+            return bytes.fromhex(obj["$b"])
+        if "$e" in obj:
+            return ReplyError(obj["$e"])
+    return obj
+
+
+def encode(message: dict[str, Any]) -> bytes:
+    """One line of JSON; bytes survive the trip, tuples come back as tuples."""
+    return json.dumps(message, default=_default, separators=(",", ":")).encode() + b"\n"
+
+
+def tuples(value: object) -> object:
+    """JSON arrays back to tuples: history values and storage results hold only tuples."""
+    if isinstance(value, list):
+        return tuple(tuples(v) for v in value)
+    return value
+
+
+def decode(line: bytes) -> dict[str, Any]:
+    return json.loads(line, object_hook=_hook)  # type: ignore[no-any-return]
+
+
+def token_seed(seed: int, name: str, incarnation: int) -> int:
+    """Each process (and each restart of it) draws its own token stream from the seed."""
+    digest = hashlib.blake2b(f"{seed}:{name}:{incarnation}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big")
+
+
+# -- one Redis connection with the fault windows --------------------------------------------
+
+
+class _Link:
+    """FIFO delivery with the node's delay/partition windows: nothing overtakes."""
+
+    __slots__ = ("last", "loop", "worker")
+
+    def __init__(self, worker: Worker) -> None:
+        self.worker = worker
+        self.loop = worker.loop
+        self.last = 0.0
+
+    def after_faults(self, fn: Callable[[], None]) -> None:
+        """Run ``fn`` now, or as late as the active windows say (never before an earlier one)."""
+        w = self.worker
+        now = w.true_ms()
+        when = w.net.adjust(now, now) if w.net_active else now
+        when = max(when, self.last)
+        self.last = when
+        if when <= now:
+            fn()
+        else:
+            self.loop.call_later((when - now) / 1000.0, fn)
+
+
+class RedisLink:
+    """A pipelined RESP2 connection (redis-py's protocol layer, retries off).
+
+    Commands are written in order and replies matched in order, so a timed-out
+    command's late reply is read and dropped rather than misattributed. On a
+    lost connection every outstanding command gets ``TIMED_OUT`` (outcome
+    unknown) and the link reconnects, as ioredis does.
+    """
+
+    def __init__(self, worker: Worker, on_push: Callable[[object], None] | None = None) -> None:
+        self.worker = worker
+        self.on_push = on_push
+        self.up = _Link(worker)
+        self.down = _Link(worker)
+        self.pending: deque[Callable[[object], None]] = deque()
+        self.conn: RedisConnection | None = None
+        self.reader: asyncio.Task[None] | None = None
+        self.connected = asyncio.Event()
+        self.on_reconnect: Callable[[], None] | None = None
+
+    def _new_conn(self) -> RedisConnection:
+        w = self.worker
+        return RedisConnection(host=w.host, port=w.port, socket_timeout=None,
+                               socket_connect_timeout=2.0, protocol=2,
+                               driver_info=DriverInfo(name=None, lib_version=None),
+                               retry=Retry(NoBackoff(), 0))
+
+    async def open(self) -> None:
+        conn = self._new_conn()
+        await conn.connect()
+        self.conn = conn
+        self.connected.set()
+        self.reader = asyncio.get_running_loop().create_task(self._read(conn))
+
+    def send(self, argv: tuple[object, ...], on_reply: Callable[[object], None]) -> None:
+        self.up.after_faults(lambda: self._write(argv, on_reply))
+
+    def _write(self, argv: tuple[object, ...], on_reply: Callable[[object], None]) -> None:
+        conn = self.conn
+        if conn is None or not self.connected.is_set() or conn._writer is None:
+            on_reply(TIMED_OUT)  # no connection: the command cannot be sent
+            return
+        self.pending.append(on_reply)
+        conn._writer.writelines(conn.pack_command(*argv))
+
+    async def _read(self, conn: RedisConnection) -> None:
+        while True:
+            try:
+                reply: object = await conn.read_response(timeout=math.inf,
+                                                         disconnect_on_error=False)
+            except ResponseError as exc:
+                reply = ReplyError(str(exc))
+            except (OSError, ConnectionError, asyncio.IncompleteReadError) as _exc:
+                await self._lost()
+                return
+            except Exception:  # redis.ConnectionError and friends
+                await self._lost()
+                return
+            if self.on_push is not None and isinstance(reply, list) and reply \
+                    and reply[0] in (b"message", b"pmessage"):
+                self.down.after_faults(lambda r=reply: self.on_push(r))  # type: ignore[misc]
+                continue
+            if self.pending:
+                cb = self.pending.popleft()
+                self.down.after_faults(lambda cb=cb, r=reply: cb(r))
+
+    async def _lost(self) -> None:
+        """Redis went away (restart): fail what is outstanding, reconnect, resubscribe."""
+        self.connected.clear()
+        pending, self.pending = self.pending, deque()
+        for cb in pending:
+            cb(TIMED_OUT)
+        if self.conn is not None:
+            await self.conn.disconnect(nowait=True)
+        while True:
+            await asyncio.sleep(0.02)
+            conn = self._new_conn()
+            try:
+                await conn.connect()
+            except Exception:
+                continue
+            self.conn = conn
+            self.connected.set()
+            if self.on_reconnect is not None:
+                self.on_reconnect()
+            self.reader = asyncio.get_running_loop().create_task(self._read(conn))
+            return
+
+
+# -- tasks ------------------------------------------------------------------------------------
+
+
+class _Subscribed:
+    __slots__ = ("channel",)
+
+    def __init__(self, channel: str) -> None:
+        self.channel = channel
+
+
+class Task:
+    """One coroutine on the loop: a request handler, a watchdog or a test program."""
+
+    __slots__ = ("alive", "gen", "on_done", "process", "seq", "waiting")
+
+    def __init__(self, process: str, gen: Generator[Any, Any, Any],
+                 on_done: Callable[[object], None] | None = None) -> None:
+        self.process = process
+        self.gen = gen
+        self.alive = True
+        self.seq = 0
+        self.waiting: str | None = None
+        self.on_done = on_done
+
+
+class Worker:
+    """The app server process: its loop, two Redis connections, its clock and tasks."""
+
+    def __init__(self, config: dict[str, Any], channel: socket.socket) -> None:
+        self.name: str = config["name"]
+        self.host: str = config["host"]
+        self.port: int = int(config["port"])
+        self.t0: float = float(config["t0"])
+        for module in config.get("imports", ()):
+            importlib.import_module(module)
+        self.lock = make_lock(config["lock"], **dict(config.get("lock_params", {})))
+        self.service = CouponService(handler_cpu_ms=float(config.get("handler_cpu_ms", 0.3)),
+                                     stock=int(config.get("stock", 1000)))
+        self.seed = int(config.get("seed", 1))
+        self.chooser = Chooser(token_seed(self.seed, self.name, int(config.get("incarnation", 0))))
+        self.channel = channel
+        self.loop = asyncio.get_running_loop()
+        self.net = NetFaults()
+        self.net_active = False
+        self.clock_offset = 0.0
+        self.clock_drift = 0.0
+        self.clock_since = 0.0
+        self.tasks: dict[Task, None] = {}
+        self.listeners: dict[str, dict[Task, deque[bytes]]] = {}
+        self.subscribing: dict[str, deque[Callable[[], None]]] = {}
+        self.storage_waits: dict[int, Callable[[object], None]] = {}
+        self.storage_ids = 0
+        self.writer: asyncio.StreamWriter | None = None
+        self.outbox: list[bytes] = []
+        self.sems: dict[str, Semaphore] = {}  # channels waited on with wake="one"
+        self.pool: list[RedisLink] = []  # idle connections for blocking calls
+        self.pooled: list[RedisLink] = []  # every one opened (asyncio keeps weak refs only)
+        self.opening: set[asyncio.Task[None]] = set()
+        self.cmd = RedisLink(self)
+        self.sub = RedisLink(self, on_push=self._on_push)
+        self.sub.on_reconnect = self._resubscribe
+
+    # -- clocks -------------------------------------------------------------------------------
+    def true_ms(self) -> float:
+        """True time since the run's start, on the clock every process shares."""
+        return (time.monotonic() - self.t0) * 1000.0
+
+    def local_time(self) -> float:
+        now = self.true_ms()
+        return now + self.clock_offset + self.clock_drift * (now - self.clock_since)
+
+    def true_duration(self, local_ms: float) -> float:
+        return local_ms / (1.0 + self.clock_drift) if self.clock_drift else local_ms
+
+    def set_clock(self, offset_ms: float, drift: float) -> None:
+        now = self.true_ms()
+        self.clock_offset = self.local_time() - now + offset_ms
+        self.clock_since = now
+        self.clock_drift = drift
+
+    def at_local(self, local_ms: float, fn: Callable[[], None]) -> None:
+        self.loop.call_later(max(self.true_duration(local_ms), 0.0) / 1000.0, fn)
+
+    # -- the coordinator ------------------------------------------------------------------------
+    def send(self, message: dict[str, Any]) -> None:
+        """Queue a message; it leaves when the current callback ends (see ``_flush``)."""
+        self.outbox.append(encode(message))
+
+    def _flush(self) -> None:
+        """Send what one callback produced in one write.
+
+        A pause fired by the coordinator on seeing a Record then lands after
+        the synchronous stretch that made it, as in the simulator (a pause
+        freezes the loop between callbacks): the storage call or command that
+        followed the Record in the same stretch has already left.
+        """
+        if self.outbox and self.writer is not None:
+            self.writer.write(b"".join(self.outbox))
+            self.outbox.clear()
+
+    async def serve(self) -> None:
+        reader, self.writer = await asyncio.open_connection(sock=self.channel)
+        await self.cmd.open()
+        await self.sub.open()
+        self.send({"k": "ready", "pid": os.getpid()})
+        self._flush()
+        await self.writer.drain()
+        while True:
+            line = await reader.readline()
+            if not line:
+                return  # the coordinator is gone: so are we
+            self.handle(decode(line))
+            self._flush()
+            await self.writer.drain()
+
+    def handle(self, msg: dict[str, Any]) -> None:
+        kind = msg["k"]
+        if kind == "req":
+            n, user = int(msg["n"]), int(msg["user"])
+            session = hashlib.blake2b(f"{self.seed}:{user}".encode(), digest_size=8).hexdigest()
+            self.start(f"{self.name}/req{n}", self.service.handle(self.lock, user, session),
+                       lambda r, n=n: self.send({"k": "done", "n": n, "r": _plain(r)}))
+        elif kind == "sto":
+            cb = self.storage_waits.pop(int(msg["id"]), None)
+            if cb is not None:
+                cb(tuples(msg["r"]))
+        elif kind == "prog":
+            module, _, func = str(msg["target"]).partition(":")
+            program = getattr(importlib.import_module(module), func)(*msg.get("args", ()))
+            process = str(msg["process"])
+            self.start(process, program,
+                       lambda r, p=process: self.send({"k": "done", "process": p,
+                                                       "r": _plain(r)}))
+        elif kind == "net":
+            start, end = float(msg["start"]), float(msg["end"])
+            if msg["kind"] == "delay":
+                self.net.delays.append((start, end, float(msg["extra"])))
+            else:
+                self.net.partitions.append((start, end))
+            self.net_active = True
+        elif kind == "t0":
+            self.t0 = float(msg["t0"])
+        elif kind == "clock":
+            self.set_clock(float(msg["offset"]), float(msg["drift"]))
+        elif kind == "exit":
+            os._exit(0)
+
+    # -- tasks ----------------------------------------------------------------------------------
+    def start(self, process: str, gen: Generator[Any, Any, Any],
+              on_done: Callable[[object], None] | None) -> Task:
+        task = Task(process, gen, on_done)
+        self.tasks[task] = None
+        self.loop.call_soon(self._run, task, None)
+        return task
+
+    def _wake_if(self, task: Task, seq: int, value: object) -> None:
+        """Deliver a wake-up unless the task died or already woke for this await."""
+        if task.alive and task.seq == seq:
+            task.seq += 1
+            self.loop.call_soon(self._run, task, value)
+
+    def _wait_timeout(self, task: Task, seq: int) -> None:
+        if task.seq == seq and task.waiting is not None:
+            task.waiting = None
+            self._wake_if(task, seq, None)
+
+    def _run(self, task: Task, value: object) -> None:
+        """One loop callback: advance ``task`` to its next await, then send what it said."""
+        try:
+            self._step(task, value)
+        finally:
+            self._flush()
+
+    def _step(self, task: Task, value: object) -> None:
+        """Advance ``task`` through synchronous effects up to its next await."""
+        if isinstance(value, _Subscribed):
+            self.listeners.setdefault(value.channel, {})[task] = deque()
+            value = None
+        gen = task.gen
+        while task.alive:
+            try:
+                effect = gen.send(value)
+            except StopIteration as stop:
+                self._finish(task, stop.value)
+                return
+            value = None
+            kind = type(effect)
+            if kind is Record:
+                self.send({"k": "rec", "t": self.true_ms(), "p": task.process,
+                           "y": effect.type, "f": effect.f, "v": effect.value})
+            elif kind is Call:
+                s = task.seq = task.seq + 1
+                if effect.blocking:
+                    self._call_pooled(task, s, effect.argv)
+                else:
+                    self.cmd.send(effect.argv, lambda r, t=task, s=s: self._wake_if(t, s, r))
+                if effect.timeout_ms is not None:
+                    self.at_local(effect.timeout_ms,
+                                  lambda t=task, s=s: self._wake_if(t, s, TIMED_OUT))
+                return
+            elif kind is Work:
+                _burn(effect.ms)
+            elif kind is Storage:
+                s = task.seq = task.seq + 1
+                self.storage_ids += 1
+                sid = self.storage_ids
+                self.storage_waits[sid] = lambda r, t=task, s=s: self._wake_if(t, s, r)
+                self.send({"k": "sto", "id": sid, "op": effect.op, "user": effect.user,
+                           "value": effect.value, "fence": effect.fence})
+                return
+            elif kind is Sleep:
+                s = task.seq = task.seq + 1
+                self.at_local(effect.ms, lambda t=task, s=s: self._wake_if(t, s, None))
+                return
+            elif kind is WaitMessage:
+                box = self.listeners.get(effect.channel, {}).get(task)
+                if box is None:
+                    raise RuntimeError(f"{task.process} waits on {effect.channel!r} "
+                                       "without subscribing first")
+                if effect.wake == "one":
+                    sem = semaphore(self.sems, self.listeners, effect.channel, box)
+                    if sem.permits:
+                        value = sem.permits.popleft()
+                        continue
+                    sem.waiters.append((task, task.seq + 1))
+                elif box:
+                    value = box.popleft()
+                    continue
+                s = task.seq = task.seq + 1
+                task.waiting = effect.channel
+                if effect.timeout_ms is not None:
+                    self.at_local(effect.timeout_ms, lambda t=task, s=s: self._wait_timeout(t, s))
+                return
+            elif kind is Token:
+                value = self.chooser.token()
+            elif kind is Now:
+                value = self.local_time()
+            elif kind is Subscribe:
+                s = task.seq = task.seq + 1
+                ch = effect.channel
+                self.subscribing.setdefault(ch, deque()).append(
+                    lambda t=task, s=s, c=ch: self._wake_if(t, s, _Subscribed(c)))
+                self.sub.send(("SUBSCRIBE", ch), self._confirmed)
+                return
+            elif kind is Unsubscribe:
+                self.listeners.get(effect.channel, {}).pop(task, None)
+                if not self.listeners.get(effect.channel):
+                    self.sems.pop(effect.channel, None)
+            elif kind is Spawn:
+                child = Task(f"{task.process}/{effect.name}", effect.body)
+                self.tasks[child] = None
+                self.loop.call_soon(self._run, child, None)
+                value = child
+            elif kind is Cancel:
+                self._kill(effect.handle)
+            else:
+                raise TypeError(f"{task.process} yielded {effect!r}, which is not an effect")
+
+    def _call_pooled(self, task: Task, seq: int, argv: tuple[object, ...]) -> None:
+        """A blocking command on a connection of its own, as the simulator's ``Call.blocking``."""
+        def replied(reply: object, link: RedisLink) -> None:
+            self.pool.append(link)  # back to the pool once its reply is in
+            self._wake_if(task, seq, reply)
+
+        if self.pool:
+            link = self.pool.pop()
+            link.send(argv, lambda r: replied(r, link))
+            return
+        link = RedisLink(self)
+        self.pooled.append(link)
+
+        async def open_then_send() -> None:
+            try:
+                await link.open()
+            except Exception:  # cannot connect: outcome unknown, like a lost connection
+                self._wake_if(task, seq, TIMED_OUT)
+                return
+            link.send(argv, lambda r: replied(r, link))
+            self._flush()
+
+        opening = self.loop.create_task(open_then_send())
+        self.opening.add(opening)
+        opening.add_done_callback(self.opening.discard)
+
+    def _finish(self, task: Task, result: object) -> None:
+        task.alive = False
+        self.tasks.pop(task, None)
+        if task.on_done is not None:
+            task.on_done(result)
+
+    def _kill(self, task: object) -> None:
+        if isinstance(task, Task):
+            task.alive = False
+            self.tasks.pop(task, None)
+            for listeners in self.listeners.values():
+                listeners.pop(task, None)
+
+    # -- pub/sub --------------------------------------------------------------------------------
+    def _confirmed(self, reply: object) -> None:
+        """A SUBSCRIBE confirmation (or TIMED_OUT if the connection broke): wake in order."""
+        channel = None
+        if isinstance(reply, list) and len(reply) >= 2 and reply[0] == b"subscribe":
+            channel = reply[1].decode() if isinstance(reply[1], bytes) else str(reply[1])
+        for ch, waiting in self.subscribing.items():
+            if waiting and (channel is None or ch == channel):
+                waiting.popleft()()
+                return
+
+    def _resubscribe(self) -> None:
+        """After a reconnect, listen again on every channel someone listens to."""
+        for ch, listeners in self.listeners.items():
+            if listeners:
+                self.sub.send(("SUBSCRIBE", ch), lambda _r: None)
+
+    def _on_push(self, reply: object) -> None:
+        """EventEmitter semantics: every listener attached right now gets the message."""
+        assert isinstance(reply, list)
+        channel, message = reply[-2], reply[-1]
+        name = channel.decode() if isinstance(channel, bytes) else str(channel)
+        listeners = self.listeners.get(name)
+        if not listeners:
+            return
+        sem = self.sems.get(name)
+        if sem is not None:  # wake="one": release one permit
+            task = sem.wake(name, message)
+            if task is not None:
+                self._run(task, message)
+            return
+        woken = []
+        for task, box in listeners.items():
+            if task.waiting is not None and not box and task.alive:
+                task.waiting = None
+                task.seq += 1
+                woken.append(task)
+            else:
+                box.append(message)
+        for task in woken:  # resolved promises: before anything else queued
+            self._run(task, message)
+
+
+def _burn(ms: float) -> None:
+    """Busy CPU: the whole loop is blocked, as JavaScript work blocks Node's."""
+    end = time.perf_counter() + ms / 1000.0
+    while time.perf_counter() < end:
+        pass
+
+
+def _plain(value: object) -> object:
+    """A task's result, made sendable (Held and other objects become their repr)."""
+    if value is None or isinstance(value, bool | int | float | str | bytes):
+        return value
+    if isinstance(value, tuple | list):
+        return [_plain(v) for v in value]
+    return repr(value)
+
+
+def main(argv: list[str]) -> int:
+    """``python -m sim.driver FD CONFIG_JSON``: serve until the coordinator goes away."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the coordinator's to handle
+    fd, config = int(argv[0]), json.loads(argv[1])
+    channel = socket.socket(fileno=fd)
+
+    async def serve() -> None:
+        await Worker(config, channel).serve()
+
+    try:
+        asyncio.run(serve())
+    except (ConnectionError, BrokenPipeError):
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

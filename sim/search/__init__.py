@@ -1,0 +1,1 @@
+"""Finding counterexamples: random swarms, Dask, exhaustive search, Hypothesis, shrinking."""

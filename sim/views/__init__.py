@@ -1,0 +1,1 @@
+"""How results are shown: tables of figures and verdicts, space-time diagrams."""

@@ -1,0 +1,119 @@
+"""Network links: one FIFO direction of one TCP connection.
+
+Each message gets its own latency draw, but never overtakes the one sent
+before it on the same link (TCP delivers in order). Faults act per node: an
+extra delay adds to every message touching the node; a partition holds
+messages until it heals, then delivers them in order (TCP retransmits; it
+does not drop).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from heapq import heappush
+from typing import TYPE_CHECKING
+
+from models.dist import Dist
+from sim.world.kernel import NORMAL, Timer
+
+if TYPE_CHECKING:
+    from sim.world.world import World
+
+
+class Link:
+    """Messages from one end to the other, in order, with sampled latency."""
+
+    __slots__ = ("last", "latency", "nodes", "world")
+
+    def __init__(self, world: World, latency: Dist, nodes: tuple[str, ...]) -> None:
+        self.world = world
+        self.latency = latency
+        self.nodes = nodes  # the nodes whose faults affect this link
+        self.last = 0.0
+
+    def send(self, depart: float, deliver: Callable[..., None], *args: object) -> float:
+        """Schedule ``deliver(*args)`` at the arrival time; return that time."""
+        world = self.world
+        latency = self.latency
+        if latency.kind == "uniform":  # Dist.sample's commonest case, one call fewer
+            arrive = depart + world.chooser.uniform(latency.a, latency.b)
+        else:
+            arrive = depart + latency.sample(world.chooser)
+        net_faults = world.net_faults
+        if net_faults:
+            for node in self.nodes:
+                faults = net_faults.get(node)
+                if faults is not None:
+                    arrive = faults.adjust(depart, arrive)
+        if arrive < self.last:
+            arrive = self.last
+        self.last = arrive
+        # world.at, inlined: keyed exactly as env.timeout(arrive - now)
+        env = world.env
+        now = env._now
+        delay = arrive - now
+        heappush(env._queue, (now + (delay if delay > 0 else 0), NORMAL, next(env._eid),
+                              Timer(deliver, args)))
+        return arrive
+
+
+class NetFaults:
+    """Active delay and partition windows of one node."""
+
+    __slots__ = ("delays", "partitions")
+
+    def __init__(self) -> None:
+        self.delays: list[tuple[float, float, float]] = []  # start, end, extra
+        self.partitions: list[tuple[float, float]] = []  # start, end
+
+    def adjust(self, depart: float, arrive: float) -> float:
+        for start, end, extra in self.delays:
+            if start <= depart < end:
+                arrive += extra
+        for start, end in self.partitions:
+            if start <= depart < end:
+                arrive = max(arrive, end + (arrive - depart))
+        return arrive
+
+
+class Connection:
+    """One app server's TCP connection to Redis: a link each way and a client id."""
+
+    __slots__ = ("client_id", "down", "open", "owner", "redis", "up")
+
+    def __init__(self, world: World, client_id: int, owner: object, latency: Dist,
+                 node: str) -> None:
+        self.client_id = client_id
+        self.owner = owner  # the AppServer, which receives pushed messages
+        self.redis = world.redis
+        self.up = Link(world, latency, (node, "redis"))
+        self.down = Link(world, latency, (node, "redis"))
+        self.open = True
+        world.redis.connections[client_id] = self
+
+    def send(self, argv: tuple[object, ...], on_reply: Callable[[object], None]) -> None:
+        """Send a command now; ``on_reply`` runs when (if) the reply arrives."""
+        self.up.send(self.up.world.env.now, self._arrive, argv, on_reply)
+
+    def _arrive(self, argv: tuple[object, ...], on_reply: Callable[[object], None]) -> None:
+        # Bytes already on the wire reach Redis even if the sender has died since:
+        # a dead client's SET NX can still take the lock, left to expire.
+        self.redis.execute(self, argv, on_reply)
+        if not self.open:
+            self.redis.disconnect(self.client_id)
+
+    def reply(self, depart: float, reply: object, on_reply: Callable[[object], None]) -> None:
+        self.down.send(depart, self._deliver, on_reply, reply)
+
+    def push(self, depart: float, channel: bytes, message: bytes) -> None:
+        self.down.send(depart, self._deliver, self.owner.on_message, channel, message)
+
+    def _deliver(self, fn: Callable[..., object], *args: object) -> None:
+        if self.open:
+            fn(*args)
+
+    def close(self) -> None:
+        """The process died: nothing more is delivered either way."""
+        if self.open:
+            self.open = False
+            self.redis.disconnect(self.client_id)

@@ -1,0 +1,283 @@
+"""The simulated world: wires Redis, app servers, the database, the load and faults.
+
+``run(scenario)`` is the whole API: same scenario and seed, same history and
+same trace hash, byte for byte, in any process. Nothing here reads a clock
+or a global random source; every choice comes from ``world.chooser``.
+"""
+
+from __future__ import annotations
+
+import gc
+import hashlib
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from functools import cached_property
+from heapq import heappush
+from typing import Any
+
+import simpy
+
+from models.database import Database
+from models.faults import Clock, Crash, Delay, Fault, Partition, Pause
+from models.history import History, Recorder
+from models.locks import LockDesign, make_lock
+from models.locks.effect import Record, Storage
+from models.scenario import Scenario
+from models.workload import CouponService
+from sim.runtime.chooser import Chooser
+from sim.runtime.load import Load
+from sim.world.app_server import AppServer, Task
+from sim.world.kernel import NORMAL, Timer, call_after, drive
+from sim.world.network import NetFaults
+from sim.world.redis_node import RedisNode, trace_digest
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """What one run produced: the history and the facts to reproduce and compare it.
+
+    ``trace_hash`` is computed when first read: hashing a big history costs a
+    quarter of a 957-request run, and sweeps and benchmarks never read it."""
+
+    scenario: Scenario
+    history: History
+    redis_log: list[tuple[float, int, tuple[object, ...], object]] = field(repr=False)
+    """Every command Redis ran: (start, client, argv, reply), hashed into the trace."""
+    end_ms: float
+    completed: int
+    redis_commands: int
+    redis_counts: dict[str, int] = field(default_factory=dict)
+    stock_left: int = 0
+    monitor: tuple[tuple[float, int, str, tuple[object, ...]], ...] | None = None  # RedisNode's
+    events: int = 0  # kernel events scheduled: messages, CPU bursts, timers
+
+    @cached_property
+    def trace_hash(self) -> str:
+        """sha256 over the history's digest and Redis's command log: equal iff same run."""
+        trace = hashlib.sha256()
+        trace.update(self.history.digest().encode())
+        trace.update(trace_digest(self.redis_log).encode())
+        return trace.hexdigest()
+
+
+class World:
+    """One run's state. Build it with a scenario, then call ``run()`` once."""
+
+    def __init__(self, scenario: Scenario, lock: LockDesign | None = None,
+                 monitor: bool = False, chooser: Chooser | None = None) -> None:
+        self.scenario = scenario.validate()
+        self.env = simpy.Environment()
+        self.chooser = (chooser if chooser is not None
+                        else Chooser(scenario.seed, scenario.choices))
+        self.lock = lock if lock is not None else make_lock(scenario.lock, **scenario.lock_kwargs)
+        self.service = CouponService(handler_cpu_ms=scenario.handler_cpu_ms, stock=scenario.stock)
+        self.recorder = Recorder()
+        self.net_faults: dict[str, NetFaults] = {}
+        self.pause_ends: dict[str, list[float]] = {}
+        self.holders: dict[str, str] = {}  # request process -> node, while it holds
+        self._deferred: list[Fault] = []
+        self._client_ids = 0
+        self.redis = RedisNode(self, scenario.redis_version, scenario.redis_service_ms,
+                               scenario.script_service_ms, monitor=monitor)
+        self.db = Database(scenario.stock, scenario.fencing_storage)
+        self.servers = [AppServer(self, f"app{i + 1}", scenario.callback_cpu_ms)
+                        for i in range(scenario.servers)]
+        self.by_name = {s.name: s for s in self.servers}
+        self.load = Load(self)
+        self.finished = self.env.event()
+        self._armed = False
+
+    # -- scheduling --------------------------------------------------------------
+    @property
+    def now(self) -> float:
+        return self.env.now
+
+    def at(self, when: float, fn: Callable[..., Any], *args: Any) -> None:
+        """Run ``fn(*args)`` at virtual time ``when`` (ties keep scheduling order).
+
+        Keyed as ``env.timeout(when - now)`` would be, to the last bit."""
+        env = self.env
+        now = env._now
+        delay = when - now
+        heappush(env._queue, (now + (delay if delay > 0 else 0), NORMAL, next(env._eid),
+                              Timer(fn, args)))
+
+    def after(self, delay: float, fn: Callable[..., Any], *args: Any) -> None:
+        """Run ``fn(*args)`` ``delay`` ms from now (as ``env.timeout(delay)``)."""
+        call_after(self.env, delay, fn, *args)
+
+    def next_client_id(self) -> int:
+        self._client_ids += 1
+        return self._client_ids
+
+    def finish(self) -> None:
+        if not self.finished.triggered:
+            self.finished.succeed()
+
+    # -- what tasks do -----------------------------------------------------------
+    def record(self, task: Task, effect: Record, node: str) -> None:
+        type_, f = effect.type, effect.f
+        self.recorder.record(self.env.now, task.process, type_, f, effect.value, node)
+        if type_ == "invoke":
+            task.open_ops[f] = None
+        else:
+            task.open_ops.pop(f, None)
+        if f == "acquire" and type_ == "ok":
+            self.holders[task.process] = node
+            if self._deferred:
+                pending, self._deferred = self._deferred, []
+                for fault in pending:
+                    self._fire(fault)
+        elif f == "release" and type_ == "invoke":
+            self.holders.pop(task.process, None)
+
+    def storage_call(self, op: Storage, reply: Callable[[object], None]) -> None:
+        lat = self.scenario.storage_latency
+        self.at(self.env.now + lat.sample(self.chooser), self._storage_apply, op, reply)
+
+    def _storage_apply(self, op: Storage, reply: Callable[[object], None]) -> None:
+        result = self.db.apply(op)
+        self.at(self.env.now + self.scenario.storage_latency.sample(self.chooser), reply, result)
+
+    def start_request(self, server: AppServer, n: int, user: int,
+                      on_done: Callable[[object], None]) -> None:
+        session = hashlib.blake2b(f"{self.scenario.seed}:{user}".encode(),
+                                  digest_size=8).hexdigest()
+        gen = self.service.handle(self.lock, user, session)
+        server.start(f"{server.name}/req{n}", gen, on_done)
+
+    def spawn(self, node: str, process: str, program: Any,
+              on_done: Callable[[object], None] | None = None) -> Task:
+        """Run any effect program on an app server (tests and custom experiments)."""
+        return self.by_name[node].start(process, program, on_done or (lambda _r: None))
+
+    def run_until(self, until_ms: float) -> History:
+        """Advance virtual time to ``until_ms`` with faults armed; return the history so far."""
+        if not self._armed:
+            self._armed = True
+            self.recorder.record(0.0, "storage", "ok", "init", self.scenario.stock)
+            self._schedule_faults()
+        self.env.run(until=until_ms)
+        return self.recorder.history()
+
+    # -- faults ---------------------------------------------------------------------
+    def _schedule_faults(self) -> None:
+        for fault in self.scenario.faults:
+            self.at(fault.at_ms, lambda f=fault: self._fire(f))
+
+    def _target(self, fault: Fault) -> str | None:
+        if fault.node != "holder":
+            return fault.node
+        if not self.holders:
+            return None
+        return next(reversed(self.holders.values()))
+
+    def _nemesis(self, f: str, node: str, value: object) -> None:
+        self.recorder.record(self.env.now, "nemesis", "info", f, value, node)
+
+    def _fire(self, fault: Fault) -> None:
+        node = self._target(fault)
+        if node is None:  # nobody holds the lock yet: strike the next holder
+            self._deferred.append(fault)
+            return
+        now = self.env.now
+        if isinstance(fault, Pause):
+            end = now + fault.duration_ms
+            self._nemesis("pause", node, fault.duration_ms)
+            if node == "redis":
+                self.redis.busy_until = max(self.redis.busy_until, end)
+            else:
+                self.pause_ends.setdefault(node, []).append(end)
+                self.by_name[node].pause(fault.duration_ms)
+            self.at(end, lambda: self._nemesis("resume", node, None))
+        elif isinstance(fault, Crash):
+            self._crash(node, fault)
+        elif isinstance(fault, Delay):
+            nf = self.net_faults.setdefault(node, NetFaults())
+            nf.delays.append((now, now + fault.duration_ms, fault.extra_ms))
+            self._nemesis("delay", node, (fault.extra_ms, fault.duration_ms))
+        elif isinstance(fault, Partition):
+            nf = self.net_faults.setdefault(node, NetFaults())
+            nf.partitions.append((now, now + fault.duration_ms))
+            self._nemesis("partition", node, fault.duration_ms)
+            self.at(now + fault.duration_ms, lambda: self._nemesis("heal", node, None))
+        elif isinstance(fault, Clock):
+            if node in self.by_name:
+                self.by_name[node].set_clock(fault.offset_ms, fault.drift)
+            self._nemesis("clock", node, (fault.offset_ms, fault.drift))
+
+    def _crash(self, node: str, fault: Crash) -> None:
+        self._nemesis("crash", node, None)
+        if node == "redis":  # restart without persistence: every key is gone
+            self.redis.model.flush()
+            return
+        server = self.by_name[node]
+        if not server.alive:
+            return
+        for task in server.crash():
+            for f in list(task.open_ops):
+                self.recorder.record(self.env.now, task.process, "info", f, "crashed", node)
+            self.holders.pop(task.process, None)
+            if task.on_done is not None:
+                task.on_done("crashed")
+        if fault.restart_after_ms is not None:
+            def restart() -> None:
+                server.restart()
+                self._nemesis("restart", node, None)
+
+            self.at(self.env.now + fault.restart_after_ms, restart)
+
+    # -- the run ------------------------------------------------------------------------
+    def run(self) -> RunResult:
+        if not self._armed:
+            self._armed = True
+            self.recorder.record(0.0, "storage", "ok", "init", self.scenario.stock)
+            self._schedule_faults()
+        self.load.start()
+        self.at(self.scenario.horizon_ms, self.finish)
+        with _fewer_collections():
+            drive(self.env, self.finished)
+        self.redis.model.release_scripts()  # the next run in this process may reuse it
+        # Close the history at the run's end, so a wait still pending at the
+        # horizon is judged for its whole length.
+        self.recorder.record(self.env.now, "nemesis", "info", "end", None, "")
+        history = self.recorder.history()
+        monitor = tuple(self.redis.monitor) if self.redis.monitor is not None else None
+        return RunResult(
+            scenario=self.scenario,
+            history=history,
+            redis_log=self.redis.log,
+            end_ms=self.env.now,
+            completed=self.load.completed,
+            redis_commands=self.redis.commands,
+            redis_counts=dict(sorted(self.redis.counts.items())),
+            stock_left=self.db.stock,
+            monitor=monitor,
+            events=next(self.env._eid),
+        )
+
+
+@contextmanager
+def _fewer_collections(gen0: int = 50_000) -> Iterator[None]:
+    """Collect young objects less often while a run allocates its hundreds of
+    thousands of ops and timers (most live until the run ends: each young
+    collection would only promote them; ~10% of the report scenario's time)."""
+    old = gc.get_threshold()
+    if old[0] >= gen0:
+        yield
+        return
+    gc.set_threshold(gen0, old[1], old[2])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*old)
+
+
+def run(scenario: Scenario, lock: LockDesign | None = None, monitor: bool = False,
+        chooser: Chooser | None = None) -> RunResult:
+    """Run one scenario to completion (or its horizon) and return what happened.
+
+    ``chooser`` replaces the seeded source of choices (``sim.search.strategies`` passes
+    one that asks Hypothesis, so every latency and token can shrink)."""
+    return World(scenario, lock, monitor, chooser).run()

@@ -1,0 +1,114 @@
+"""The test of the test: deliberately broken models must fail the conformance suite.
+
+Each mutant breaks one thing a lock depends on. The same sequence strategy
+and runner as the real suite must catch every one of them within a modest
+budget; if a mutant survives, the suite is too weak to trust.
+"""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import HealthCheck, Phase, given, settings
+
+from models.redis import RedisModel, strings
+from models.redis.command import Command
+from models.redis.keys import cmd_del
+from tests.real.conformance.harness import Mismatch, RealClients, run_sequence, sequences
+
+pytestmark = pytest.mark.real_redis
+
+BUDGET = 1000  # sequences per mutant before we call it a survivor (half the real budget)
+
+
+class PxIgnored(RedisModel):
+    """SET ... PX n behaves as if PX were not given."""
+
+    def __init__(self, version):
+        super().__init__(version)
+
+        def cmd_set(m, argv):
+            out, i = [], 0
+            while i < len(argv):
+                if i >= 3 and argv[i].upper() == b"PX" and i + 1 < len(argv):
+                    i += 2
+                    continue
+                out.append(argv[i])
+                i += 1
+            return strings.cmd_set(m, out)
+
+        self.commands[b"set"] = Command("set", cmd_set, -3)
+
+
+class ScriptNotAtomic(RedisModel):
+    """Time passes inside a script: each redis.call runs 30 ms after the previous."""
+
+    def call(self, argv):
+        self.ks.now += 30
+        return super().call(argv)
+
+
+class IncrDropsTtl(RedisModel):
+    """INCR forgets the key's TTL."""
+
+    def __init__(self, version):
+        super().__init__(version)
+
+        def cmd_incr(m, argv):
+            reply = strings.cmd_incr(m, argv)
+            if isinstance(reply, int):
+                m.ks.persist(argv[1])
+            return reply
+
+        self.commands[b"incr"] = Command("incr", cmd_incr, 2)
+
+
+class DelCountsAll(RedisModel):
+    """DEL answers the number of keys named, not the number removed."""
+
+    def __init__(self, version):
+        super().__init__(version)
+
+        def bad_del(m, argv):
+            cmd_del(m, argv)
+            return len(argv) - 1
+
+        self.commands[b"del"] = Command("del", bad_del, -2)
+
+
+class PublishToLateSubscribers(RedisModel):
+    """PUBLISH reports one receiver too many (as if a late subscriber got it)."""
+
+    def __init__(self, version):
+        super().__init__(version)
+        publish = self.commands[b"publish"].handler
+
+        def bad_publish(m, argv):
+            return publish(m, argv) + 1
+
+        self.commands[b"publish"] = Command("publish", bad_publish, 3)
+
+
+MUTANTS = [PxIgnored, ScriptNotAtomic, IncrDropsTtl, DelCountsAll, PublishToLateSubscribers]
+
+
+@pytest.mark.parametrize("mutant", MUTANTS, ids=lambda m: m.__name__)
+def test_mutant_is_caught(mutant, default_conformance_server):
+    server = default_conformance_server
+    clients = RealClients(server.host, server.port)
+    version = server.version
+    tried = []
+
+    @settings(max_examples=BUDGET, deadline=None, derandomize=True, database=None,
+              suppress_health_check=list(HealthCheck), phases=[Phase.generate])
+    @given(sequences())
+    def conformance(seq):
+        tried.append(len(seq))
+        run_sequence(seq, clients, lambda: mutant(version))
+
+    try:
+        with pytest.raises(Mismatch):
+            conformance()
+    finally:
+        clients.close()
+    assert len(tried) < BUDGET
+    print(f"{mutant.__name__}: caught by sequence {len(tried)} of at most {BUDGET}")
