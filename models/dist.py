@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
+from models.validation import check_fields
+
 
 class Draws(Protocol):
     """What a distribution needs from the run's source of choices (``Chooser``)."""
@@ -39,6 +41,7 @@ class Dist:
         raise ValueError(f"unknown distribution kind {kind!r}")
 
     def validate(self) -> None:
+        check_fields(self)
         if self.kind not in ("const", "uniform", "exp", "lognormal"):
             raise ValueError(
                 f"unknown distribution kind {self.kind!r} (const, uniform, exp, lognormal)"

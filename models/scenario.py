@@ -7,12 +7,15 @@ fault-free run lands on the report's table 7.1 (see the README).
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import typing
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
 from models.dist import Dist
 from models.faults import Fault, fault_from_dict, fault_to_dict
+from models.validation import ValueProblem, at_least, check_fields, positive
 
 
 class ScenarioError(ValueError):
@@ -24,37 +27,108 @@ CLIENT_LATENCY = Dist("uniform", 0.3, 0.7)
 REDIS_LATENCY = Dist("uniform", 0.05, 0.15)
 STORAGE_LATENCY = Dist("uniform", 1.4, 2.0)
 
+# The smallest value each number may take (types come from the annotations).
+MINIMUM = {
+    "servers": 1, "requests": 0, "vus": 1, "first_user": 0, "repeat_users": 1, "stock": 0,
+    "redis_service_ms": 0, "script_service_ms": 0, "callback_cpu_ms": 0, "handler_cpu_ms": 0,
+    "seed": 0,
+}
+
+
+def _check_fault(i: int, fault: object) -> None:
+    name = f"faults: item {i} ({getattr(fault, 'kind', '?')})"
+    try:
+        check_fields(fault)
+    except ValueProblem as exc:
+        raise ValueProblem(f"{name}: {exc}") from None
+    for f in dataclasses.fields(fault):  # type: ignore[arg-type]
+        value = getattr(fault, f.name)
+        if f.name.endswith("_ms") and f.name != "offset_ms" and value is not None and value < 0:
+            raise ValueProblem(f"{name}: {f.name} must not be negative, not {value:g}")
+
+
+def _type_name(hint: Any) -> str:
+    if isinstance(hint, type):
+        return hint.__name__
+    text = str(hint)
+    for prefix in ("typing.", "models.dist.", "models.faults."):
+        text = text.replace(prefix, "")
+    return text.replace(" | ", " or ")
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())
+
+
+def about(default: Any, doc: str) -> Any:
+    """A field with its default and the one line the scenario reference prints for it."""
+    return field(default=default, metadata={"doc": doc})
+
 
 @dataclass(frozen=True)
 class Scenario:
     """One run's world. Times in ms, rates per second."""
 
-    servers: int = 2
-    requests: int = 957
-    vus: int = 100
-    load: str = "closed"  # "closed" (k6 VUs looping) or "open" (arrival rate)
-    rate_rps: float = 100.0  # open load only
-    think: Dist = NO_THINK  # closed load: pause between a VU's requests
-    first_user: int = 848  # the report's userIds ran 848..1804
-    repeat_users: int = 1  # requests per user id (2 = every user clicks twice)
-    arrivals_ms: tuple[float, ...] = ()  # "scheduled" load: request i arrives at arrivals_ms[i]
-    lock: str = "seed"
-    lock_params: tuple[tuple[str, Any], ...] = ()
-    stock: int = 1000
-    fencing_storage: bool = True  # the database checks fences when the lock gives them
-    client_latency: Dist = CLIENT_LATENCY  # k6 -> nginx -> app, one way
-    redis_latency: Dist = REDIS_LATENCY  # app <-> redis, one way
-    storage_latency: Dist = STORAGE_LATENCY  # app <-> database, one way
-    redis_service_ms: float = 0.02  # CPU per command on Redis's single thread
-    script_service_ms: float = 0.04  # per EVAL
-    callback_cpu_ms: float = 0.08  # event-loop CPU per callback (reply, timer, message)
-    handler_cpu_ms: float = 0.3  # request handling CPU (routing, JSON, session)
-    faults: tuple[Fault, ...] = ()
-    seed: int = 1
-    choices: tuple[int, ...] = ()  # answers to the first draws (0..1000), then the seed
-    horizon_ms: float = 600_000.0  # a run stops here even if requests are still waiting
-    redis_version: tuple[int, int] = (7, 0)
-    extra: tuple[tuple[str, Any], ...] = field(default=())
+    servers: int = about(2, 'app servers (Node.js-like event loops) behind nginx least_conn')
+    requests: int = about(957, 'requests the load issues in all')
+    vus: int = about(100, 'closed load: k6 virtual users, each looping request after request')
+    load: str = about(
+        "closed", '"closed" (k6 VUs looping), "open" (arrival rate) or "scheduled" (arrivals_ms)')
+    rate_rps: float = about(100.0, 'open load only: arrivals per second (Poisson)')
+    think: Dist = about(NO_THINK, "closed load: pause between a VU's requests")
+    first_user: int = about(
+        848, "user id of the first request (the report's userIds ran 848..1804)")
+    repeat_users: int = about(1, 'requests per user id (2 = every user clicks twice)')
+    arrivals_ms: tuple[float, ...] = about(
+        (), '"scheduled" load: request i arrives at arrivals_ms[i]')
+    lock: str = about("seed", 'the lock design, by registered name (locksim list)')
+    lock_params: tuple[tuple[str, Any], ...] = about(
+        (), 'the design\'s parameters, e.g. {"ttl_ms": 2000}')
+    stock: int = about(1000, 'coupons in stock at the start')
+    fencing_storage: bool = about(
+        True, 'the database refuses operations with a fence lower than one it has seen')
+    client_latency: Dist = about(CLIENT_LATENCY, 'k6 -> nginx -> app, one way')
+    redis_latency: Dist = about(REDIS_LATENCY, 'app <-> redis, one way')
+    storage_latency: Dist = about(STORAGE_LATENCY, 'app <-> database, one way')
+    redis_service_ms: float = about(0.02, "CPU per command on Redis's single thread")
+    script_service_ms: float = about(0.04, 'Redis CPU per EVAL')
+    callback_cpu_ms: float = about(0.08, 'event-loop CPU per callback (reply, timer, message)')
+    handler_cpu_ms: float = about(0.3, 'request handling CPU (routing, JSON, session)')
+    faults: tuple[Fault, ...] = about(
+        (), 'the fault schedule (see the fault kinds in locksim list)')
+    seed: int = about(1, "the run's seed: every latency, think time and token is drawn from it")
+    choices: tuple[int, ...] = about(
+        (), "answers (0..1000) to the run's first draws, then the seed takes over")
+    horizon_ms: float = about(600_000.0, 'a run stops here even if requests are still waiting')
+    redis_version: tuple[int, int] = about(
+        (7, 0), 'the Redis dialect modelled, [major, minor] (6 or 7)')
+    extra: tuple[tuple[str, Any], ...] = about(
+        (), 'reserved; kept for files written by older versions')
+
+    @staticmethod
+    def reference() -> str:
+        """The scenario file reference (Markdown), made from the type itself (docs/scenario.md)."""
+        hints = typing.get_type_hints(Scenario)
+        rows = ["| field | type | default | minimum | meaning |", "|---|---|---|---|---|"]
+        for f in fields(Scenario):
+            default = Scenario().to_dict()[f.name]
+            low = MINIMUM.get(f.name, "")
+            kind = _type_name(hints[f.name])
+            rows.append(f"| `{f.name}` | {kind} | `{json.dumps(default)}` | {low} | "
+                        f"{f.metadata['doc']} |")
+        return "\n".join([
+            "# Scenario files",
+            "",
+            "A scenario is one JSON object; every field is optional and takes the default below.",
+            "`locksim run --json` prints one; `--scenario FILE` reads one. Unknown fields, wrong",
+            "types, NaN or infinite numbers and values below the minimum are refused with one",
+            "line naming the field. A distribution is `{\"kind\": K, \"a\": A, \"b\": B}` or the",
+            'text `"uniform:0.05:0.15"` (kinds: const, uniform, exp, lognormal). Generated from',
+            "`models/scenario.py` (`Scenario.reference()`); a test keeps this file equal to it.",
+            "",
+            *rows,
+            "",
+        ])
 
     def with_(self, **changes: Any) -> Scenario:
         return replace(self, **changes)
@@ -64,11 +138,30 @@ class Scenario:
         return dict(self.lock_params)
 
     def validate(self) -> Scenario:
-        """Raise ScenarioError (one line) for values no run can use."""
-        if self.servers < 1:
-            raise ScenarioError("servers must be at least 1")
-        if self.requests < 0 or self.vus < 1:
-            raise ScenarioError("requests must be >= 0 and vus >= 1")
+        """Raise ScenarioError (one line) for values no run can use.
+
+        Types first (a file may say ``"servers": "2"``), then ranges, then
+        combinations; the lock and its parameters are built once to be checked.
+        """
+        try:
+            check_fields(self)
+            for name, low in MINIMUM.items():
+                at_least(name, getattr(self, name), low)
+            positive("horizon_ms", self.horizon_ms)
+            for i, choice in enumerate(self.choices):
+                if not 0 <= choice <= 1000:
+                    raise ValueProblem(f"choices: item {i} must be 0..1000, not {choice}")
+            if self.redis_version[0] not in (6, 7) or self.redis_version[1] < 0:
+                raise ValueProblem(f"redis_version must be 6.x or 7.x, not {self.redis_version}")
+            for name in ("think", "client_latency", "redis_latency", "storage_latency"):
+                try:
+                    getattr(self, name).validate()
+                except ValueError as exc:
+                    raise ValueProblem(f"{name}: {exc}") from None
+            for i, fault in enumerate(self.faults):
+                _check_fault(i, fault)
+        except ValueProblem as exc:
+            raise ScenarioError(str(exc)) from None
         if self.load not in ("closed", "open", "scheduled"):
             raise ScenarioError(
                 f"load must be 'closed', 'open' or 'scheduled', not {self.load!r}")
@@ -78,18 +171,33 @@ class Scenario:
             raise ScenarioError("arrival times must not be negative")
         if self.load == "open" and self.rate_rps <= 0:
             raise ScenarioError("rate_rps must be positive for an open load")
-        if self.repeat_users < 1:
-            raise ScenarioError("repeat_users must be at least 1")
-        for name in ("think", "client_latency", "redis_latency", "storage_latency"):
-            try:
-                getattr(self, name).validate()
-            except ValueError as exc:
-                raise ScenarioError(f"{name}: {exc}") from None
         names = {f"app{i + 1}" for i in range(self.servers)} | {"holder", "redis"}
         for fault in self.faults:
             if fault.node not in names:
                 raise ScenarioError(f"fault on unknown node {fault.node!r}: {fault}")
+        self._check_lock()
         return self
+
+    def _check_lock(self) -> None:
+        """The design must exist and accept these parameters (designs validate their own)."""
+        from models.locks import UnknownLock, make_lock
+
+        keys = [k for k, _ in self.lock_params]
+        if any(not isinstance(k, str) for k in keys) or len(set(keys)) != len(keys):
+            raise ScenarioError("lock_params must map distinct names to values")
+        try:
+            design = make_lock(self.lock, **self.lock_kwargs)
+        except UnknownLock as exc:
+            raise ScenarioError(str(exc)) from None
+        except TypeError as exc:
+            raise ScenarioError(f"lock {self.lock!r}: {_one_line(exc)}") from None
+        except ValueError as exc:
+            raise ScenarioError(f"lock {self.lock!r}: {_one_line(exc)}") from None
+        if dataclasses.is_dataclass(design):
+            try:
+                check_fields(design, loose=True)
+            except ValueProblem as exc:
+                raise ScenarioError(f"lock {self.lock!r}: {exc}") from None
 
     # -- JSON --------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
@@ -118,17 +226,29 @@ class Scenario:
         try:
             for key, value in data.items():
                 if key in ("think", "client_latency", "redis_latency", "storage_latency"):
-                    kw[key] = Dist(**value) if isinstance(value, dict) else Dist.parse(str(value))
+                    if isinstance(value, dict):
+                        kw[key] = Dist(**value)
+                    elif isinstance(value, str):
+                        kw[key] = Dist.parse(value)
+                    else:
+                        raise ScenarioError(f"{key}: expected a distribution, got {value!r}")
                 elif key == "faults":
+                    if not isinstance(value, list):
+                        raise ScenarioError(f"faults: expected a list, got {type(value).__name__}")
                     kw[key] = tuple(fault_from_dict(f) for f in value)
                 elif key in ("lock_params", "extra"):
-                    kw[key] = tuple(sorted(dict(value).items()))
-                elif key == "redis_version" or key == "choices":
-                    kw[key] = tuple(int(v) for v in value)
-                elif key == "arrivals_ms":
-                    kw[key] = tuple(float(v) for v in value)
+                    if not isinstance(value, dict):
+                        raise ScenarioError(
+                            f"{key}: expected an object, got {type(value).__name__}")
+                    kw[key] = tuple(sorted(value.items()))
+                elif key in ("redis_version", "choices", "arrivals_ms"):
+                    if not isinstance(value, list | tuple):
+                        raise ScenarioError(f"{key}: expected a list, got {type(value).__name__}")
+                    kw[key] = tuple(value)
                 else:
                     kw[key] = value
+        except ScenarioError:
+            raise
         except (TypeError, ValueError) as exc:
-            raise ScenarioError(f"bad scenario field: {exc}") from None
+            raise ScenarioError(f"bad scenario field: {_one_line(exc)}") from None
         return Scenario(**kw).validate()

@@ -30,6 +30,7 @@ from models.locks.effect import (
     Token,
 )
 from models.locks.held import Held
+from models.validation import positive
 
 SIGNAL_EXPIRE_MS = 1000
 UNLOCK_SCRIPT = (
@@ -58,6 +59,10 @@ class BlpopLock:
 
     ttl_ms: int = 5000
     auto_renewal: bool = False
+
+    def __post_init__(self) -> None:
+        """A nonsense parameter is refused here, not turned into a misleading verdict."""
+        positive("ttl_ms", self.ttl_ms)
 
     @property
     def name(self) -> str:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from models.locks.effect import TIMED_OUT, Call, Program, Record, Token, Work
 from models.locks.held import Held
+from models.validation import positive
 
 if TYPE_CHECKING:
     from models.workload import CouponService
@@ -37,6 +38,10 @@ class LuaAtomic:
 
     ttl_ms: int = 5000
     coupon: int = 1
+
+    def __post_init__(self) -> None:
+        """A nonsense parameter is refused here, not turned into a misleading verdict."""
+        positive("ttl_ms", self.ttl_ms)
 
     @property
     def name(self) -> str:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from models.locks.effect import TIMED_OUT, Call, Program, Record, Sleep, Token
 from models.locks.held import Held
+from models.validation import positive
 
 RELEASE_SCRIPT = (
     "local token = redis.call('get', KEYS[1]) "
@@ -29,6 +30,11 @@ class PollingLock:
 
     ttl_ms: int = 5000
     poll_ms: float = 100.0
+
+    def __post_init__(self) -> None:
+        """A nonsense parameter is refused here, not turned into a misleading verdict."""
+        positive("ttl_ms", self.ttl_ms)
+        positive("poll_ms", self.poll_ms)
 
     @property
     def name(self) -> str:

@@ -35,6 +35,7 @@ from models.locks.effect import (
     WaitMessage,
 )
 from models.locks.held import Held
+from models.validation import positive
 
 ACQUIRE_SCRIPT = (
     "if (redis.call('exists', KEYS[1]) == 0) or "
@@ -69,6 +70,10 @@ class RedissonLock:
 
     ttl_ms: int = 5000
     watchdog: bool = True  # False: lock(leaseTime=ttl_ms), no renewal
+
+    def __post_init__(self) -> None:
+        """A nonsense parameter is refused here, not turned into a misleading verdict."""
+        positive("ttl_ms", self.ttl_ms)
 
     @property
     def name(self) -> str:

@@ -37,6 +37,7 @@ from models.locks.effect import (
     WaitMessage,
 )
 from models.locks.held import Held
+from models.validation import ValueProblem, positive
 
 WATCHDOG_SCRIPT = (
     "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], "
@@ -66,6 +67,14 @@ class SeedLock:
     subscribe: str = "after"
     wait_timeout_ms: float | None = None
     fenced: bool = False
+
+    def __post_init__(self) -> None:
+        """A nonsense parameter is refused here, not turned into a misleading verdict."""
+        positive("ttl_ms", self.ttl_ms)
+        positive("watchdog_period_ms", self.watchdog_period_ms)
+        positive("wait_timeout_ms", self.wait_timeout_ms)
+        if self.subscribe not in ("after", "before"):
+            raise ValueProblem(f"subscribe must be 'after' or 'before', not {self.subscribe!r}")
 
     @property
     def name(self) -> str:

