@@ -36,7 +36,8 @@ def check_fields(obj: Any, loose: bool = False) -> None:
 
     ``loose`` lets an integral float stand for an int (lock parameters).
     """
-    for name, checker in _field_checkers(type(obj)):
+    cls: type = type(obj)
+    for name, checker in _field_checkers(cls):
         problem = checker(getattr(obj, name), loose)
         if problem:
             raise ValueProblem(f"{name}: {problem}")

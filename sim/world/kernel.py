@@ -42,7 +42,7 @@ class Timer:
 def call_after(env: simpy.Environment, delay: float, fn: Callable[..., Any], *args: Any,
                priority: int = NORMAL) -> None:
     """Run ``fn(*args)`` ``delay`` ms from now, keyed exactly as ``env.timeout(delay)``."""
-    heappush(env._queue, (env._now + delay, priority, next(env._eid), Timer(fn, args)))
+    heappush(env._queue, (env._now + delay, priority, next(env._eid), Timer(fn, args)))  # type: ignore[misc]
 
 
 def drive(env: simpy.Environment, until: simpy.Event) -> None:
@@ -61,10 +61,10 @@ def drive(env: simpy.Environment, until: simpy.Event) -> None:
             raise RuntimeError(f"no events left; {until!r} never triggered") from None
         env._now = now
         if type(event) is timer:
-            event.callbacks = None
+            event.callbacks = None  # type: ignore[assignment]
             event.fn(*event.args)
             continue
-        callbacks, event.callbacks = event.callbacks, None
+        callbacks, event.callbacks = event.callbacks, None  # type: ignore[assignment]
         for callback in callbacks:
             callback(event)
         if not event._ok and not hasattr(event, "_defused"):

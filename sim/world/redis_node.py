@@ -17,7 +17,8 @@ from models.redis.model import Delivery, Served
 from models.redis.reply import Reply
 
 if TYPE_CHECKING:
-    from sim.world.world import Connection, World
+    from sim.world.network import Connection
+    from sim.world.world import World
 
 ReplyFn = Callable[[Reply], None]
 _SCRIPTS = (b"EVAL", b"EVALSHA", b"eval", b"evalsha", "EVAL", "EVALSHA", "eval", "evalsha")
@@ -82,7 +83,7 @@ class RedisNode:
                 ran.clear()
         if outcome.reply is BLOCKED:
             self.blocked[conn.client_id] = on_reply
-            timeout_s = float(argv[-1])  # the model has validated it
+            timeout_s = float(argv[-1])  # type: ignore[arg-type]  # the model has validated it
             if timeout_s > 0:
                 world.at(start + timeout_s * 1000.0, lambda: self.timeout_blocked(conn))
         else:
