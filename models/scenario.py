@@ -15,7 +15,7 @@ from typing import Any
 
 from models.dist import Dist
 from models.faults import Fault, fault_from_dict, fault_to_dict
-from models.validation import ValueProblem, at_least, check_fields, positive
+from models.validation import ValueProblem, at_least, at_most, check_fields, positive
 
 
 class ScenarioError(ValueError):
@@ -33,6 +33,10 @@ MINIMUM = {
     "redis_service_ms": 0, "script_service_ms": 0, "callback_cpu_ms": 0, "handler_cpu_ms": 0,
     "seed": 0,
 }
+# The largest: past these a run would take days or exhaust memory, which is never
+# what the user meant (a typo, or a unit mixed up).
+MAXIMUM = {"servers": 1000, "requests": 10_000_000, "vus": 1_000_000, "horizon_ms": 1e10,
+           "seed": 2**63 - 1, "stock": 2**62}
 
 
 def _check_fault(i: int, fault: object) -> None:
@@ -109,12 +113,15 @@ class Scenario:
     def reference() -> str:
         """The scenario file reference (Markdown), made from the type itself (docs/scenario.md)."""
         hints = typing.get_type_hints(Scenario)
-        rows = ["| field | type | default | minimum | meaning |", "|---|---|---|---|---|"]
+        rows = ["| field | type | default | minimum | maximum | meaning |",
+                "|---|---|---|---|---|---|"]
         for f in fields(Scenario):
             default = Scenario().to_dict()[f.name]
             low = MINIMUM.get(f.name, "")
+            high = MAXIMUM.get(f.name, "")
             kind = _type_name(hints[f.name])
-            rows.append(f"| `{f.name}` | {kind} | `{json.dumps(default)}` | {low} | "
+            top = f"{high:g}" if high != "" else ""
+            rows.append(f"| `{f.name}` | {kind} | `{json.dumps(default)}` | {low} | {top} | "
                         f"{f.metadata['doc']} |")
         return "\n".join([
             "# Scenario files",
@@ -147,6 +154,8 @@ class Scenario:
             check_fields(self)
             for name, low in MINIMUM.items():
                 at_least(name, getattr(self, name), low)
+            for name, high in MAXIMUM.items():
+                at_most(name, getattr(self, name), high)
             positive("horizon_ms", self.horizon_ms)
             for i, choice in enumerate(self.choices):
                 if not 0 <= choice <= 1000:

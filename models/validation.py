@@ -142,6 +142,11 @@ def at_least(name: str, value: float, low: float) -> None:
         raise ValueProblem(f"{name} must be at least {low:g}, not {value:g}")
 
 
+def at_most(name: str, value: float, high: float) -> None:
+    if value > high:
+        raise ValueProblem(f"{name} must be at most {high:g}, not {value:g}")
+
+
 def positive(name: str, value: float | None) -> None:
     """A duration or rate that must be finite and above zero (None: not set)."""
     if value is None:

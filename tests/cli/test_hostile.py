@@ -1,0 +1,177 @@
+"""Hostile input through every door of the command line: exit 2, one line, nothing changed.
+
+Hypothesis mutates real counterexample and scenario files (a field replaced by
+any JSON value, a field dropped, the bytes truncated or replaced), picks extreme
+numbers for numeric flags, unwritable output paths and flags that mean nothing
+in the mode given. Whatever it builds, locksim must answer with an exit status
+of 0, 1 or 2, never a traceback, and on 2 with exactly one line on stderr; and
+no file that was already on disk may change.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import json
+import math
+import shutil
+from pathlib import Path
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from sim.cli.main import main
+
+ROOT = Path(__file__).resolve().parents[2]
+SEEDS = sorted((ROOT / "properties" / "regressions").glob("*.json"))
+COUNTEREXAMPLE = json.loads(SEEDS[0].read_text())
+SMALL_SCENARIO = {"requests": 3, "vus": 2, "servers": 2}
+
+HOSTILE_NUMBERS = st.sampled_from(
+    ["-5", "0", "-0", "1e400", "nan", "inf", "-inf", "1.5", "x", "", "9" * 30, "0x10", "1_0"])
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers(-(10**20), 10**20)
+    | st.sampled_from([math.nan, math.inf, -1.0, 0.5, 1e308]) | st.text(max_size=4),
+    lambda inner: st.lists(inner, max_size=2) | st.dictionaries(st.text(max_size=3), inner,
+                                                                max_size=2),
+    max_leaves=4,
+)
+SETTINGS = settings(max_examples=60, deadline=None, derandomize=True,
+                    suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                           HealthCheck.too_slow])
+
+
+def run_cli(argv: list[str]) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            code = main(argv)
+        except SystemExit as exc:  # argparse
+            code = exc.code if isinstance(exc.code, int) else 2
+    return code, out.getvalue(), err.getvalue()
+
+
+def snapshot(folder: Path) -> dict[str, str]:
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def judge(argv: list[str], folder: Path) -> None:
+    before = snapshot(folder)
+    code, out, err = run_cli(argv)
+    shown = f"locksim {' '.join(argv)}\nstdout: {out[-500:]}\nstderr: {err[-800:]}"
+    assert "Traceback" not in out + err, shown
+    assert code in (0, 1, 2), f"exit {code}: {shown}"
+    if code == 2:
+        lines = [line for line in err.splitlines() if line.strip()]
+        assert len(lines) == 1, f"exit 2 with {len(lines)} stderr lines: {shown}"
+    after = snapshot(folder)
+    changed = [name for name, digest in before.items() if after.get(name) != digest]
+    assert not changed, f"changed {changed}: {shown}"
+
+
+def mutated(base: dict[str, Any], data: st.DataObject) -> bytes:
+    how = data.draw(st.sampled_from(["replace", "drop", "truncate", "bytes", "nest"]))
+    text = json.dumps(base)
+    if how == "truncate":
+        return text.encode()[: data.draw(st.integers(0, len(text) - 1))]
+    if how == "bytes":
+        return data.draw(st.binary(max_size=64))
+    doc = json.loads(text)
+    target = doc
+    if how == "nest" and isinstance(doc.get("scenario"), dict):
+        target = doc["scenario"]
+    key = data.draw(st.sampled_from(sorted(target)))
+    if how == "drop":
+        del target[key]
+    else:
+        target[key] = data.draw(JSON_VALUES)
+    return json.dumps(doc, allow_nan=True).encode()
+
+
+@SETTINGS
+@given(data=st.data())
+def test_a_mutated_counterexample_file(tmp_path_factory: Any, data: st.DataObject) -> None:
+    folder = tmp_path_factory.mktemp("cx")
+    path = folder / "cx.json"
+    path.write_bytes(mutated(COUNTEREXAMPLE, data))
+    command = data.draw(st.sampled_from([
+        ["replay", str(path)], ["show", str(path)], ["replay", str(path), "--json"],
+        ["regress", "add", str(path), "--dir", str(folder / "seeds")]]))
+    judge(command, folder)
+
+
+@SETTINGS
+@given(data=st.data())
+def test_a_mutated_scenario_file(tmp_path_factory: Any, data: st.DataObject) -> None:
+    folder = tmp_path_factory.mktemp("sc")
+    path = folder / "scenario.json"
+    path.write_bytes(mutated(SMALL_SCENARIO, data))
+    command = data.draw(st.sampled_from([
+        ["run", "--scenario", str(path), "--json"],
+        ["check", "--exhaustive", "--scenario", str(path), "--depth", "2", "--max-runs", "4",
+         "--out", str(folder / "out")]]))
+    judge(command, folder)
+
+
+NUMERIC = {
+    "run": ["--servers", "--users", "--vus", "--ttl", "--stock", "--seed", "--wait-timeout",
+            "--rate"],
+    "check": ["--schedules", "--seed", "--workers"],
+    "show": ["--width"],
+}
+
+
+@SETTINGS
+@given(data=st.data())
+def test_a_hostile_number_in_a_flag(tmp_path_factory: Any, data: st.DataObject) -> None:
+    folder = tmp_path_factory.mktemp("num")
+    command = data.draw(st.sampled_from(sorted(NUMERIC)))
+    flag = data.draw(st.sampled_from(NUMERIC[command]))
+    value = data.draw(HOSTILE_NUMBERS)
+    if command == "run":
+        argv = ["run", "--users", "3", "--vus", "2", flag, value, "--json"]
+        if flag == "--rate":
+            argv += ["--load", "open"]
+    elif command == "check":
+        argv = ["check", "--lock", "seed", "--schedules", "20", flag, value, "--out",
+                str(folder / "out"), "--workers", "1"] if flag != "--workers" else [
+            "check", "--schedules", "20", flag, value, "--out", str(folder / "out")]
+    else:
+        shutil.copy(SEEDS[0], folder / "cx.json")
+        argv = ["show", str(folder / "cx.json"), flag, value]
+    judge(argv, folder)
+
+
+def test_unwritable_outputs_are_refused_before_any_work(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("keep me")
+    shutil.copy(SEEDS[0], tmp_path / "cx.json")
+    cx = str(tmp_path / "cx.json")
+    under_a_file = str(blocker / "x")
+    for argv in (
+        ["show", cx, "-o", str(blocker / "d.svg")],
+        ["run", "--users", "3", "--monitor-log", under_a_file],
+        ["check", "--schedules", "50", "--out", str(blocker)],
+        ["check", "--exhaustive", "--depth", "2", "--graph", under_a_file],
+        ["regress", "add", cx, "--dir", str(blocker)],
+    ):
+        code, out, err = run_cli(argv)
+        assert code == 2, (argv, out, err)
+        assert len(err.strip().splitlines()) == 1, (argv, err)
+        assert "Traceback" not in out + err
+    assert blocker.read_text() == "keep me"
+
+
+def test_options_that_mean_nothing_here_are_refused(tmp_path: Path) -> None:
+    for argv in (
+        ["run", "--users", "3", "--rate", "50"],  # --rate without --load open
+        ["run", "--users", "3", "--time-scale", "0.5"],  # without --real-redis
+        ["check", "--schedules", "5", "--graph", str(tmp_path / "g.graphml")],  # no --exhaustive
+        ["check", "--exhaustive", "--max-runs", "0"],
+    ):
+        code, _, err = run_cli(argv)
+        assert code == 2, (argv, err)
+        assert len(err.strip().splitlines()) == 1, (argv, err)
