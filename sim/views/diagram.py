@@ -19,6 +19,7 @@ import html
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from itertools import pairwise
 from typing import Any
 
 from models.checkers import Verdict
@@ -246,7 +247,7 @@ def idle_gaps(items: Iterable[Mark], lo: float, hi: float) -> list[tuple[float, 
     times = sorted({lo, hi, *(m.start for m in items), *(m.end for m in items)})
     cap = (hi - lo) / 150
     margin = cap / 4
-    return [(a + margin, b - margin) for a, b in zip(times, times[1:], strict=False)
+    return [(a + margin, b - margin) for a, b in pairwise(times)
             if b - a > 2 * cap]
 
 
@@ -297,7 +298,7 @@ class Diagram:
     def u(self, t: float) -> float:
         """Where ``t`` falls on the (piecewise linear) axis, 0 to 1."""
         k = self._knots
-        for (ta, ua), (tb, ub) in zip(k, k[1:], strict=False):
+        for (ta, ua), (tb, ub) in pairwise(k):
             if t <= tb:
                 return ua if tb == ta else ua + (ub - ua) * (max(t, ta) - ta) / (tb - ta)
         return 1.0
@@ -355,7 +356,10 @@ class Diagram:
                     b = x0 + self.u(m.end) * (x1 - x0)
                     width = len(m.label) * char_w if labels and m.kind in POINT_KINDS else 0.0
                     pad = char_w if labels else 0.0
-                    extents.append((a - pad / 2, max(b, a + width + pad) + pad))
+                    if a + width + pad > x1:  # no room on the right: the label goes left
+                        extents.append((a - width - 2 * pad, a + pad))
+                    else:
+                        extents.append((a - pad / 2, max(b, a + width + pad) + pad))
                 rows = allocate(extents)
                 placed.extend((m, base + r) for m, r in zip(group, rows, strict=True))
                 base += max(rows) + 1
@@ -432,7 +436,7 @@ class Diagram:
         layout = self.layout(x0, x1, CHAR_W)
         body_h = sum(n for _, _, n in layout) * row_h + 6 * len(layout)
         legend_y = top + body_h + 34
-        height = legend_y + 24 * math.ceil(len(LEGEND) / 4) + 40
+        height = legend_y + 22 * math.ceil((len(LEGEND) + 3) / 3) + 16
         def x(t: float) -> float:
             return x0 + self.u(t) * (x1 - x0)
 
@@ -451,7 +455,7 @@ class Diagram:
                      f'width="{max(x(b) - x(a), 2):.1f}" height="{body_h + 8}" fill="url(#hatch)" '
                      f'opacity="0.5"/><text x="{(x(a) + x(b)) / 2:.1f}" y="{top + body_h + 13}" '
                      f'text-anchor="middle" fill="#888" font-size="9">'
-                     f'~{b - a:.0f}</text><title>{format_ms(b - a)} ms with nothing '
+                     f'{b - a:.0f} ms cut</text><title>{format_ms(b - a)} ms with nothing '
                      'happening, drawn shortened</title></g>')
         for t in self.tick_times(x0, x1, 48):
             p.append(f'<g class="tick"><line x1="{x(t):.1f}" y1="{top - 8}" x2="{x(t):.1f}" '
@@ -475,7 +479,7 @@ class Diagram:
             name = f"[{la.name}]" if node_lane else la.name
             p.append(f'<text class="lane-name" x="10" y="{y + 14}"{weight}>{e(name)}</text>')
             for m, r in placed:
-                p.append(self._svg_mark(m, x(m.start), x(m.end), y + r * row_h, row_h))
+                p.append(self._svg_mark(m, x(m.start), x(m.end), y + r * row_h, row_h, x1))
             y += h + 6
         p.append(f'<line x1="{x0}" y1="{top + body_h}" x2="{x1}" y2="{top + body_h}" '
                  'stroke="#888"/>')
@@ -484,7 +488,7 @@ class Diagram:
         return "\n".join(p)
 
     @staticmethod
-    def _svg_mark(m: Mark, a: float, b: float, y: float, row_h: int) -> str:
+    def _svg_mark(m: Mark, a: float, b: float, y: float, row_h: int, right: float) -> str:
         e = html.escape
         tip = f"<title>{e(m.tip or m.label)}</title>"
         outline = ' stroke="#a50f15" stroke-width="2.5"' if m.witness else ""
@@ -516,7 +520,9 @@ class Diagram:
                  f'stroke-width="2.5"/>' if m.kind == "refused" else
                  f'<circle cx="{a:.1f}" cy="{y + row_h / 2}" r="4" fill="{color}"{outline}/>')
         weight = ' font-weight="bold"' if m.kind == "refused" or m.witness else ""
-        label = (f'<text x="{a + 7:.1f}" y="{y + 14}" fill="{color}"{weight}>{e(m.label)}</text>'
+        left = a + 7 + len(m.label) * CHAR_W > right
+        where = f'x="{a - 7:.1f}" text-anchor="end"' if left else f'x="{a + 7:.1f}"'
+        label = (f'<text {where} y="{y + 14}" fill="{color}"{weight}>{e(m.label)}</text>'
                  if m.label else "")
         return f'<g class="{m.kind}{" witness" if m.witness else ""}">{shape}{tip}{label}</g>'
 
@@ -526,7 +532,7 @@ class Diagram:
         items = [*LEGEND, ("lease-expired", "lease that EXPIRED (orange, line at expiry)"),
                  ("overlap", "two requests inside at once"), ("witness", "the verdict's witness")]
         for i, (kind, text) in enumerate(items):
-            cx, cy = 10 + (i % 4) * 270, y + (i // 4) * 22
+            cx, cy = 10 + (i % 3) * 360, y + (i // 3) * 22
             fill = {"overlap": "#fc9272", "witness": "#fee0d2"}.get(kind) or COLORS[kind]
             stroke = ' stroke="#a50f15" stroke-width="2"' if kind == "witness" else ""
             out.append(f'<rect x="{cx}" y="{cy}" width="18" height="12" fill="{fill}"{stroke}/>'
