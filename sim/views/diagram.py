@@ -405,7 +405,10 @@ class Diagram:
                 if m.kind == "lease" and m.expired:
                     rows[r][b] = "E"
             star = "*" if la.witness else " "
-            name = (la.name if la.name != la.node else f"[{la.name}]")[:name_w - 1]
+            name = la.name if la.name != la.node else f"[{la.name}]"
+            if len(name) > name_w - 1:  # narrow: the full name on a line of its own
+                lines.append(f"{star}{name}"[:width])
+                name = ""
             for i, row in enumerate(rows):
                 head = f"{star}{name}" if i == 0 else ""
                 lines.append(f"{head:<{name_w}}|{''.join(row)}|"[:width])
@@ -418,7 +421,7 @@ class Diagram:
             for a, b in self.bands:
                 for c in range(col(a), col(b) + 1):
                     band[c] = "!"
-            lines.append(f"{'overlap':<{name_w}}|{''.join(band)}|")
+            lines.append(f"{'overlap'[:name_w]:<{name_w}}|{''.join(band)}|")
         legend = ("= lease  -E lease expired  . wait  # inside  ~ fault  r read  w write  "
                   "X refused  + extended  ! two inside  * witness")
         lines.extend(_wrap(legend, width))
