@@ -243,25 +243,27 @@ def ticks(lo: float, hi: float, want: int = 8) -> list[float]:
 
 
 def idle_gaps(items: Iterable[Mark], lo: float, hi: float) -> list[tuple[float, float]]:
-    """Stretches with no mark starting or ending, longer than 1/150 of the run."""
+    """Stretches with no mark starting or ending, longer than 1/300 of the run."""
     times = sorted({lo, hi, *(m.start for m in items), *(m.end for m in items)})
-    cap = (hi - lo) / 150
+    cap = (hi - lo) / 600
     margin = cap / 4
     return [(a + margin, b - margin) for a, b in pairwise(times)
             if b - a > 2 * cap]
 
 
-def allocate(extents: list[tuple[float, float]]) -> list[int]:
-    """Row per extent so that no two in one row overlap (greedy, in start order)."""
-    rows: list[float] = []  # right edge per row
+def allocate(extents: list[tuple[float, float]], order: list[int] | None = None) -> list[int]:
+    """Row per extent so that no two in one row overlap (first fit, in ``order``:
+    by default start order; by time, labels read top to bottom in time order)."""
+    rows: list[list[tuple[float, float]]] = []
     out = [0] * len(extents)
-    for i in sorted(range(len(extents)), key=lambda i: extents[i]):
+    for i in order if order is not None else sorted(range(len(extents)),
+                                                   key=lambda i: extents[i]):
         x0, x1 = extents[i]
-        row = next((r for r, edge in enumerate(rows) if edge < x0), len(rows))
+        row = next((r for r, taken in enumerate(rows)
+                    if all(b < x0 or x1 < a for a, b in taken)), len(rows))
         if row == len(rows):
-            rows.append(x1)
-        else:
-            rows[row] = x1
+            rows.append([])
+        rows[row].append((x0, x1))
         out[i] = row
     return out
 
@@ -285,7 +287,7 @@ class Diagram:
             self.gaps = idle_gaps(self.marks, self.lo, self.hi)
         knots, u = [(self.lo, 0.0)], 0.0
         linear = (self.hi - self.lo) - sum(b - a for a, b in self.gaps)
-        cap = min((self.hi - self.lo) / 150, 0.5 * linear / max(len(self.gaps), 1))
+        cap = min((self.hi - self.lo) / 600, 0.5 * linear / max(len(self.gaps), 1))
         for a, b in self.gaps:
             u += a - knots[-1][0]
             knots.append((a, u))
@@ -306,8 +308,9 @@ class Diagram:
     def tick_times(self, x0: float, x1: float, min_px: float) -> list[float]:
         """Round times at least ``min_px`` apart, none inside a shortened gap."""
         placed: list[float] = []
-        for want in (6, 20, 60, 200, 600):
-            for t in ticks(self.lo, self.hi, want):
+        edges = [float(round(t)) for gap in self.gaps for t in gap]  # where each piece starts
+        for want in (6, 0, 20, 60, 200, 600):
+            for t in ticks(self.lo, self.hi, want) if want else edges:
                 if any(a < t < b for a, b in self.gaps):
                     continue
                 px = x0 + self.u(t) * (x1 - x0)
@@ -360,7 +363,8 @@ class Diagram:
                         extents.append((a - width - 2 * pad, a + pad))
                     else:
                         extents.append((a - pad / 2, max(b, a + width + pad) + pad))
-                rows = allocate(extents)
+                rows = allocate(extents, sorted(range(len(group)),
+                                                key=lambda i: (group[i].start, group[i].end)))
                 placed.extend((m, base + r) for m, r in zip(group, rows, strict=True))
                 base += max(rows) + 1
             out.append((la, placed, max(base, 1)))
