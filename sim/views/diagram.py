@@ -397,7 +397,11 @@ class Diagram:
                 labels[c:c + len(s)] = s
         lines.append(f"{'ms':>{name_w}}  {''.join(labels)}")
         lines.append(f"{'':{name_w}}  {''.join(axis)}")
+        node = None
         for la, placed, nrows in self.layout(0, plot - 1, 1.0, labels=False):
+            if la.node != node:  # a heading per server, as the requests are grouped
+                node = la.node
+                lines.append(f"{node}:"[:width])
             rows = [[" "] * plot for _ in range(nrows)]
             for m, r in placed:
                 mark = TEXT_MARK[m.kind]
