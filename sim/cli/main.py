@@ -422,19 +422,21 @@ def cmd_show(args: argparse.Namespace) -> int:
     data, scenario, result, verdict = _replayed(args)
     prop = data["property"]
     title = f"{scenario.lock}: {prop}"
+    picture = diagram.Diagram.from_run(result, [verdict] if verdict else [], title=title)
     if args.output:
         out = Path(args.output)
         if out.suffix.lower() == ".svg":
-            out.write_text(diagram.svg(result.history, title=title))
+            out.write_text(picture.svg())
         elif out.suffix.lower() in (".html", ".htm"):
-            out.write_text(diagram.html_page(result.history, title, verdict.story))
+            out.write_text(picture.html())
         else:
             raise UsageError(f"--output must end in .svg or .html, not {out.name!r}")
         print(f"wrote {out}")
     else:
-        print(title)
-        print(diagram.text(result.history, width=args.width))
-        print(verdict.story)
+        try:
+            print(picture.text(width=args.width))
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
     return 0
 
 
