@@ -582,7 +582,7 @@ def test_checkers_scale_to_large_histories():
        st.lists(st.tuples(st.integers(0, 60), st.integers(0, 15)), max_size=4),
        st.integers(0, 70), st.integers(0, 40))
 def test_longest_free_overlap_matches_brute_force(raw_gaps, raw_pauses, w_start, w_len):
-    from models.checkers import _Gaps, _Paused
+    from models.checkers.liveness import _Gaps, _Paused
 
     gaps, cursor = [], 0
     for skip, length in raw_gaps:  # disjoint, sorted stretches
