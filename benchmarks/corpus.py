@@ -70,7 +70,8 @@ def measure(lock: str, bug: str, correct: bool, seed: int, schedules: int, secon
 
 
 def table(rows: list[Row]) -> str:
-    head = f"{'design':22} {'bug class':44} {'shrunk':8} {'false alarm':12} found (first: schedules/s)"
+    head = (f"{'design':22} {'bug class':44} {'shrunk':8} {'false alarm':12} "
+            "found (first: schedules/s)")
     lines = [head, "-" * len(head)]
     for r in rows:
         found = ", ".join(f"{p} ({r.first[p][0]}/{r.first[p][1]:.1f}s)" for p in r.found) or "-"
