@@ -4,7 +4,9 @@ For every design in ``models.locks.zoo`` (and ``polling``, the built-in
 reference), run ``locksim check``'s schedules one by one (the very
 ``sim.search.explore`` functions, one worker) until the budget is spent, and
 report per design: the properties found, the schedules and seconds to the
-first find, and the size of the shrunk counterexample. A correct twin's
+first find, the size of the shrunk counterexample, and its *own find*: a
+property found that the reference lock does not show (the bug class itself,
+not the generic lease-outlived-by-a-pause harm every unfenced design has). A correct twin's
 finding is a *false alarm* only when the reference lock (``polling``, the same
 lease without the bug) does not show that property too: an unfenced lease
 violates mutual exclusion under a pause longer than its TTL (K1), whatever
@@ -41,6 +43,7 @@ class Row:
     first: dict[str, tuple[int, float]] = field(default_factory=dict)  # prop -> (n, s)
     shrunk: dict[str, dict[str, int]] = field(default_factory=dict)
     false_alarms: list[str] = field(default_factory=list)
+    specific: list[str] = field(default_factory=list)  # found, and not by the reference
 
     @property
     def found(self) -> list[str]:
@@ -70,14 +73,15 @@ def measure(lock: str, bug: str, correct: bool, seed: int, schedules: int, secon
 
 
 def table(rows: list[Row]) -> str:
-    head = (f"{'design':22} {'bug class':44} {'shrunk':8} {'false alarm':12} "
+    head = (f"{'design':22} {'bug class':44} {'shrunk':8} {'own find':19} {'false alarm':12} "
             "found (first: schedules/s)")
     lines = [head, "-" * len(head)]
     for r in rows:
         found = ", ".join(f"{p} ({r.first[p][0]}/{r.first[p][1]:.1f}s)" for p in r.found) or "-"
         shrunk = "; ".join(f"{v['faults']}f{v['requests']}r" for v in r.shrunk.values()) or "-"
         alarm = (", ".join(r.false_alarms) or "none") if r.correct else ""
-        lines.append(f"{r.lock:22} {r.bug_class[:44]:44} {shrunk:8} {alarm:12} {found}")
+        own = "" if r.correct else (", ".join(r.specific) or "MISSED")
+        lines.append(f"{r.lock:22} {r.bug_class[:44]:44} {shrunk:8} {own:19} {alarm:12} {found}")
     return "\n".join(lines)
 
 
@@ -89,7 +93,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--shrink-budget", type=int, default=60)
     ap.add_argument("--only", nargs="*", help="design names (default: all)")
     ap.add_argument("--json", type=Path, default=DEFAULT_JSON)
+    ap.add_argument("--table", type=Path, help="re-print the table of a written JSON and stop")
     args = ap.parse_args(argv)
+    if args.table:
+        data = json.loads(args.table.read_text())
+        old = [Row(**{k: v for k, v in r.items() if k != "found"}) for r in data["rows"]]
+        ref = set(old[0].first)
+        for r in old[1:]:
+            beyond = [p for p in r.found if p not in ref]
+            r.false_alarms, r.specific = (beyond, []) if r.correct else ([], beyond)
+        print(f"budget: {data['budget']}")
+        print(table(old))
+        return 0
     designs = [(REFERENCE, "reference: built-in polling (redis-py Lock)", True)]
     designs += [(n, b, False) for n, (b, _) in BUGGY.items()]
     designs += [(n, b, True) for n, (b, _) in CORRECT.items()]
@@ -104,8 +119,11 @@ def main(argv: list[str] | None = None) -> int:
               flush=True)
     reference = set(rows[0].found)
     for r in rows[1:]:
+        beyond = [p for p in r.found if p not in reference]
         if r.correct:
-            r.false_alarms = [p for p in r.found if p not in reference]
+            r.false_alarms = beyond
+        else:
+            r.specific = beyond
     print()
     print(table(rows))
     budget = {"schedules": args.schedules, "seconds_per_design": args.seconds, "workers": 1,
