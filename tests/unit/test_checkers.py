@@ -582,7 +582,7 @@ def test_checkers_scale_to_large_histories():
        st.lists(st.tuples(st.integers(0, 60), st.integers(0, 15)), max_size=4),
        st.integers(0, 70), st.integers(0, 40))
 def test_longest_free_overlap_matches_brute_force(raw_gaps, raw_pauses, w_start, w_len):
-    from models.checkers import _Gaps, _Paused
+    from models.checkers.liveness import _Gaps, _Paused
 
     gaps, cursor = [], 0
     for skip, length in raw_gaps:  # disjoint, sorted stretches
@@ -615,3 +615,25 @@ def test_owner_only_release_skips_tokens_with_a_set_of_unknown_outcome():
     h = hist(rows, acquire("app2/req2", 110, 111, "tok-b"),
              release("app1/req1", 200, 201, "tok-a", result=1))
     assert check_owner_only_release(h).valid is True
+
+
+def test_verdicts_compose_valid_violated_first_and_priority():
+    from models.checkers import Verdict, Verdicts
+
+    ok = Verdict("mutual-exclusion", True, "")
+    unknown = Verdict("fencing-monotonic", None, "")
+    bad = Verdict("no-lost-wakeup", False, "")
+    worse = Verdict("stock-conservation", False, "")
+    assert Verdicts([ok]).valid is True
+    assert Verdicts([ok, unknown]).valid is None
+    vs = Verdicts([ok, bad, unknown, worse])
+    assert vs.valid is False and isinstance(vs, tuple) and len(vs) == 4
+    assert [v.property for v in vs.violated] == ["stock-conservation", "no-lost-wakeup"]
+    assert vs.first("fencing-monotonic") is unknown and vs.first("nope") is None
+    assert vs.by_priority()[0] is worse
+
+
+def test_check_all_returns_verdicts():
+    from models.checkers import Verdicts
+
+    assert isinstance(check_all(History([])), Verdicts)

@@ -1,0 +1,112 @@
+"""Named properties judged over a recorded history, each with a witness and a story.
+
+Every checker is a pure function ``check_<name>(history, **params) -> Verdict``
+over ``models.history`` ops, so the same judges read simulated and real-Redis
+runs. A verdict is ``valid`` True (holds), False (violated: ``witness`` holds
+the ops that prove it, ``story`` tells it with times and processes) or None
+(not applicable, or the history cannot tell).
+
+The judges use only what clients observed. An operation took effect somewhere
+between its invocation and its completion, so every rule that says "X
+happened before Y" uses X's completion and Y's invocation: a violation is
+reported only when no placement of the operations inside their windows could
+explain the history. Each checker is O(n log n) in the number of ops.
+
+One module per family of properties (``exclusion``, ``coupons``, ``fencing``,
+``ownership``, ``liveness``) over shared helpers (``_common``); this module is
+the registry and ``Verdicts``, the composed judgement of one history.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from models.checkers._common import Checker, Verdict, _history
+from models.checkers.coupons import (
+    check_no_duplicate_issue,
+    check_no_over_issue,
+    check_stock_conservation,
+)
+from models.checkers.exclusion import check_mutual_exclusion
+from models.checkers.fencing import check_fencing_monotonic
+from models.checkers.liveness import check_no_lost_wakeup
+from models.checkers.ownership import check_owner_only_release
+from models.history import History, Op
+
+# -- registry -------------------------------------------------------------------------------------
+# The order verdicts are reported and shrunk in: coupon rules first (the harm a
+# user sees), then the lock's own promises, then liveness.
+PRIORITY = ("stock-conservation", "no-over-issue", "no-duplicate-issue", "fencing-monotonic",
+            "owner-only-release", "mutual-exclusion", "no-lost-wakeup", "determinism")
+
+
+
+class Verdicts(tuple[Verdict, ...]):
+    """All verdicts on one history, composed: still a tuple, so old callers keep working."""
+
+    __slots__ = ()
+
+    @property
+    def valid(self) -> bool | None:
+        """False if any property is violated, else None if any cannot tell, else True."""
+        values = [v.valid for v in self]
+        if False in values:
+            return False
+        return None if None in values else True
+
+    @property
+    def violated(self) -> tuple[Verdict, ...]:
+        """The violated properties, most harmful first (``PRIORITY``)."""
+        return tuple(v for v in self.by_priority() if v.valid is False)
+
+    def first(self, prop: str) -> Verdict | None:
+        """The verdict on ``prop``, or None when it was not judged."""
+        return next((v for v in self if v.property == prop), None)
+
+    def by_priority(self) -> tuple[Verdict, ...]:
+        """Verdicts in reporting order: ``PRIORITY`` first, the rest as judged."""
+        rank = {p: i for i, p in enumerate(PRIORITY)}
+        order = sorted(range(len(self)), key=lambda i: (rank.get(self[i].property, len(rank)), i))
+        return tuple(self[i] for i in order)
+
+
+CHECKERS: dict[str, Checker] = {
+    "mutual-exclusion": check_mutual_exclusion,
+    "no-over-issue": check_no_over_issue,
+    "stock-conservation": check_stock_conservation,
+    "no-duplicate-issue": check_no_duplicate_issue,
+    "owner-only-release": check_owner_only_release,
+    "fencing-monotonic": check_fencing_monotonic,
+    "no-lost-wakeup": check_no_lost_wakeup,
+}
+
+
+def check_all(history: History | Iterable[Op], names: Iterable[str] | None = None,
+              params: Mapping[str, Mapping[str, Any]] | None = None) -> Verdicts:
+    """Run the named checkers (all by default) in registry order of ``names``.
+
+    ``params`` maps a checker name to its keyword arguments, e.g.
+    ``{"no-lost-wakeup": {"bound_ms": 500}}``.
+    """
+    chosen = list(CHECKERS) if names is None else list(names)
+    unknown = [n for n in chosen if n not in CHECKERS]
+    if unknown:
+        raise ValueError(f"unknown checker{'s' if len(unknown) > 1 else ''} "
+                         f"{', '.join(map(repr, unknown))}; valid: {', '.join(CHECKERS)}")
+    params = params or {}
+    bad = [n for n in params if n not in CHECKERS]
+    if bad:
+        raise ValueError(f"parameters for unknown checker(s) {', '.join(map(repr, bad))}; "
+                         f"valid: {', '.join(CHECKERS)}")
+    h = _history(history)
+    return Verdicts(CHECKERS[n](h, **params.get(n, {})) for n in chosen)
+
+
+
+__all__ = [
+    "CHECKERS", "PRIORITY", "Checker", "Verdict", "Verdicts", "check_all",
+    "check_fencing_monotonic", "check_mutual_exclusion", "check_no_duplicate_issue",
+    "check_no_lost_wakeup", "check_no_over_issue", "check_owner_only_release",
+    "check_stock_conservation",
+]

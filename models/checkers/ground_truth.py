@@ -1,0 +1,140 @@
+"""Ground-truth properties: judged from what Redis did to each key, not from a design's records.
+
+The input is the Redis model's command log (``KeyEffect``: who changed which
+key, from which value to which, with what TTL) and each request's life
+(``RequestSpan``). Identity is the request that issued the command, never the
+token, since tokens are what buggy designs get wrong. The simulator does not
+record this log yet (docs/ground-truth.md says where it would); these checkers
+are the pure half, tested on hand-built logs.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from models.checkers._common import Verdict
+from models.history import format_ms as _ms
+
+EFFECTS = ("set", "del", "expire", "expired", "lost", "read")
+
+
+@dataclass(frozen=True, slots=True)
+class KeyEffect:
+    """One change (or read) of one key by Redis, attributed to the request that caused it."""
+
+    time: float
+    node: str
+    request: str | None  # None: the server itself (TTL expiry, restart)
+    command: str
+    key: str
+    before: bytes | None
+    after: bytes | None
+    ttl_ms: float | None  # remaining TTL after the command; None: no TTL or absent
+    effect: str
+
+
+@dataclass(frozen=True, slots=True)
+class RequestSpan:
+    """One request's life: answered at ``end`` (None: never), or its process crashed."""
+
+    request: str
+    node: str
+    start: float
+    end: float | None
+    crashed_at: float | None = None
+
+
+@dataclass(slots=True)
+class _Owner:
+    request: str | None
+    since: float
+    deadline: float  # the value's lease ends by then (inf: no TTL)
+    entry: KeyEffect
+
+
+def _replay(effects: Iterable[KeyEffect]
+            ) -> tuple[list[tuple[KeyEffect, _Owner | None]], dict[tuple[str, str], _Owner]]:
+    """Each effect with its key's owner just before it (None: absent or expired), and the
+    owners left at the end."""
+    owner: dict[tuple[str, str], _Owner] = {}
+    seen: list[tuple[KeyEffect, _Owner | None]] = []
+    for e in sorted(effects, key=lambda e: e.time):
+        slot = (e.node, e.key)
+        cur = owner.get(slot)
+        if cur is not None and cur.deadline <= e.time:
+            cur = None
+            owner.pop(slot, None)
+        seen.append((e, cur))
+        if e.effect == "read":
+            continue
+        if e.after is None:
+            owner.pop(slot, None)
+        elif e.effect == "set" or cur is None:
+            ttl = math.inf if e.ttl_ms is None else e.ttl_ms
+            owner[slot] = _Owner(e.request, e.time, e.time + ttl, e)
+        elif e.effect == "expire":
+            cur.deadline = math.inf if e.ttl_ms is None else e.time + e.ttl_ms
+    return seen, owner
+
+
+def check_foreign_release(effects: Iterable[KeyEffect]) -> Verdict:
+    """No request deletes, overwrites or re-times a key another request set, its lease live."""
+    name = "foreign-release"
+    judged = 0
+    for e, cur in _replay(effects)[0]:
+        if e.effect not in ("set", "del", "expire") or e.request is None or cur is None:
+            continue
+        judged += 1
+        if cur.request is not None and cur.request != e.request:
+            story = (f"{cur.request} set {e.key} at {_ms(cur.since)} ms (lease live until "
+                     + ("no TTL" if cur.deadline == math.inf else f"{_ms(cur.deadline)} ms")
+                     + f"); at {_ms(e.time)} ms {e.request}'s {e.command} {e.effect} it.")
+            return Verdict(name, False, f"{e.request}'s {e.command} hit {cur.request}'s lock on "
+                           f"{e.key}", (), story)
+    return Verdict(name, True, f"{judged} writes to held keys, each by the key's own request")
+
+
+def check_immortal_lock(effects: Iterable[KeyEffect], requests: Iterable[RequestSpan],
+                        horizon: float) -> Verdict:
+    """No key with no TTL outlives every request that could release it."""
+    name = "immortal-lock"
+    spans = {r.request: r for r in requests}
+    _, final = _replay(effects)
+    for (node, key), o in sorted(final.items()):
+        if o.deadline != math.inf or o.request is None:
+            continue
+        span = spans.get(o.request)
+        gone = span is not None and (span.end is not None or span.crashed_at is not None)
+        if gone:
+            assert span is not None
+            how = (f"crashed at {_ms(span.crashed_at)} ms" if span.crashed_at is not None
+                   else f"was answered at {_ms(span.end or 0.0)} ms")
+            return Verdict(name, False, f"{key} on {node} has no TTL and its setter is gone", (),
+                           f"{o.request} set {key} at {_ms(o.since)} ms with no TTL and {how}; "
+                           f"the key was still there at the horizon ({_ms(horizon)} ms).")
+    return Verdict(name, True, "every key left without a TTL still has a live setter")
+
+
+def check_request_answered(requests: Iterable[RequestSpan], horizon: float,
+                           healed_at: float = 0.0, bound_ms: float | None = None) -> Verdict:
+    """Every request not lost to a crash is answered: by the horizon, or soon after healing."""
+    name = "request-answered"
+    deadline = horizon if bound_ms is None else min(horizon, healed_at + bound_ms)
+    n = 0
+    for r in sorted(requests, key=lambda r: r.start):
+        if r.crashed_at is not None:
+            continue
+        n += 1
+        late = r.end is None or (r.end > deadline and r.start <= deadline)
+        if late:
+            said = "never answered" if r.end is None else f"answered only at {_ms(r.end)} ms"
+            return Verdict(name, False, f"{r.request} was {said}", (),
+                           f"{r.request} started at {_ms(r.start)} ms on {r.node} and was {said}"
+                           f" (deadline {_ms(deadline)} ms).")
+    return Verdict(name, True, f"{n} requests, all answered by {_ms(deadline)} ms")
+
+
+__all__ = ["EFFECTS", "KeyEffect", "RequestSpan", "check_foreign_release", "check_immortal_lock",
+           "check_request_answered"]
