@@ -19,7 +19,7 @@ from typing import Any
 import simpy
 
 from models.database import Database
-from models.faults import Clock, Crash, Delay, Fault, Partition, Pause
+from models.faults import Clock, Crash, Delay, Fault, NetFaults, Partition, Pause
 from models.history import History, Recorder
 from models.locks import LockDesign, make_lock
 from models.locks.effect import Record, Storage
@@ -29,7 +29,6 @@ from sim.runtime.chooser import Chooser
 from sim.runtime.load import Load
 from sim.world.app_server import AppServer, Task
 from sim.world.kernel import NORMAL, Timer, call_after, drive
-from sim.world.network import NetFaults
 from sim.world.redis_node import RedisNode, trace_digest
 
 
