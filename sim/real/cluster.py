@@ -34,7 +34,8 @@ from typing import Any, assert_never
 
 from models.balancer import Balancer
 from models.database import Database
-from models.faults import Clock, Crash, Delay, Fault, Partition, Pause, scaled
+from models.faults import Clock, Crash, Delay, Fault, Partition, Pause
+from models.faults import scaled as scaled_fault
 from models.history import History, Recorder
 from models.locks import UnknownLock, make_lock
 from models.locks.effect import Storage
@@ -106,7 +107,7 @@ def scale_scenario(scenario: Scenario, x: float) -> tuple[Scenario, tuple[str, .
         said.append("think time")
     scaled = scenario.with_(
         arrivals_ms=tuple(t * x for t in scenario.arrivals_ms),
-        faults=tuple(scaled(f, x) for f in scenario.faults),
+        faults=tuple(scaled_fault(f, x) for f in scenario.faults),
         horizon_ms=scenario.horizon_ms * x,
         lock_params=tuple(sorted(params.items())),
         think=think,
