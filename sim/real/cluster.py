@@ -11,7 +11,7 @@ without persistence, delays and partitions injected in the workers), and
 builds a ``models.history.History`` from the streamed ops, so the same
 checkers and metrics judge both worlds.
 
-Everything it starts is stopped on every exit path: ``close()`` in a
+Everything it starts is stopped on every exit path (``sim.real.reaper``): ``close()`` in a
 ``finally``, ``atexit``, SIGTERM/SIGHUP, and PR_SET_PDEATHSIG on every child.
 """
 

@@ -10,6 +10,7 @@ part of every simulated trace hash: keep it.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import Protocol
 
 from models.scenario import Scenario
@@ -50,7 +51,7 @@ class Load:
             return
         if sc.load == "closed":
             for vu in range(min(sc.vus, self.total)):
-                host.at(0.0, lambda vu=vu: self._next(vu))
+                host.at(0.0, partial(self._next, vu))
         elif sc.load == "scheduled":  # explicit arrival times, as exploration draws them
             for t in sc.arrivals_ms:
                 host.at(t, self._scheduled)
