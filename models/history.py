@@ -24,15 +24,13 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from models.faults import FAULT_EVENTS
 from models.frozen import quick_init
 
 TYPES = ("invoke", "ok", "fail", "info")
 """``info`` means outcome unknown (timed out, crashed): never silently a failure."""
 
-EVENT_FS = frozenset({
-    "init", "enter", "leave", "publish",
-    "crash", "pause", "resume", "restart", "partition", "heal", "delay", "clock",
-})
+EVENT_FS = frozenset({"init", "enter", "leave", "publish"}) | FAULT_EVENTS
 """Operations recorded as single events (no invoke): never completions."""
 
 NEMESIS = "nemesis"

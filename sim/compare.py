@@ -19,7 +19,7 @@ from rich.console import Console
 from rich.table import Table
 
 from models.checkers import check_all
-from models.faults import describe
+from models.faults import FAULT_EVENTS, describe
 from models.history import History, Op, format_ms
 from models.metrics import metrics
 from models.scenario import Scenario, ScenarioError
@@ -29,8 +29,7 @@ from sim.views.report import fmt
 
 # what a side-by-side shows: the story's ops, not every SET NX retry
 STORY_FS = frozenset({"request", "acquire", "enter", "leave", "read", "issue", "release",
-                      "crash", "pause", "resume", "restart", "partition", "heal", "delay",
-                      "clock", "end"})
+                      "end"}) | FAULT_EVENTS
 
 
 def _verdict_dict(v: Any) -> dict[str, Any]:

@@ -11,14 +11,13 @@ without persistence, delays and partitions injected in the workers), and
 builds a ``models.history.History`` from the streamed ops, so the same
 checkers and metrics judge both worlds.
 
-Everything it starts is stopped on every exit path: ``close()`` in a
+Everything it starts is stopped on every exit path (``sim.real.reaper``): ``close()`` in a
 ``finally``, ``atexit``, SIGTERM/SIGHUP, and PR_SET_PDEATHSIG on every child.
 """
 
 from __future__ import annotations
 
 import asyncio
-import atexit
 import contextlib
 import json
 import os
@@ -31,18 +30,22 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, assert_never
 
 from models.balancer import Balancer
 from models.database import Database
 from models.faults import Clock, Crash, Delay, Fault, Partition, Pause
+from models.faults import scaled as scaled_fault
 from models.history import History, Recorder
 from models.locks import UnknownLock, make_lock
 from models.locks.effect import Storage
 from models.scenario import Scenario, ScenarioError
+from sim.real import reaper
 from sim.real.server import RedisServer, ServerStartError, _popen, _reaped
 from sim.real.worker import decode, encode, tuples
 from sim.runtime.chooser import Chooser
+from sim.runtime.load import Load
+from sim.runtime.nemesis import Nemesis
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -68,15 +71,6 @@ class RealResult:
 
 
 # -- time scaling -------------------------------------------------------------------------------
-
-
-def _scaled_fault(f: Fault, x: float) -> Fault:
-    changes: dict[str, Any] = {"at_ms": f.at_ms * x}
-    if isinstance(f, Pause | Delay | Partition):
-        changes["duration_ms"] = f.duration_ms * x
-    if isinstance(f, Crash) and f.restart_after_ms is not None:
-        changes["restart_after_ms"] = f.restart_after_ms * x
-    return replace(f, **changes)
 
 
 def scale_scenario(scenario: Scenario, x: float) -> tuple[Scenario, tuple[str, ...]]:
@@ -113,44 +107,12 @@ def scale_scenario(scenario: Scenario, x: float) -> tuple[Scenario, tuple[str, .
         said.append("think time")
     scaled = scenario.with_(
         arrivals_ms=tuple(t * x for t in scenario.arrivals_ms),
-        faults=tuple(_scaled_fault(f, x) for f in scenario.faults),
+        faults=tuple(scaled_fault(f, x) for f in scenario.faults),
         horizon_ms=scenario.horizon_ms * x,
         lock_params=tuple(sorted(params.items())),
         think=think,
     )
     return scaled, (f"time scale {x:g}: " + ", ".join(said),)
-
-
-# -- cleanup registry ------------------------------------------------------------------------------
-
-_LIVE: dict[int, Cluster] = {}
-
-
-def close_all() -> None:
-    for cluster in list(_LIVE.values()):
-        with contextlib.suppress(Exception):
-            cluster.close()
-
-
-atexit.register(close_all)
-
-
-def _on_signal(signum: int, _frame: object) -> None:
-    close_all()
-    from sim.real.server import stop_all
-
-    stop_all()
-    signal.signal(signum, signal.SIG_DFL)
-    os.kill(os.getpid(), signum)
-
-
-def _install_handlers() -> None:
-    if threading.current_thread() is not threading.main_thread():
-        return
-    for signum in (signal.SIGTERM, signal.SIGHUP):
-        handler = signal.getsignal(signum)
-        if handler is signal.SIG_DFL or getattr(handler, "__module__", "") == "sim.real.server":
-            signal.signal(signum, _on_signal)
 
 
 # -- one worker process -------------------------------------------------------------------------
@@ -218,16 +180,14 @@ class Cluster:
         self.workers = [WorkerHandle(f"app{i + 1}") for i in range(self.scenario.servers)]
         self.by_name = {w.name: w for w in self.workers}
         self.balancer = Balancer(self.workers)  # type: ignore[arg-type]
+        self.load = Load(self)
+        self.nemesis = Nemesis(self._apply)
         self.chooser = Chooser(self.scenario.seed)
         self.db = Database(self.scenario.stock, self.scenario.fencing_storage)
         self.t0 = time.monotonic()
         self._ops: list[tuple[float, int, str, str, str, object, str]] = []
         self._seq = 0
         self.open_ops: dict[str, dict[str, str]] = {}  # process -> {f: node}
-        self.holders: dict[str, str] = {}
-        self._deferred: list[Fault] = []
-        self.issued = 0
-        self.completed = 0
         self.finished: asyncio.Event | None = None
         self._programs: dict[str, asyncio.Future[object]] = {}
         self._monitor_sock: socket.socket | None = None
@@ -248,8 +208,8 @@ class Cluster:
         """redis-server, MONITOR, then every worker, connected and ready."""
         self.loop = asyncio.get_running_loop()
         self.finished = asyncio.Event()
-        _LIVE[id(self)] = self
-        _install_handlers()
+        reaper.register(self, self.close)
+        reaper.install_signal_handlers()
         if self.redis_url:
             self._use_url(self.redis_url)
         else:
@@ -305,7 +265,7 @@ class Cluster:
             self.server.stop()
         if self._monitor_thread is not None:
             self._monitor_thread.join(timeout=2.0)
-        _LIVE.pop(id(self), None)
+        reaper.forget(self)
 
     # -- workers ---------------------------------------------------------------------------------
     async def _spawn(self, w: WorkerHandle) -> None:
@@ -383,15 +343,11 @@ class Cluster:
         else:
             opened.pop(f, None)
         if f == "acquire" and type_ == "ok":
-            self.holders[process] = node
-            if self._deferred:
-                pending, self._deferred = self._deferred, []
-                for fault in pending:
-                    self._fire(fault)
+            self.nemesis.acquired(process, node)
         elif f == "release" and type_ == "invoke":
-            self.holders.pop(process, None)
+            self.nemesis.released(process)
 
-    def nemesis(self, f: str, node: str, value: object = None) -> None:
+    def _event(self, f: str, node: str, value: object = None) -> None:
         self.record(self.now_ms(), "nemesis", "info", f, value, node)
 
     def history(self) -> History:
@@ -427,97 +383,59 @@ class Cluster:
     def _at(self, t_ms: float, fn: Callable[[], None]) -> None:
         self._later(t_ms - self.now_ms(), fn)
 
-    # -- load ------------------------------------------------------------------------------------
-    def _user(self, n: int) -> int:
-        sc = self.scenario
-        return sc.first_user + n // sc.repeat_users
+    # -- load (sim.runtime.load drives it) --------------------------------------------------------
+    @property
+    def now(self) -> float:
+        return self.now_ms()
 
-    def _send(self, n: int, then: Callable[[], None]) -> None:
+    def at(self, when: float, fn: Callable[[], None]) -> None:
+        self._at(when, fn)
+
+    def finish(self) -> None:
+        if self.finished is not None:
+            self.finished.set()
+
+    def send_request(self, n: int, user: int, done: Callable[[], None]) -> None:
+        """Request ``n`` through least_conn to a worker; ``done()`` when it answered."""
+        def answered() -> None:
+            if self.progress is not None:
+                self.progress(1)
+            done()
+
         w = self.balancer.pick()
         if w is None:  # nginx: no upstream alive, 502 at once
-            self._done(then)
+            answered()
             return
         w.active += 1  # type: ignore[attr-defined]
-        w.requests[n] = lambda: self._done(then)  # type: ignore[attr-defined]
-        w.send({"k": "req", "n": n, "user": self._user(n)})  # type: ignore[attr-defined]
-
-    def _done(self, then: Callable[[], None]) -> None:
-        self.completed += 1
-        if self.progress is not None:
-            self.progress(1)
-        then()
-        if self.completed >= self.scenario.requests and self.finished is not None:
-            self.finished.set()
-
-    def _start_load(self) -> None:
-        sc = self.scenario
-        if sc.requests == 0:
-            assert self.finished is not None
-            self.finished.set()
-            return
-        if sc.load == "scheduled":
-            for t in sc.arrivals_ms:
-                self._at(t, self._scheduled)
-        elif sc.load == "closed":
-            for vu in range(min(sc.vus, sc.requests)):
-                self._at(0.0, lambda vu=vu: self._next(vu))
-        else:
-            self._at(0.0, self._arrival)
-
-    def _scheduled(self) -> None:
-        n = self.issued
-        self.issued += 1
-        self._send(n, lambda: None)
-
-    def _next(self, vu: int) -> None:
-        if self.issued >= self.scenario.requests:
-            return
-        n = self.issued
-        self.issued += 1
-        self._send(n, lambda: self._later(self.scenario.think.sample(self.chooser),
-                                          lambda: self._next(vu)))
-
-    def _arrival(self) -> None:
-        if self.issued >= self.scenario.requests:
-            return
-        n = self.issued
-        self.issued += 1
-        self._send(n, lambda: None)
-        self._later(self.chooser.exponential(1000.0 / self.scenario.rate_rps), self._arrival)
+        w.requests[n] = answered  # type: ignore[attr-defined]
+        w.send({"k": "req", "n": n, "user": user})  # type: ignore[attr-defined]
 
     # -- faults ----------------------------------------------------------------------------------
-    def _target(self, fault: Fault) -> str | None:
-        if fault.node != "holder":
-            return fault.node
-        if not self.holders:
-            return None
-        return next(reversed(self.holders.values()))
-
-    def _fire(self, fault: Fault) -> None:
-        node = self._target(fault)
-        if node is None:  # nobody holds the lock yet: strike the next holder
-            self._deferred.append(fault)
-            return
-        if isinstance(fault, Pause):
-            self._pause(node, fault.duration_ms)
-        elif isinstance(fault, Crash):
-            self._crash(node, fault)
-        elif isinstance(fault, Delay | Partition):
-            now = self.now_ms()
-            msg = {"k": "net", "kind": fault.kind, "start": now, "end": now + fault.duration_ms,
-                   "extra": getattr(fault, "extra_ms", 0.0)}
-            for w in self.workers if node == "redis" else [self.by_name[node]]:
-                w.send(msg)
-            if isinstance(fault, Delay):
-                self.nemesis("delay", node, (fault.extra_ms, fault.duration_ms))
-            else:
-                self.nemesis("partition", node, fault.duration_ms)
-                self._later(fault.duration_ms, lambda: self.nemesis("heal", node))
-        elif isinstance(fault, Clock):
-            if node in self.by_name:
-                self.by_name[node].send({"k": "clock", "offset": fault.offset_ms,
-                                         "drift": fault.drift})
-            self.nemesis("clock", node, (fault.offset_ms, fault.drift))
+    def _apply(self, node: str, fault: Fault) -> None:
+        """The real world's one applier: ``node`` is already resolved."""
+        match fault:
+            case Pause():
+                self._pause(node, fault.duration_ms)
+            case Crash():
+                self._crash(node, fault)
+            case Delay() | Partition():
+                now = self.now_ms()
+                msg = {"k": "net", "kind": fault.kind, "start": now,
+                       "end": now + fault.duration_ms, "extra": getattr(fault, "extra_ms", 0.0)}
+                for w in self.workers if node == "redis" else [self.by_name[node]]:
+                    w.send(msg)
+                if isinstance(fault, Delay):
+                    self._event("delay", node, (fault.extra_ms, fault.duration_ms))
+                else:
+                    self._event("partition", node, fault.duration_ms)
+                    self._later(fault.duration_ms, lambda: self._event("heal", node))
+            case Clock():
+                if node in self.by_name:
+                    self.by_name[node].send({"k": "clock", "offset": fault.offset_ms,
+                                             "drift": fault.drift})
+                self._event("clock", node, (fault.offset_ms, fault.drift))
+            case _:
+                assert_never(fault)
 
     def _pause(self, node: str, duration_ms: float) -> None:
         end = self.now_ms() + duration_ms
@@ -529,31 +447,31 @@ class Cluster:
             if not w.alive or w.proc is None:
                 return
             w.paused_until.append(end)
-            self.nemesis("pause", node, duration_ms)
+            self._event("pause", node, duration_ms)
             with contextlib.suppress(ProcessLookupError):
                 os.kill(w.proc.pid, signal.SIGSTOP)
         if node == "redis":
-            self.nemesis("pause", node, duration_ms)
+            self._event("pause", node, duration_ms)
         self._later(duration_ms, lambda: self._unpause(node, end))
 
     def _unpause(self, node: str, end: float) -> None:
         """Recorded before the signal: nothing the node does after can precede it."""
         if node == "redis":
             assert self.server is not None
-            self.nemesis("resume", node)
+            self._event("resume", node)
             self.server.resume()
             return
         w = self.by_name[node]
         if any(e > end + 1e-6 for e in w.paused_until):
             return  # a later, longer pause is still running
         w.paused_until.clear()
-        self.nemesis("resume", node)
+        self._event("resume", node)
         if w.alive and w.proc is not None:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(w.proc.pid, signal.SIGCONT)
 
     def _crash(self, node: str, fault: Crash) -> None:
-        self.nemesis("crash", node)
+        self._event("crash", node)
         if node == "redis":  # restart without persistence: every key is gone
             assert self.server is not None
             self.server.restart()
@@ -572,9 +490,8 @@ class Cluster:
         prefix = w.name + "/"
         for process, opened in list(self.open_ops.items()):
             if process.startswith(prefix):
-                for f in list(opened):
-                    self.record(now, process, "info", f, why, w.name)
-                self.holders.pop(process, None)
+                self.nemesis.lost(process, opened, why, w.name,
+                                  lambda p, y, f, v, n: self.record(now, p, y, f, v, n))
         w.incarnation += 1
         w.active = 0
         lost, w.requests = w.requests, {}
@@ -586,7 +503,7 @@ class Cluster:
             with contextlib.suppress(ClusterError):
                 await self._spawn(w)
                 w.send({"k": "t0", "t0": self.t0})
-                self.nemesis("restart", w.name)
+                self._event("restart", w.name)
 
         if not self._closed:
             assert self.loop is not None
@@ -628,15 +545,15 @@ class Cluster:
         started = time.perf_counter()
         self.record(0.0, "storage", "ok", "init", self.scenario.stock, "")
         for fault in self.scenario.faults:
-            self._at(fault.at_ms, lambda f=fault: self._fire(f))
-        self._start_load()
+            self._at(fault.at_ms, lambda f=fault: self.nemesis.strike(f))
+        self.load.start()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.finished.wait(), self.scenario.horizon_ms / 1000.0)
         end = self.now_ms()
         self.record(end, "nemesis", "info", "end", None, "")
         return RealResult(
             scenario=self.scenario, history=self.history(), end_ms=end,
-            completed=self.completed, stock_left=self.db.stock, time_scale=self.time_scale,
+            completed=self.load.completed, stock_left=self.db.stock, time_scale=self.time_scale,
             redis_version=self.redis_version, scaled=self.scaled,
             wall_s=time.perf_counter() - started,
             pids={w.name: list(w.pids) for w in self.workers})

@@ -10,7 +10,6 @@ a SIGKILL of the Python process.
 
 from __future__ import annotations
 
-import atexit
 import contextlib
 import ctypes
 import filecmp
@@ -35,6 +34,8 @@ from typing import Any
 import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
+
+from sim.real import reaper
 
 LOOPBACK = "127.0.0.1"
 _LOG_PREFIX = re.compile(r"^\d+:[A-Z] \d+ \w+ \d+ [\d:.]+ [.\-*#] ")  # "123:M 25 Nov 2025 ... # "
@@ -240,35 +241,10 @@ def _popen(args: list[str], **kw: Any) -> subprocess.Popen[bytes]:
     return _spawner.call(lambda: subprocess.Popen(args, **kw))  # type: ignore[no-any-return]
 
 
-# -- the registry of live servers ------------------------------------------------------------
+# -- the registry of live servers: sim.real.reaper -------------------------------------------
 
-_LIVE: dict[int, RedisServer] = {}
-
-
-def stop_all() -> None:
-    """Stop every server this process started (run at exit and on SIGTERM/SIGHUP)."""
-    for server in list(_LIVE.values()):
-        with contextlib.suppress(Exception):
-            server.stop()
-
-
-atexit.register(stop_all)
-
-
-def _on_fatal_signal(signum: int, _frame: object) -> None:
-    """Stop our servers, then die of the same signal as we would have without us."""
-    stop_all()
-    signal.signal(signum, signal.SIG_DFL)
-    os.kill(os.getpid(), signum)
-
-
-def _install_signal_handlers() -> None:
-    """SIGTERM/SIGHUP skip atexit by default; catch them, unless someone else already does."""
-    if threading.current_thread() is not threading.main_thread():
-        return
-    for signum in (signal.SIGTERM, signal.SIGHUP):
-        if signal.getsignal(signum) is signal.SIG_DFL:
-            signal.signal(signum, _on_fatal_signal)
+stop_all = reaper.stop_all
+"""Stop everything this process started (servers, clusters); kept under its old name."""
 
 
 # -- one server --------------------------------------------------------------------------------
@@ -362,11 +338,11 @@ class RedisServer:
         raise AssertionError("unreachable")
 
     def _start_once(self) -> RedisServer:
-        _install_signal_handlers()
+        reaper.install_signal_handlers()
         self._owner = os.getpid()  # whoever spawns it stops it (see stop() on fork)
         if self._dir is None:
             self._dir = Path(tempfile.mkdtemp(prefix="locksim-redis-"))
-        _LIVE[id(self)] = self
+        reaper.register(self, self.stop)
         try:
             with open(self._dir / "stderr.log", "ab") as err:
                 self._proc = _popen(self._args(), stdin=subprocess.DEVNULL,
@@ -447,7 +423,7 @@ class RedisServer:
                 self._signal(signal.SIGKILL, group=True)
                 _reaped(proc, 5.0)
         if proc is None or proc.poll() is not None:
-            _LIVE.pop(id(self), None)
+            reaper.forget(self)
         if self._dir is not None and (proc is None or proc.returncode is not None):
             shutil.rmtree(self._dir, ignore_errors=True)
             self._dir = None

@@ -41,6 +41,7 @@ from redis.driver_info import DriverInfo
 from redis.exceptions import ResponseError
 from redis.retry import Retry
 
+from models.faults import NetFaults
 from models.locks import make_lock
 from models.locks.effect import (
     TIMED_OUT,
@@ -61,7 +62,6 @@ from models.redis.reply import ReplyError
 from models.workload import CouponService
 from sim.runtime.chooser import Chooser
 from sim.runtime.semaphore import Semaphore, semaphore
-from sim.world.network import NetFaults
 
 # -- the wire between coordinator and worker ------------------------------------------------
 

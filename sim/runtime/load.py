@@ -1,46 +1,65 @@
-"""The load: k6-like virtual users (closed) or an arrival rate (open), behind nginx.
+"""The load: k6-like virtual users (closed), an arrival rate (open), or scheduled arrivals.
 
-Nginx ``least_conn`` sends each request to the live server with the fewest
-requests in progress; ties go round-robin, as nginx does.
+One generator for both worlds: it decides when request ``n`` (of user
+``user``) is sent; the host (``sim.world.World``, ``sim.real.cluster.Cluster``)
+carries it to an app server behind its nginx ``least_conn`` and calls back
+when the client has its answer. The order of draws (think times, gaps) is
+part of every simulated trace hash: keep it.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from functools import partial
+from typing import Protocol
 
-from models.balancer import Balancer
+from models.scenario import Scenario
+from sim.runtime.chooser import Chooser
 
-if TYPE_CHECKING:
-    from sim.world import World
+
+class Host(Protocol):
+    """What the load needs from a world."""
+
+    scenario: Scenario
+    chooser: Chooser
+
+    @property
+    def now(self) -> float: ...
+
+    def at(self, when: float, fn: Callable[[], None]) -> None: ...
+
+    def send_request(self, n: int, user: int, done: Callable[[], None]) -> None:
+        """Carry request ``n`` to an app server; ``done()`` once the client has its answer."""
+
+    def finish(self) -> None: ...
 
 
 class Load:
-    """Hands out request numbers, user ids and sessions; counts completions."""
+    """Hands out request numbers and user ids; counts completions; finishes the run."""
 
-    def __init__(self, world: World) -> None:
-        self.world = world
-        sc = world.scenario
-        self.total = sc.requests
+    def __init__(self, host: Host) -> None:
+        self.host = host
+        self.total = host.scenario.requests
         self.issued = 0
         self.completed = 0
-        self.balancer = Balancer(world.servers)
 
     def start(self) -> None:
-        sc = self.world.scenario
+        host = self.host
+        sc = host.scenario
         if self.total == 0:
-            self.world.finish()
+            host.finish()
             return
         if sc.load == "closed":
             for vu in range(min(sc.vus, self.total)):
-                self.world.at(0.0, lambda vu=vu: self._next(vu))
+                host.at(0.0, partial(self._next, vu))
         elif sc.load == "scheduled":  # explicit arrival times, as exploration draws them
             for t in sc.arrivals_ms:
-                self.world.at(t, self._scheduled)
+                host.at(t, self._scheduled)
         else:
-            self.world.at(0.0, self._arrival)
+            host.at(0.0, self._arrival)
 
     def _user(self, n: int) -> int:
-        sc = self.world.scenario
+        sc = self.host.scenario
         return sc.first_user + n // sc.repeat_users
 
     def _next(self, vu: int) -> None:
@@ -52,51 +71,34 @@ class Load:
         self._send(n, lambda: self._after(vu))
 
     def _after(self, vu: int) -> None:
-        world = self.world
-        think = world.scenario.think.sample(world.chooser)
-        world.at(world.now + think, lambda: self._next(vu))
+        host = self.host
+        think = host.scenario.think.sample(host.chooser)
+        host.at(host.now + think, lambda: self._next(vu))
 
     def _scheduled(self) -> None:
         n = self.issued
         self.issued += 1
-        self._send(n, lambda: None)
+        self._send(n, _nothing)
 
     def _arrival(self) -> None:
-        world = self.world
+        host = self.host
         if self.issued >= self.total:
             return
         n = self.issued
         self.issued += 1
-        self._send(n, lambda: None)
-        gap = world.chooser.exponential(1000.0 / world.scenario.rate_rps)
-        world.at(world.now + gap, self._arrival)
+        self._send(n, _nothing)
+        gap = host.chooser.exponential(1000.0 / host.scenario.rate_rps)
+        host.at(host.now + gap, self._arrival)
 
-    def _send(self, n: int, then: object) -> None:
-        world = self.world
-        lat = world.scenario.client_latency
-        user = self._user(n)
-        server = self.balancer.pick()
-        if server is None:  # nginx: no upstream alive, 502 at once
-            world.at(world.now + 2 * lat.sample(world.chooser), lambda: self._done(then))
-            return
-        server.active += 1
+    def _send(self, n: int, then: Callable[[], None]) -> None:
+        self.host.send_request(n, self._user(n), lambda: self._done(then))
 
-        def arrive() -> None:
-            if not server.alive:
-                server.active = max(server.active - 1, 0)
-                world.at(world.now + lat.sample(world.chooser), lambda: self._done(then))
-                return
-
-            def done(_result: object) -> None:
-                server.active = max(server.active - 1, 0)
-                world.at(world.now + lat.sample(world.chooser), lambda: self._done(then))
-
-            world.start_request(server, n, user, done)
-
-        world.at(world.now + lat.sample(world.chooser), arrive)
-
-    def _done(self, then: object) -> None:
+    def _done(self, then: Callable[[], None]) -> None:
         self.completed += 1
-        then()  # type: ignore[operator]
+        then()
         if self.completed >= self.total:
-            self.world.finish()
+            self.host.finish()
+
+
+def _nothing() -> None:
+    pass

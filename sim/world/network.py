@@ -14,6 +14,7 @@ from heapq import heappush
 from typing import TYPE_CHECKING
 
 from models.dist import Dist
+from models.faults import NetFaults as NetFaults  # the policy lives with the faults
 from sim.world.kernel import NORMAL, Timer
 
 if TYPE_CHECKING:
@@ -54,25 +55,6 @@ class Link:
         delay = arrive - now
         heappush(env._queue, (now + (delay if delay > 0 else 0), NORMAL, next(env._eid),
                               Timer(deliver, args)))
-        return arrive
-
-
-class NetFaults:
-    """Active delay and partition windows of one node."""
-
-    __slots__ = ("delays", "partitions")
-
-    def __init__(self) -> None:
-        self.delays: list[tuple[float, float, float]] = []  # start, end, extra
-        self.partitions: list[tuple[float, float]] = []  # start, end
-
-    def adjust(self, depart: float, arrive: float) -> float:
-        for start, end, extra in self.delays:
-            if start <= depart < end:
-                arrive += extra
-        for start, end in self.partitions:
-            if start <= depart < end:
-                arrive = max(arrive, end + (arrive - depart))
         return arrive
 
 

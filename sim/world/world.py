@@ -14,12 +14,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
 from heapq import heappush
-from typing import Any
+from typing import Any, assert_never
 
 import simpy
 
+from models.balancer import Balancer
 from models.database import Database
-from models.faults import Clock, Crash, Delay, Fault, Partition, Pause
+from models.faults import Clock, Crash, Delay, Fault, NetFaults, Partition, Pause
 from models.history import History, Recorder
 from models.locks import LockDesign, make_lock
 from models.locks.effect import Record, Storage
@@ -27,9 +28,9 @@ from models.scenario import Scenario
 from models.workload import CouponService
 from sim.runtime.chooser import Chooser
 from sim.runtime.load import Load
+from sim.runtime.nemesis import Nemesis
 from sim.world.app_server import AppServer, Task
 from sim.world.kernel import NORMAL, Timer, call_after, drive
-from sim.world.network import NetFaults
 from sim.world.redis_node import RedisNode, trace_digest
 
 
@@ -75,8 +76,7 @@ class World:
         self.recorder = Recorder()
         self.net_faults: dict[str, NetFaults] = {}
         self.pause_ends: dict[str, list[float]] = {}
-        self.holders: dict[str, str] = {}  # request process -> node, while it holds
-        self._deferred: list[Fault] = []
+        self.nemesis = Nemesis(self._apply)
         self._client_ids = 0
         self.redis = RedisNode(self, scenario.redis_version, scenario.redis_service_ms,
                                scenario.script_service_ms, monitor=monitor)
@@ -84,6 +84,7 @@ class World:
         self.servers = [AppServer(self, f"app{i + 1}", scenario.callback_cpu_ms)
                         for i in range(scenario.servers)]
         self.by_name = {s.name: s for s in self.servers}
+        self.balancer = Balancer(self.servers)
         self.load = Load(self)
         self.finished = self.env.event()
         self._armed = False
@@ -124,13 +125,9 @@ class World:
         else:
             task.open_ops.pop(f, None)
         if f == "acquire" and type_ == "ok":
-            self.holders[task.process] = node
-            if self._deferred:
-                pending, self._deferred = self._deferred, []
-                for fault in pending:
-                    self._fire(fault)
+            self.nemesis.acquired(task.process, node)
         elif f == "release" and type_ == "invoke":
-            self.holders.pop(task.process, None)
+            self.nemesis.released(task.process)
 
     def storage_call(self, op: Storage, reply: Callable[[object], None]) -> None:
         lat = self.scenario.storage_latency
@@ -146,6 +143,29 @@ class World:
                                   digest_size=8).hexdigest()
         gen = self.service.handle(self.lock, user, session)
         server.start(f"{server.name}/req{n}", gen, on_done)
+
+    def send_request(self, n: int, user: int, done: Callable[[], None]) -> None:
+        """The client's request ``n`` through nginx ``least_conn`` to an app server and back."""
+        lat = self.scenario.client_latency
+        server = self.balancer.pick()
+        if server is None:  # nginx: no upstream alive, 502 at once
+            self.at(self.env.now + 2 * lat.sample(self.chooser), done)
+            return
+        server.active += 1
+
+        def arrive() -> None:
+            if not server.alive:
+                server.active = max(server.active - 1, 0)
+                self.at(self.env.now + lat.sample(self.chooser), done)
+                return
+
+            def handled(_result: object) -> None:
+                server.active = max(server.active - 1, 0)
+                self.at(self.env.now + lat.sample(self.chooser), done)
+
+            self.start_request(server, n, user, handled)
+
+        self.at(self.env.now + lat.sample(self.chooser), arrive)
 
     def spawn(self, node: str, process: str, program: Any,
               on_done: Callable[[object], None] | None = None) -> Task:
@@ -164,51 +184,47 @@ class World:
     # -- faults ---------------------------------------------------------------------
     def _schedule_faults(self) -> None:
         for fault in self.scenario.faults:
-            self.at(fault.at_ms, lambda f=fault: self._fire(f))
+            self.at(fault.at_ms, lambda f=fault: self.nemesis.strike(f))
 
-    def _target(self, fault: Fault) -> str | None:
-        if fault.node != "holder":
-            return fault.node
-        if not self.holders:
-            return None
-        return next(reversed(self.holders.values()))
-
-    def _nemesis(self, f: str, node: str, value: object) -> None:
+    def _event(self, f: str, node: str, value: object) -> None:
         self.recorder.record(self.env.now, "nemesis", "info", f, value, node)
 
-    def _fire(self, fault: Fault) -> None:
-        node = self._target(fault)
-        if node is None:  # nobody holds the lock yet: strike the next holder
-            self._deferred.append(fault)
-            return
+    def _record_op(self, process: str, type_: str, f: str, value: object, node: str) -> None:
+        self.recorder.record(self.env.now, process, type_, f, value, node)
+
+    def _apply(self, node: str, fault: Fault) -> None:
+        """The simulated world's one applier: ``node`` is already resolved."""
         now = self.env.now
-        if isinstance(fault, Pause):
-            end = now + fault.duration_ms
-            self._nemesis("pause", node, fault.duration_ms)
-            if node == "redis":
-                self.redis.busy_until = max(self.redis.busy_until, end)
-            else:
-                self.pause_ends.setdefault(node, []).append(end)
-                self.by_name[node].pause(fault.duration_ms)
-            self.at(end, lambda: self._nemesis("resume", node, None))
-        elif isinstance(fault, Crash):
-            self._crash(node, fault)
-        elif isinstance(fault, Delay):
-            nf = self.net_faults.setdefault(node, NetFaults())
-            nf.delays.append((now, now + fault.duration_ms, fault.extra_ms))
-            self._nemesis("delay", node, (fault.extra_ms, fault.duration_ms))
-        elif isinstance(fault, Partition):
-            nf = self.net_faults.setdefault(node, NetFaults())
-            nf.partitions.append((now, now + fault.duration_ms))
-            self._nemesis("partition", node, fault.duration_ms)
-            self.at(now + fault.duration_ms, lambda: self._nemesis("heal", node, None))
-        elif isinstance(fault, Clock):
-            if node in self.by_name:
-                self.by_name[node].set_clock(fault.offset_ms, fault.drift)
-            self._nemesis("clock", node, (fault.offset_ms, fault.drift))
+        match fault:
+            case Pause():
+                end = now + fault.duration_ms
+                self._event("pause", node, fault.duration_ms)
+                if node == "redis":
+                    self.redis.busy_until = max(self.redis.busy_until, end)
+                else:
+                    self.pause_ends.setdefault(node, []).append(end)
+                    self.by_name[node].pause(fault.duration_ms)
+                self.at(end, lambda: self._event("resume", node, None))
+            case Crash():
+                self._crash(node, fault)
+            case Delay():
+                nf = self.net_faults.setdefault(node, NetFaults())
+                nf.delays.append((now, now + fault.duration_ms, fault.extra_ms))
+                self._event("delay", node, (fault.extra_ms, fault.duration_ms))
+            case Partition():
+                nf = self.net_faults.setdefault(node, NetFaults())
+                nf.partitions.append((now, now + fault.duration_ms))
+                self._event("partition", node, fault.duration_ms)
+                self.at(now + fault.duration_ms, lambda: self._event("heal", node, None))
+            case Clock():
+                if node in self.by_name:
+                    self.by_name[node].set_clock(fault.offset_ms, fault.drift)
+                self._event("clock", node, (fault.offset_ms, fault.drift))
+            case _:
+                assert_never(fault)
 
     def _crash(self, node: str, fault: Crash) -> None:
-        self._nemesis("crash", node, None)
+        self._event("crash", node, None)
         if node == "redis":  # restart without persistence: every key is gone
             self.redis.model.flush()
             return
@@ -216,15 +232,13 @@ class World:
         if not server.alive:
             return
         for task in server.crash():
-            for f in list(task.open_ops):
-                self.recorder.record(self.env.now, task.process, "info", f, "crashed", node)
-            self.holders.pop(task.process, None)
+            self.nemesis.lost(task.process, task.open_ops, "crashed", node, self._record_op)
             if task.on_done is not None:
                 task.on_done("crashed")
         if fault.restart_after_ms is not None:
             def restart() -> None:
                 server.restart()
-                self._nemesis("restart", node, None)
+                self._event("restart", node, None)
 
             self.at(self.env.now + fault.restart_after_ms, restart)
 

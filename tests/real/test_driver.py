@@ -50,7 +50,7 @@ def _programs(binary, *jobs, servers=1, faults=()):
         try:
             await cluster.start()
             for fault in faults:
-                cluster._fire(fault)
+                cluster.nemesis.strike(fault)
             results = await asyncio.gather(*(
                 cluster.run_program(node, process, f"tests.real.driver_programs:{name}")
                 for node, process, name in jobs))
