@@ -24,7 +24,7 @@ from models.history import History, Op, format_ms
 from models.metrics import metrics
 from models.scenario import Scenario, ScenarioError
 from sim.real.cluster import ClusterError, RealResult, run_real
-from sim.search.explore import CounterexampleError, read_counterexample
+from sim.search import counterexample
 from sim.views.report import fmt
 
 # what a side-by-side shows: the story's ops, not every SET NX retry
@@ -68,10 +68,10 @@ def replay_real(path: Path, *, time_scale: float = 1.0, redis_server: Path | Non
     from sim.world import run
 
     try:
-        data, scenario = read_counterexample(path)
-    except (CounterexampleError, ScenarioError) as exc:
+        cx = counterexample.load(path)
+    except (counterexample.CounterexampleError, ScenarioError) as exc:
         raise ClusterError(str(exc)) from None
-    prop = data["property"]
+    prop, scenario = cx.property, cx.scenario
     simulated = run(scenario)
     sim_verdict = check_all(simulated.history, [prop])[0]
     real = run_real(scenario, time_scale=time_scale, redis_server=redis_server,

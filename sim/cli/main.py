@@ -99,7 +99,7 @@ def _scenario_from_args(args: argparse.Namespace) -> Scenario:
 
 
 def load_scenario(path: Path) -> Scenario:
-    from sim.search.explore import read_json
+    from sim.search.counterexample import read_json
 
     data = read_json(path, UsageError, "scenario")
     try:
@@ -221,8 +221,10 @@ def cmd_check(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     from models.locks import LOCKS
+    from sim.search import counterexample
     from sim.search.dask_pool import DaskError
-    from sim.search.explore import FAULT_KINDS, explore, save_counterexample, shrink
+    from sim.search.explore import FAULT_KINDS, explore
+    from sim.search.shrink import shrink_schedule
 
     import_plugins(args.imports)
     args.lock_given = args.lock is not None
@@ -259,15 +261,14 @@ def cmd_check(args: argparse.Namespace) -> int:
     for prop in sorted(by_prop, key=lambda p: PRIORITY.index(p) if p in PRIORITY else 99):
         if len(written) >= args.max_counterexamples:
             break
-        from sim.search.explore import schedule
-
         index = by_prop[prop][0]
-        small = shrink(schedule(args.lock, kinds, args.seed, index), prop)
-        path, trace_hash = save_counterexample(
-            small, prop, {"seed": args.seed, "index": index, "faults": kinds}, Path(args.out))
+        small = shrink_schedule(args.lock, kinds, args.seed, index, prop)
+        cx = counterexample.record(small, prop,
+                                   {"seed": args.seed, "index": index, "faults": kinds})
+        path = counterexample.save(cx, Path(args.out))
         written.append({"property": prop, "file": str(path), "schedule": index,
                         "faults": len(small.faults), "requests": small.requests,
-                        "trace_hash": trace_hash})
+                        "trace_hash": cx.trace_hash})
     summary = {
         "lock": args.lock, "faults": kinds, "seed": args.seed, "schedules": args.schedules,
         "seconds": round(elapsed, 3), "schedules_per_second": round(args.schedules / elapsed, 1),
@@ -303,8 +304,9 @@ def cmd_exhaustive(args: argparse.Namespace) -> int:
     from rich.progress import Progress
     from rich.table import Table
 
+    from sim.search import counterexample
+    from sim.search.counterexample import write_json
     from sim.search.exhaustive import exhaust, tiny
-    from sim.search.explore import save_counterexample, write_json
 
     try:
         levels = tuple(int(v) for v in args.levels.split(","))
@@ -330,10 +332,10 @@ def cmd_exhaustive(args: argparse.Namespace) -> int:
         if len(written) >= args.max_counterexamples:
             break
         finding = next(f for f in found.findings if prop in f.violated)
-        path, trace_hash = save_counterexample(
-            finding.scenario, prop,
-            {"exhaustive": {"depth": args.depth, "levels": list(levels)}}, Path(args.out))
-        written.append({"property": prop, "file": str(path), "trace_hash": trace_hash})
+        cx = counterexample.record(
+            finding.scenario, prop, {"exhaustive": {"depth": args.depth, "levels": list(levels)}})
+        path = counterexample.save(cx, Path(args.out))
+        written.append({"property": prop, "file": str(path), "trace_hash": cx.trace_hash})
     if args.graph:
         import networkx as nx
 
@@ -367,61 +369,42 @@ def cmd_exhaustive(args: argparse.Namespace) -> int:
     return 1 if found.violations else 0
 
 
-def _replayed(args: argparse.Namespace) -> tuple[dict[str, Any], Scenario, Any, Any]:
+def _replayed(args: argparse.Namespace) -> tuple[Any, Any, Any]:
     """Read a counterexample file, run it, and judge its property."""
     from models.checkers import check_all
-    from sim.search.explore import CounterexampleError, read_counterexample
+    from sim.search import counterexample
     from sim.world import run
 
     import_plugins(args.imports)
     try:
-        data, scenario = read_counterexample(Path(args.file))
-        result = run(scenario)
-    except (CounterexampleError, ScenarioError, ValueError) as exc:
+        cx = counterexample.load(Path(args.file))
+        result = run(cx.scenario)
+    except (counterexample.CounterexampleError, ScenarioError, ValueError) as exc:
         raise UsageError(str(exc)) from None
-    verdict = next(iter(check_all(result.history, [data["property"]])), None)
-    return data, scenario, result, verdict
+    verdict = next(iter(check_all(result.history, [cx.property])), None)
+    return cx, result, verdict
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
-    from rich.console import Console
-
-    from models.faults import describe
+    from sim.views.report import render_replay, replay_payload
 
     if args.real_redis:
         return cmd_replay_real(args)
 
-    data, scenario, result, verdict = _replayed(args)
-    prop = data["property"]
-    same = result.trace_hash == data["trace_hash"]
-    reproduced = verdict is not None and verdict.valid is False
-    payload = {"file": args.file, "property": prop, "reproduced": reproduced,
-               "same_trace": same, "trace_hash": result.trace_hash,
-               "expected_trace_hash": data["trace_hash"],
-               "story": verdict.story if verdict else ""}
+    cx, result, verdict = _replayed(args)
+    payload = replay_payload(args.file, cx, result, verdict)
     if args.json:
         print(json.dumps(payload, indent=2, sort_keys=True))
     else:
-        console = Console()
-        console.print(f"[bold]{prop}[/] with lock [bold]{scenario.lock}[/]: "
-                      f"{scenario.requests} request(s) arriving at "
-                      f"{', '.join(f'{t:g}' for t in scenario.arrivals_ms) or 'the load'} ms")
-        for f in scenario.faults:
-            console.print(f"  at {f.at_ms:g} ms: {describe(f)}")
-        console.print(payload["story"] or "(the property held this time)")
-        console.print(("[green]reproduced[/]" if reproduced else "[red]NOT reproduced[/]")
-                      + (", same trace hash" if same else
-                         f", trace hash differs ({result.trace_hash[:16]} vs "
-                         f"{data['trace_hash'][:16]})"))
-    return 0 if reproduced and same else 1
+        render_replay(cx, payload)
+    return 0 if payload["reproduced"] and payload["same_trace"] else 1
 
 
 def cmd_show(args: argparse.Namespace) -> int:
     from sim.views import diagram
 
-    data, scenario, result, verdict = _replayed(args)
-    prop = data["property"]
-    title = f"{scenario.lock}: {prop}"
+    cx, result, verdict = _replayed(args)
+    title = f"{cx.lock}: {cx.property}"
     if args.output:
         out = Path(args.output)
         if out.suffix.lower() == ".svg":
@@ -439,16 +422,13 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def cmd_regress(args: argparse.Namespace) -> int:
-    from sim.search.explore import CounterexampleError, read_counterexample
+    from sim.search import counterexample
 
     try:
-        data, _scenario = read_counterexample(Path(args.file))
-    except CounterexampleError as exc:
+        cx = counterexample.load(Path(args.file)).expecting(args.expect)
+    except counterexample.CounterexampleError as exc:
         raise UsageError(str(exc)) from None
-    data["expect"] = args.expect
-    from sim.search.explore import write_json
-
-    target = write_json(Path(args.dir) / Path(args.file).name, data)
+    target = counterexample.write_json(Path(args.dir) / Path(args.file).name, cx.to_dict())
     print(f"kept {target} (expect {args.expect}); `pytest properties/` replays it")
     return 0
 

@@ -10,6 +10,7 @@ from rich.table import Table
 if TYPE_CHECKING:
     from models.checkers import Verdict
     from models.metrics import Metrics
+    from sim.search.counterexample import Counterexample
     from sim.world import RunResult
 
 
@@ -96,3 +97,34 @@ def render_run(payload: dict[str, Any], console: Console | None = None) -> None:
         f"simulated {payload['simulated_ms'] / 1000:.2f} s in {payload['wall_s']:.2f} s wall; "
         f"{payload['redis_commands']:,} Redis commands; trace {payload['trace_hash'][:16]}"
     )
+
+
+# -- counterexamples ---------------------------------------------------------------------------
+
+
+def replay_payload(file: str, cx: Counterexample, result: RunResult,
+                   verdict: Verdict | None) -> dict[str, Any]:
+    """What ``locksim replay`` says of one simulated replay, as plain JSON data."""
+    return {"file": file, "property": cx.property,
+            "reproduced": verdict is not None and verdict.valid is False,
+            "same_trace": result.trace_hash == cx.trace_hash, "trace_hash": result.trace_hash,
+            "expected_trace_hash": cx.trace_hash, "story": verdict.story if verdict else ""}
+
+
+def render_replay(cx: Counterexample, payload: dict[str, Any],
+                  console: Console | None = None) -> None:
+    """The counterexample told (``Counterexample.tell``, the replay's story), then the verdict."""
+    from rich.text import Text
+
+    console = console or Console()
+    headline, *rest = cx.tell(payload["story"]).split("\n")
+    text = Text(headline)
+    text.highlight_words([cx.property, cx.lock], "bold")
+    console.print(text)
+    for line in rest:
+        console.print(line, markup=False)
+    same = payload["same_trace"]
+    console.print(("[green]reproduced[/]" if payload["reproduced"] else "[red]NOT reproduced[/]")
+                  + (", same trace hash" if same else
+                     f", trace hash differs ({payload['trace_hash'][:16]} vs "
+                     f"{payload['expected_trace_hash'][:16]})"))
