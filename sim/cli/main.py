@@ -466,7 +466,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
-    from sim.sweep.grid import AXES, Grid, SweepError, run_rows, summarize, varying, write_plots
+    from sim.sweep import AXES, Grid, SweepError, run_rows, summarize, varying, write_plots
 
     import_plugins(args.imports)
     changes: dict[str, Any] = {}
