@@ -14,6 +14,7 @@ fields this locksim does not know are kept, so a round trip loses nothing.
 
 from __future__ import annotations
 
+import builtins
 import json
 import re
 import warnings
@@ -58,11 +59,11 @@ class Counterexample:
     locksim: str = ""  # the version that wrote it ("" : this one)
     extra: Mapping[str, Any] = field(default_factory=dict)  # fields a newer locksim added
 
-    @property
+    @builtins.property
     def lock(self) -> str:
         return self.scenario.lock
 
-    @property
+    @builtins.property
     def name(self) -> str:
         """The file name: one per lock, property and run."""
         return f"{self.lock}-{self.property}-{self.trace_hash[:12]}.json"
@@ -267,7 +268,7 @@ def _op_from_dict(item: object) -> Op:
     index, time = item.get("index"), item.get("time")
     if type(index) is not int or index < 0:
         raise ValueError(f"index must be a whole number, not {index!r}")
-    if type(time) not in (int, float):
+    if not isinstance(time, int | float) or isinstance(time, bool):
         raise ValueError(f"time must be a number, not {time!r}")
     for key in ("process", "f"):
         if not isinstance(item.get(key), str):

@@ -149,7 +149,7 @@ def grid_from_dict(data: dict[str, Any]) -> Grid:
     unknown = set(data) - known
     if unknown:
         raise SweepError(f"unknown grid field(s): {', '.join(sorted(unknown))}")
-    kw = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
+    kw: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
     if "lock_params" in kw and isinstance(kw["lock_params"], dict):
         kw["lock_params"] = tuple(sorted(kw["lock_params"].items()))
     return Grid(**kw).validate()
