@@ -43,8 +43,9 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
 
 def cmd_replay_real(args: argparse.Namespace) -> int:
-    from sim.compare import render_replay, replay_real
+    from sim.compare import replay_real
     from sim.real.cluster import ClusterError
+    from sim.views.report import render_real_replay
 
     import_plugins(args.imports)
     try:
@@ -55,7 +56,7 @@ def cmd_replay_real(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(payload, indent=2, sort_keys=True, default=str))
     else:
-        render_replay(payload)
+        render_real_replay(payload)
     return 0 if payload["reproduced"] else 1
 
 

@@ -133,8 +133,9 @@ def cmd_run_real(args: argparse.Namespace, scenario: Scenario) -> int:
     from rich.console import Console
     from rich.progress import Progress
 
-    from sim.compare import compare_runs, render_comparison
+    from sim.compare import compare_runs
     from sim.real.cluster import ClusterError
+    from sim.views.report import render_comparison
 
     console = Console(stderr=True)
     try:
