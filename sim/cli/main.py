@@ -15,7 +15,8 @@ from sim.cli import check, monitor, replay, run, sweep
 from sim.cli.common import UsageError
 from sim.cli.run import parse_fault
 
-COMMANDS = (run, check, replay, sweep, monitor)
+COMMANDS = (run.add_parser, check.add_parser, replay.add_parser, sweep.add_parser,
+            replay.add_regress_parser, monitor.add_parser)
 """Each adds its subcommands, in the order ``locksim --help`` lists them."""
 
 
@@ -25,8 +26,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Deterministic simulator and model checker for Redis distributed locks.",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for command in COMMANDS:
-        command.add_parser(sub)
+    for add in COMMANDS:
+        add(sub)
     return parser
 
 

@@ -117,6 +117,8 @@ def add_parser(sub: Any) -> None:
     show_p.add_argument("--import", dest="imports", action="append", metavar="MODULE")
     show_p.set_defaults(func=cmd_show)
 
+
+def add_regress_parser(sub: Any) -> None:
     regress_p = sub.add_parser("regress", help="keep a counterexample as a regression seed")
     regress_sub = regress_p.add_subparsers(dest="regress_command", metavar="ACTION",
                                            required=True)
