@@ -137,18 +137,10 @@ def exploration(sizes: Sizes, floor: float) -> list[Figure]:
 
 def find_and_shrink(sizes: Sizes) -> tuple[list[Figure], dict[str, Any]]:
     """The seed lock's GC-pause coupon-rule violation: first violating id, then shrink."""
-    from sim.search.explore import run_schedule, schedule, shrink
+    from sim.search.shrink import find, first_violation
 
-    def job() -> tuple[int, str, Any]:
-        index = 0
-        while True:
-            outcome = run_schedule((LOCK, ("gc-pause",), 1, index, COUPON_RULES, False, False))
-            if outcome.violated:
-                prop = outcome.violated[0]
-                return index, prop, shrink(schedule(LOCK, ("gc-pause",), 1, index), prop)
-            index += 1
-
-    wall, (index, prop, small) = _timed(job)
+    wall, small = _timed(lambda: find(LOCK, ("gc-pause",), 1, 100_000, COUPON_RULES))
+    index, prop = first_violation(LOCK, ("gc-pause",), 1, 100_000, COUPON_RULES)
     size = f"{len(small.faults)} fault(s), {small.requests} request(s)"
     return ([Figure("GC-pause coupon rule: find + shrink", wall, "s", "< 10",
                     wall < 10.0, note=f"{prop} at schedule {index}; shrunk to {size}")],

@@ -18,7 +18,7 @@ BUDGET = settings(max_examples=2000)
 def _find(lock: str, prop: str):
     """Hypothesis finds and shrinks; delta debugging then finishes what its passes left
     (Hypothesis stops shrinking on time and call budgets, so its result alone may vary)."""
-    from sim.search.explore import shrink
+    from sim.search.shrink import shrink
 
     found = find(scenarios(lock, faults=("gc-pause",)),
                  lambda s: not judged(s, [prop]).holds(prop),
@@ -30,11 +30,9 @@ def _find(lock: str, prop: str):
 def _explored(lock: str, prop: str):
     """What ``locksim check --lock LOCK --faults gc-pause --schedules 2000 --seed 1`` does:
     the first schedule violating ``prop``, shrunk. Deterministic (schedules by id)."""
-    from sim.search.explore import explore, schedule, shrink
+    from sim.search.shrink import find
 
-    outcomes = explore(lock, ["gc-pause"], 1, 2000, [prop])
-    first = next(o.index for o in outcomes if prop in o.violated)
-    return shrink(schedule(lock, ("gc-pause",), 1, first), prop)
+    return find(lock, ["gc-pause"], 1, 2000, prop)
 
 
 def test_seed_loses_a_stock_update_and_shrinks_small():

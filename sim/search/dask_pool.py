@@ -1,6 +1,6 @@
 """Shipping exploration to Dask: a LocalCluster or a scheduler address.
 
-A job is only ``(lock, kinds, seed, index, properties, twice)``; every worker
+A job is only a ``Job`` (lock, kinds, seed, index, what to check); every worker
 rebuilds its schedules from those ids (``sim.search.explore.schedule``), so Dask
 finds exactly the violating ids one process finds. Jobs travel in batches,
 because one Dask task per 1 ms schedule would cost more in scheduling than

@@ -4,29 +4,25 @@ Swarm style: every schedule enables a random subset of the allowed fault
 kinds at random intensities, so rare mixes get tried. A schedule is a pure
 function of (lock, kinds, seed, index); workers receive only those and
 rebuild it, so 1 worker, N workers and any other machine find the same
-violating ids. Passing schedules keep nothing but their verdict.
+violating ids. Passing schedules keep nothing but their verdict. Shrinking
+is ``sim.search.shrink``; the file a violation becomes, ``sim.search.counterexample``.
 """
 
 from __future__ import annotations
 
 import gc
-import json
 import os
 import random
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
 
 from models.faults import KNOWN_NAMES, Fault, swarm_fault
 from models.faults import kind as fault_kind
-from models.scenario import Scenario, ScenarioError
+from models.scenario import Scenario
 
 FAULT_KINDS = KNOWN_NAMES
 """Every spelling ``--faults`` accepts (``models.faults.FAULTS``'s names, then old ones)."""
-COUNTEREXAMPLE_KIND = "locksim-counterexample"
-COUNTEREXAMPLE_VERSION = 1
 
 
 def _fault(name: str, rng: random.Random, node: str) -> Fault:
@@ -75,9 +71,17 @@ class Outcome:
     trace_hash: str | None
 
 
-Job = tuple[str, tuple[str, ...], int, int, tuple[str, ...] | None, bool, bool]
-"""(lock, fault kinds, seed, index, properties, run twice, hash every schedule):
-all a worker needs."""
+@dataclass(frozen=True, slots=True)
+class Job:
+    """All a worker needs to judge one schedule: its id, and what to check."""
+
+    lock: str
+    kinds: tuple[str, ...]
+    seed: int
+    index: int
+    properties: tuple[str, ...] | None = None
+    twice: bool = False  # run it twice and compare trace hashes
+    hashes: bool = False  # keep the trace hash even of a passing schedule
 
 
 def run_schedule(job: Job) -> Outcome:
@@ -85,17 +89,16 @@ def run_schedule(job: Job) -> Outcome:
     from models.checkers import check_all
     from sim.world import run
 
-    lock, kinds, seed, index, properties, twice, hashes = job
-    scenario = schedule(lock, kinds, seed, index)
+    scenario = schedule(job.lock, job.kinds, job.seed, job.index)
     result = run(scenario)
-    if twice:
+    if job.twice:
         again = run(scenario)
         if again.trace_hash != result.trace_hash:
-            return Outcome(index, ("determinism",), result.trace_hash)
-    verdicts = check_all(result.history, list(properties) if properties else None)
+            return Outcome(job.index, ("determinism",), result.trace_hash)
+    verdicts = check_all(result.history, list(job.properties) if job.properties else None)
     violated = tuple(v.property for v in verdicts if v.valid is False)
-    keep = hashes or twice or bool(violated)
-    return Outcome(index, violated, result.trace_hash if keep else None)
+    keep = job.hashes or job.twice or bool(violated)
+    return Outcome(job.index, violated, result.trace_hash if keep else None)
 
 
 def explore(lock: str, kinds: Sequence[str], seed: int, schedules: int,
@@ -109,8 +112,8 @@ def explore(lock: str, kinds: Sequence[str], seed: int, schedules: int,
     ``hashes``: keep every schedule's trace hash, not only the violating ones'.
     ``dask``: a scheduler address, or ``local`` for a LocalCluster of ``workers``
     processes (``imports``: modules the workers import to register user locks)."""
-    jobs: list[Job] = [(lock, tuple(kinds), seed, i, tuple(properties) if properties else None,
-                        check_determinism, hashes) for i in range(schedules)]
+    jobs = [Job(lock, tuple(kinds), seed, i, tuple(properties) if properties else None,
+                check_determinism, hashes) for i in range(schedules)]
     if dask:
         from sim.search.dask_pool import explore_dask
 
@@ -138,137 +141,3 @@ def explore(lock: str, kinds: Sequence[str], seed: int, schedules: int,
         finally:
             gc.unfreeze()
     return sorted(results, key=lambda o: o.index)
-
-
-# -- shrinking ---------------------------------------------------------------------
-
-
-def _violates(scenario: Scenario, prop: str) -> bool:
-    from models.checkers import check_all
-    from sim.world import run
-
-    try:
-        verdicts = check_all(run(scenario).history, [prop])
-    except ScenarioError:
-        return False
-    return any(v.valid is False for v in verdicts)
-
-
-def _candidates(sc: Scenario) -> Iterable[Scenario]:
-    """Smaller variants, biggest cut first: fewer faults, fewer requests, shorter faults."""
-    for i in range(len(sc.faults)):
-        yield sc.with_(faults=sc.faults[:i] + sc.faults[i + 1:])
-    if sc.requests > 1:
-        for i in range(sc.requests):
-            arrivals = sc.arrivals_ms[:i] + sc.arrivals_ms[i + 1:]
-            if arrivals and arrivals[0] > 0.0:
-                arrivals = (0.0, *arrivals[1:])
-            yield sc.with_(requests=sc.requests - 1, vus=sc.requests - 1, arrivals_ms=arrivals)
-    for i, f in enumerate(sc.faults):
-        duration = getattr(f, "duration_ms", None)
-        if duration and duration > 100.0:
-            shorter = type(f)(**{**_fields(f), "duration_ms": round(duration / 2, 3)})
-            yield sc.with_(faults=(*sc.faults[:i], shorter, *sc.faults[i + 1:]))
-
-
-def _fields(f: Fault) -> dict[str, Any]:
-    from dataclasses import asdict
-
-    return asdict(f)
-
-
-def shrink(scenario: Scenario, prop: str, budget: int = 200) -> Scenario:
-    """Greedy delta debugging: keep any smaller variant that still violates ``prop``."""
-    current = scenario
-    runs = 0
-    improved = True
-    while improved and runs < budget:
-        improved = False
-        for candidate in _candidates(current):
-            runs += 1
-            if _violates(candidate, prop):
-                current = candidate
-                improved = True
-                break
-            if runs >= budget:
-                break
-    return current
-
-
-# -- counterexample files -----------------------------------------------------------
-
-
-class CounterexampleError(ValueError):
-    """A counterexample file that cannot be used; the message is one line."""
-
-
-def counterexample(scenario: Scenario, prop: str, trace_hash: str, story: str,
-                   origin: dict[str, Any]) -> dict[str, Any]:
-    from sim import __version__
-
-    return {
-        "kind": COUNTEREXAMPLE_KIND,
-        "format": COUNTEREXAMPLE_VERSION,
-        "locksim": __version__,
-        "lock": scenario.lock,
-        "property": prop,
-        "scenario": scenario.to_dict(),
-        "trace_hash": trace_hash,
-        "story": story,
-        "origin": origin,
-    }
-
-
-def write_json(path: Path, data: Any) -> Path:
-    """Write through a temporary file and a rename: never a half-written file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
-    tmp.replace(path)
-    return path
-
-
-def read_json(path: Path, error: type[Exception] = ValueError, what: str = "") -> Any:
-    """Parse a JSON file; any failure is ``error`` with one line saying why."""
-    try:
-        return json.loads(path.read_text())
-    except OSError as exc:
-        raise error(f"cannot read {what + ' ' if what else ''}{path}: {exc.strerror}") from None
-    except json.JSONDecodeError as exc:
-        raise error(f"{path} is not JSON: {exc.msg} at line {exc.lineno}") from None
-
-
-def write_counterexample(data: dict[str, Any], directory: Path) -> Path:
-    name = f"{data['lock']}-{data['property']}-{data['trace_hash'][:12]}.json"
-    return write_json(directory / name, data)
-
-
-def save_counterexample(scenario: Scenario, prop: str, origin: dict[str, Any],
-                        directory: Path) -> tuple[Path, str]:
-    """Run a violating scenario once more, judge ``prop``, write its file:
-    (path, trace hash). The story and hash are the run's, never a copy."""
-    from models.checkers import check_all
-    from sim.world import run
-
-    result = run(scenario)
-    verdict = next(v for v in check_all(result.history, [prop]))
-    data = counterexample(scenario, prop, result.trace_hash, verdict.story, origin)
-    return write_counterexample(data, directory), result.trace_hash
-
-
-def read_counterexample(path: Path) -> tuple[dict[str, Any], Scenario]:
-    data = read_json(path, CounterexampleError)
-    if not isinstance(data, dict) or data.get("kind") != COUNTEREXAMPLE_KIND:
-        raise CounterexampleError(f"{path} is not a locksim counterexample")
-    if data.get("format") != COUNTEREXAMPLE_VERSION:
-        raise CounterexampleError(
-            f"{path} has counterexample format {data.get('format')!r}; "
-            f"this locksim reads format {COUNTEREXAMPLE_VERSION}")
-    for key in ("property", "scenario", "trace_hash"):
-        if key not in data:
-            raise CounterexampleError(f"{path} lacks the field {key!r}")
-    try:
-        scenario = Scenario.from_dict(data["scenario"])
-    except ScenarioError as exc:
-        raise CounterexampleError(f"{path}: {exc}") from None
-    return data, scenario

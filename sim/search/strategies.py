@@ -109,23 +109,17 @@ def assert_holds(scenario: Scenario, *props: str, out: str = ".locksim/counterex
     """
     from pathlib import Path
 
-    from sim.search.explore import counterexample, write_counterexample
+    from sim.search.counterexample import Counterexample, save
 
     j = judged(scenario)
     broken = [v for v in j.verdicts if v.property in props and v.valid is False]
     if not broken:
         return
     v = broken[0]
-    data = counterexample(scenario, v.property, j.result.trace_hash, v.story,
-                          {"source": "hypothesis"})
-    path = write_counterexample(data, Path(out))
-    code = (
-        "from models.scenario import Scenario\nfrom sim.world import run\n"
-        "from models.checkers import check_all\n"
-        f"scenario = Scenario.from_dict({scenario.to_dict()!r})\n"
-        f"print([v.story for v in check_all(run(scenario).history, [{v.property!r}])])"
-    )
+    cx = Counterexample(scenario, v.property, j.result.trace_hash, v.story, tuple(v.witness),
+                        {"source": "hypothesis"})
+    path = save(cx, Path(out))
     raise AssertionError(
-        f"{v.property} violated: {v.summary}\n{v.story}\n\n"
-        f"replay it:  locksim replay {path}\n\nor paste this:\n{code}"
+        f"{v.property} violated: {v.summary}\n{cx.tell()}\n\n"
+        f"replay it:  locksim replay {path}\n\nor paste this:\n{cx.to_code()}"
     )

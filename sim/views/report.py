@@ -10,6 +10,7 @@ from rich.table import Table
 if TYPE_CHECKING:
     from models.checkers import Verdict
     from models.metrics import Metrics
+    from sim.search.counterexample import Counterexample
     from sim.world import RunResult
 
 
@@ -96,3 +97,119 @@ def render_run(payload: dict[str, Any], console: Console | None = None) -> None:
         f"simulated {payload['simulated_ms'] / 1000:.2f} s in {payload['wall_s']:.2f} s wall; "
         f"{payload['redis_commands']:,} Redis commands; trace {payload['trace_hash'][:16]}"
     )
+
+
+# -- counterexamples ---------------------------------------------------------------------------
+
+
+def replay_payload(file: str, cx: Counterexample, result: RunResult,
+                   verdict: Verdict | None) -> dict[str, Any]:
+    """What ``locksim replay`` says of one simulated replay, as plain JSON data."""
+    return {"file": file, "property": cx.property,
+            "reproduced": verdict is not None and verdict.valid is False,
+            "same_trace": result.trace_hash == cx.trace_hash, "trace_hash": result.trace_hash,
+            "expected_trace_hash": cx.trace_hash, "story": verdict.story if verdict else ""}
+
+
+def render_replay(cx: Counterexample, payload: dict[str, Any],
+                  console: Console | None = None) -> None:
+    """The counterexample told (``Counterexample.tell``, the replay's story), then the verdict."""
+    from rich.text import Text
+
+    console = console or Console()
+    headline, *rest = cx.tell(payload["story"]).split("\n")
+    text = Text(headline)
+    text.highlight_words([cx.property, cx.lock], "bold")
+    console.print(text)
+    for line in rest:
+        console.print(line, markup=False)
+    same = payload["same_trace"]
+    console.print(("[green]reproduced[/]" if payload["reproduced"] else "[red]NOT reproduced[/]")
+                  + (", same trace hash" if same else
+                     f", trace hash differs ({payload['trace_hash'][:16]} vs "
+                     f"{payload['expected_trace_hash'][:16]})"))
+
+
+# -- both worlds ------------------------------------------------------------------------------
+
+FIGURES = (
+    ("coupons issued", "issued", 0),
+    ("duration (s)", "duration_s", 2),
+    ("throughput (req/s)", "throughput_rps", 1),
+    ("SET NX attempts", "attempts", 0),
+    ("attempts per success", "attempts_per_success", 2),
+    ("lock hold mean (ms)", "hold_mean_ms", 2),
+    ("lock hold min (ms)", "hold_min_ms", 2),
+    ("lock hold max (ms)", "hold_max_ms", 2),
+    ("wait p50 (ms)", "wait_p50_ms", 1),
+    ("wait p99 (ms)", "wait_p99_ms", 1),
+    ("PUBLISH on release", "publishes", 0),
+    ("split between servers", "split", 0),
+)
+
+
+def render_real_replay(payload: dict[str, Any], console: Console | None = None) -> None:
+    """Both worlds' story ops side by side, both verdicts, and whether it reproduced."""
+    console = console or Console()
+    x = payload["time_scale"]
+    console.print(f"[bold]{payload['property']}[/] with lock [bold]{payload['lock']}[/], "
+                  f"replayed on a real redis-server {payload['redis_version']}")
+    for line in payload["faults"]:
+        console.print(f"  fault: {line}")
+    for line in payload["scaled"]:
+        console.print(f"  {line}")
+    table = Table(title="the story's ops, both worlds" + (
+        f" (real times divided by {x:g})" if x != 1 else ""), title_justify="left")
+    table.add_column("simulated (ms)", overflow="fold")
+    table.add_column("real redis (ms)", overflow="fold")
+    sim_ops, real_ops = payload["simulated"]["ops"], payload["real"]["ops"]
+    for i in range(max(len(sim_ops), len(real_ops))):
+        table.add_row(sim_ops[i] if i < len(sim_ops) else "",
+                      real_ops[i] if i < len(real_ops) else "")
+    console.print(table)
+    for world in ("simulated", "real"):
+        part = payload[world]
+        mark = {True: "[green]holds[/]", False: "[red]VIOLATED[/]", None: "[dim]n/a[/]"}
+        console.print(f"[bold]{world}[/]: {payload['property']} {mark[part['valid']]}: "
+                      f"{part['summary']}")
+        if part["story"]:
+            console.print("  " + part["story"].replace("\n", "\n  "))
+    others = [p for p in payload["real"]["violated"] if p != payload["property"]]
+    if others:
+        console.print(f"real run also violated: {', '.join(others)}")
+    if payload["monitor_log"]:
+        console.print(f"MONITOR capture: {payload['monitor_log']}")
+    if payload["reproduced"]:
+        console.print("reproduced: [green]yes[/]")
+    elif payload["simulated"]["valid"] is not False:
+        console.print("reproduced: [red]no[/] (the simulator does not violate it on this file "
+                      "either)")
+    else:
+        console.print("reproduced: [red]no[/] (real timing did not hit the simulated window: "
+                      "a shrunk schedule can sit on a knife edge real jitter misses; try "
+                      "--time-scale 1, or a counterexample with more margin)")
+
+
+def render_comparison(payload: dict[str, Any], console: Console | None = None) -> None:
+    """The figures of one scenario in both worlds, then the violations of each."""
+    console = console or Console()
+    sc = payload["scenario"]
+    table = Table(title=f"lock {sc['lock']}, {sc['servers']} servers, {sc['vus']} VUs, "
+                        f"{sc['requests']} requests: simulator vs real redis-server "
+                        f"{payload['redis_version']}", title_justify="left")
+    table.add_column("figure")
+    table.add_column("simulated", justify="right")
+    table.add_column("real", justify="right")
+    sim_f, real_f = payload["simulated"]["figures"], payload["real"]["figures"]
+    for label, key, digits in FIGURES:
+        table.add_row(label, fmt(sim_f.get(key), digits), fmt(real_f.get(key), digits))
+    console.print(table)
+    for world in ("simulated", "real"):
+        bad = [v for v in payload[world]["verdicts"] if v["valid"] is False]
+        if bad:
+            for v in bad:
+                console.print(f"[bold red]{world}: {v['property']} VIOLATED[/]: {v['story']}")
+        else:
+            console.print(f"{world}: every property holds")
+    if payload["monitor_log"]:
+        console.print(f"MONITOR capture: {payload['monitor_log']}")

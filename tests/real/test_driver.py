@@ -25,7 +25,7 @@ from models.metrics import metrics
 from models.scenario import Scenario
 from sim.cli.main import main
 from sim.real.cluster import Cluster, run_real
-from sim.search.explore import read_counterexample
+from sim.search import counterexample
 
 ROOT = Path(__file__).resolve().parents[2]
 GC_PAUSE = ROOT / "properties" / "regressions" / "seed-stock-conservation-428c66172022.json"
@@ -137,8 +137,9 @@ def test_fault_free_closed_load(binary):
 
 
 def test_gc_pause_counterexample_reproduces_on_seed(binary):
-    data, scenario = read_counterexample(GC_PAUSE)
-    assert data["origin"]["faults"] == ["gc-pause"] and scenario.lock == "seed"
+    cx = counterexample.load(GC_PAUSE)
+    scenario = cx.scenario
+    assert cx.origin["faults"] == ["gc-pause"] and scenario.lock == "seed"
     result = run_real(scenario, time_scale=0.5, redis_server=binary)
     verdicts = {v.property: v for v in check_all(result.history)}
     violated = [p for p in COUPON_RULES if verdicts[p].valid is False]
@@ -147,7 +148,7 @@ def test_gc_pause_counterexample_reproduces_on_seed(binary):
 
 
 def test_fenced_lock_keeps_coupon_rules_on_the_same_schedule(binary):
-    _data, scenario = read_counterexample(GC_PAUSE)
+    scenario = counterexample.load(GC_PAUSE).scenario
     result = run_real(scenario.with_(lock="seed-fenced"), time_scale=0.5, redis_server=binary)
     verdicts = {v.property: v for v in check_all(result.history)}
     assert all(verdicts[p].valid is not False for p in COUPON_RULES), \

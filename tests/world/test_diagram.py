@@ -10,7 +10,7 @@ import pytest
 from models.checkers import check_all
 from models.history import History, Recorder
 from models.leases import leases
-from sim.search.explore import read_counterexample
+from sim.search import counterexample
 from sim.views.diagram import Diagram, allocate, ticks
 from sim.world import run
 
@@ -21,9 +21,9 @@ SVG = "{http://www.w3.org/2000/svg}"
 
 @pytest.fixture(scope="module")
 def fenced() -> Diagram:
-    data, scenario = read_counterexample(FENCED)
-    result = run(scenario)
-    verdicts = list(check_all(result.history, [data["property"]]))
+    cx = counterexample.load(FENCED)
+    result = run(cx.scenario)
+    verdicts = list(check_all(result.history, [cx.property]))
     return Diagram.from_run(result, verdicts, title="seed-fenced: mutual-exclusion")
 
 

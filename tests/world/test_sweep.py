@@ -9,8 +9,8 @@ import pytest
 
 from models.dist import Dist
 from sim.cli.main import main
+from sim.sweep import Grid, SweepError, mean_ci, run_rows, summarize, sweep, wilson
 from sim.sweep.gc import GcProcess
-from sim.sweep.grid import Grid, SweepError, mean_ci, run_rows, summarize, sweep, wilson
 
 TINY = Grid(strategy=("seed", "blpop"), vus=(1, 8), requests=(24,), seeds=2)
 

@@ -1,0 +1,208 @@
+"""``locksim check``: random swarms (or ``--exhaustive``), shrunk counterexample files."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from models.checkers import PRIORITY
+from sim.cli.common import UsageError, import_plugins, load_scenario, property_names
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.progress import Progress
+    from rich.table import Table
+
+    from models.locks import LOCKS
+    from sim.search import counterexample
+    from sim.search.dask_pool import DaskError
+    from sim.search.explore import FAULT_KINDS, explore
+    from sim.search.shrink import shrink_schedule
+
+    import_plugins(args.imports)
+    args.lock_given = args.lock is not None
+    args.lock = args.lock or "seed"
+    if args.lock not in LOCKS:
+        raise UsageError(f"unknown lock {args.lock!r}; known: {', '.join(sorted(LOCKS))}")
+    if args.exhaustive:
+        return cmd_exhaustive(args)
+    kinds = [k.strip() for k in args.faults.split(",") if k.strip()] if args.faults else []
+    unknown = [k for k in kinds if k not in FAULT_KINDS]
+    if unknown:
+        raise UsageError(
+            f"unknown fault kind {', '.join(unknown)}; known: {', '.join(FAULT_KINDS)}")
+    if args.schedules < 1:
+        raise UsageError("--schedules must be at least 1")
+    properties = property_names(args.properties)
+    console = Console(stderr=True) if args.json else Console()
+    started = time.perf_counter()
+    with Progress(console=console, transient=True, disable=args.json) as bar:
+        task = bar.add_task(f"exploring {args.lock}", total=args.schedules)
+        try:
+            outcomes = explore(args.lock, kinds, args.seed, args.schedules, properties,
+                               args.workers, args.check_determinism,
+                               progress=lambda n: bar.advance(task, n),
+                               dask=args.dask, imports=args.imports or ())
+        except DaskError as exc:
+            raise UsageError(str(exc)) from None
+    elapsed = time.perf_counter() - started
+    by_prop: dict[str, list[int]] = {}
+    for o in outcomes:
+        for prop in o.violated:
+            by_prop.setdefault(prop, []).append(o.index)
+    written: list[dict[str, Any]] = []
+    for prop in sorted(by_prop, key=lambda p: PRIORITY.index(p) if p in PRIORITY else 99):
+        if len(written) >= args.max_counterexamples:
+            break
+        index = by_prop[prop][0]
+        small = shrink_schedule(args.lock, kinds, args.seed, index, prop)
+        cx = counterexample.record(small, prop,
+                                   {"seed": args.seed, "index": index, "faults": kinds})
+        path = counterexample.save(cx, Path(args.out))
+        written.append({"property": prop, "file": str(path), "schedule": index,
+                        "faults": len(small.faults), "requests": small.requests,
+                        "trace_hash": cx.trace_hash})
+    summary = {
+        "lock": args.lock, "faults": kinds, "seed": args.seed, "schedules": args.schedules,
+        "seconds": round(elapsed, 3), "schedules_per_second": round(args.schedules / elapsed, 1),
+        "violations": {p: len(ix) for p, ix in sorted(by_prop.items())},
+        "violating_schedules": {p: ix[:20] for p, ix in sorted(by_prop.items())},
+        "counterexamples": written,
+    }
+    if args.json:
+        print(json.dumps(summary, indent=2, sort_keys=True))
+    else:
+        table = Table(title=f"locksim check: {args.lock}, faults {','.join(kinds) or 'none'}, "
+                            f"seed {args.seed}", title_justify="left")
+        table.add_column("property")
+        table.add_column("violating schedules", justify="right")
+        table.add_column("first ids")
+        names = properties or list(PRIORITY[:-1])
+        for prop in names:
+            ids = by_prop.get(prop, [])
+            table.add_row(prop, str(len(ids)), ", ".join(map(str, ids[:5])))
+        console.print(table)
+        console.print(f"{args.schedules} schedules in {elapsed:.1f} s "
+                      f"({args.schedules / elapsed:.0f}/s)")
+        for w in written:
+            console.print(f"[bold]{w['property']}[/]: shrunk to {w['faults']} fault(s), "
+                          f"{w['requests']} request(s) -> {w['file']}\n"
+                          f"  replay: locksim replay {w['file']}")
+    return 1 if by_prop else 0
+
+
+def cmd_exhaustive(args: argparse.Namespace) -> int:
+    """``locksim check --exhaustive``: every combination of a tiny world's first choices."""
+    from rich.console import Console
+    from rich.progress import Progress
+    from rich.table import Table
+
+    from sim.search import counterexample
+    from sim.search.counterexample import write_json
+    from sim.search.exhaustive import exhaust, tiny
+
+    try:
+        levels = tuple(int(v) for v in args.levels.split(","))
+    except ValueError:
+        raise UsageError(f"--levels takes integers 0..1000, e.g. 0,1000; not {args.levels!r}")\
+            from None
+    if args.depth < 0 or args.depth > 30 or not levels or any(not 0 <= v <= 1000 for v in levels):
+        raise UsageError("--depth must be 0..30 and --levels within 0..1000")
+    if args.scenario:
+        scenario = load_scenario(Path(args.scenario))
+        if args.lock_given:
+            scenario = scenario.with_(lock=args.lock)
+    else:
+        scenario = tiny(args.lock)
+    properties = property_names(args.properties)
+    console = Console(stderr=True) if args.json else Console()
+    with Progress(console=console, transient=True, disable=args.json) as bar:
+        task = bar.add_task(f"exhausting {scenario.lock}", total=None)
+        found = exhaust(scenario, args.depth, levels, args.max_runs, properties,
+                        progress=lambda n: bar.advance(task, n))
+    written: list[dict[str, Any]] = []
+    for prop in sorted(found.violations):
+        if len(written) >= args.max_counterexamples:
+            break
+        finding = next(f for f in found.findings if prop in f.violated)
+        cx = counterexample.record(
+            finding.scenario, prop, {"exhaustive": {"depth": args.depth, "levels": list(levels)}})
+        path = counterexample.save(cx, Path(args.out))
+        written.append({"property": prop, "file": str(path), "trace_hash": cx.trace_hash})
+    if args.graph:
+        import networkx as nx
+
+        graph = Path(args.graph)
+        if graph.suffix == ".json":
+            write_json(graph, nx.node_link_data(found.graph, edges="links"))
+        else:
+            nx.write_graphml(found.graph, graph)
+    payload = {**found.as_dict(), "counterexamples": written}
+    if args.json:
+        print(json.dumps(payload, indent=2, sort_keys=True))
+    else:
+        table = Table(title=f"locksim check --exhaustive: {scenario.lock}, depth {args.depth}, "
+                            f"levels {','.join(map(str, levels))}", title_justify="left")
+        table.add_column("figure")
+        table.add_column("value", justify="right")
+        table.add_row("runs (distinct schedules)", str(found.runs))
+        table.add_row("choice points reached", str(found.choice_points))
+        table.add_row("states visited", str(found.states))
+        table.add_row("edges", str(found.edges))
+        table.add_row("distinct outcomes", str(found.outcomes))
+        table.add_row("space covered", "yes" if found.covered else
+                      f"no (stopped at --max-runs {args.max_runs})")
+        table.add_row("time", f"{found.seconds:.2f} s")
+        for prop, n in sorted(found.violations.items()):
+            table.add_row(f"violates {prop}", str(n))
+        console.print(table)
+        for w in written:
+            console.print(f"[bold]{w['property']}[/] -> {w['file']}\n"
+                          f"  replay: locksim replay {w['file']}")
+    return 1 if found.violations else 0
+
+
+def add_parser(sub: Any) -> None:
+    check_p = sub.add_parser(
+        "check", help="explore many randomized fault schedules and shrink what fails",
+        description="Run N small schedules (swarm fault mixes) from one seed, each "
+        "reproducible by its id; shrink the first violation of each property and write it "
+        "as a counterexample file. Exit 0: nothing found; 1: a violation; 2: bad usage.")
+    check_p.add_argument("--lock", help="lock design (default seed)")
+    check_p.add_argument("--exhaustive", action="store_true",
+                         help="instead of random schedules, run every combination of a tiny "
+                         "world's first --depth choice points (2 requests, 2 servers)")
+    check_p.add_argument("--depth", type=int, default=10,
+                         help="--exhaustive: choice points to branch on (default 10)")
+    check_p.add_argument("--levels", default="0,1000",
+                         help="--exhaustive: values per choice point, 0..1000 from the low to "
+                         "the high end of its distribution (default 0,1000)")
+    check_p.add_argument("--max-runs", type=int, default=20000,
+                         help="--exhaustive: stop after this many runs (default 20000)")
+    check_p.add_argument("--scenario", help="--exhaustive: the tiny world as a scenario file")
+    check_p.add_argument("--graph", metavar="FILE",
+                         help="--exhaustive: write the explored graph (GraphML, or .json)")
+    check_p.add_argument("--faults", default="gc-pause",
+                         help="comma-separated fault kinds: gc-pause, delay, partition, clock, "
+                         "crash (default gc-pause)")
+    check_p.add_argument("--schedules", type=int, default=1000, help="how many (default 1000)")
+    check_p.add_argument("--seed", type=int, default=1, help="exploration seed (default 1)")
+    check_p.add_argument("--properties", help="comma-separated checkers (default: all)")
+    check_p.add_argument("--workers", type=int, default=None,
+                         help="processes (default: all cores)")
+    check_p.add_argument("--dask", metavar="ADDRESS",
+                         help="run on Dask: a scheduler address (tcp://host:8786) or 'local' "
+                         "for a LocalCluster of --workers processes")
+    check_p.add_argument("--out", default="counterexamples",
+                         help="directory for counterexample files (default ./counterexamples)")
+    check_p.add_argument("--max-counterexamples", type=int, default=3,
+                         help="shrink and write at most this many (default 3)")
+    check_p.add_argument("--check-determinism", action="store_true",
+                         help="run every schedule twice and compare trace hashes")
+    check_p.add_argument("--json", action="store_true", help="print JSON")
+    check_p.add_argument("--import", dest="imports", action="append", metavar="MODULE")
+    check_p.set_defaults(func=cmd_check)

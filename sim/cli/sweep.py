@@ -1,0 +1,134 @@
+"""``locksim sweep``: a grid of scenarios, CSV, JSON and PNG plots."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from sim.cli.common import UsageError, import_plugins
+
+
+def _axis(text: str | None, name: str, kind: type) -> tuple[Any, ...] | None:
+    """``"1,10,100"`` -> ``(1, 10, 100)``; one line naming the axis when it cannot."""
+    if text is None:
+        return None
+    items = [t.strip() for t in text.split(",") if t.strip()]
+    if not items:
+        raise UsageError(f"--{name}: give at least one value")
+    try:
+        return tuple(kind(t) for t in items)
+    except ValueError:
+        raise UsageError(f"--{name}: cannot read {text!r} as a comma list of "
+                         f"{'whole numbers' if kind is int else 'numbers'}") from None
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    from sim.sweep import AXES, Grid, SweepError, run_rows, summarize, varying, write_plots
+
+    import_plugins(args.imports)
+    changes: dict[str, Any] = {}
+    for name, dest, kind in (("strategies", "strategy", str), ("vus", "vus", int),
+                             ("rate", "rate_rps", float), ("servers", "servers", int),
+                             ("ttl", "ttl_ms", int), ("cs", "cs_ms", float),
+                             ("gc-rate", "gc_rate", float), ("gc-pause", "gc_pause", str),
+                             ("requests", "requests", int)):
+        value = _axis(getattr(args, name.replace("-", "_")), name, kind)
+        if value is not None:
+            changes[dest] = value
+    try:
+        grid = Grid(seeds=args.seeds, seed=args.seed, load=args.load, **changes).validate()
+    except SweepError as exc:
+        raise UsageError(str(exc)) from None
+    x = args.x or next(iter(varying(grid)), "vus")
+    if x not in AXES or x == "strategy":
+        raise UsageError(f"--x: one of {', '.join(a for a in AXES if a != 'strategy')}")
+    if args.workers is not None and args.workers < 1:
+        raise UsageError("--workers must be at least 1")
+    import pandas as pd
+
+    out = Path(args.out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"--out {out}: {exc.strerror or exc}") from None
+    console = Console(stderr=True)
+    started = time.perf_counter()
+    with Progress("[progress.description]{task.description}", BarColumn(),
+                  MofNCompleteColumn(), TimeElapsedColumn(), console=console,
+                  transient=True) as bar:
+        task = bar.add_task(f"sweep: {grid.size()} runs", total=grid.size())
+        rows = run_rows(grid, args.workers, lambda k: bar.advance(task, k))
+    wall = time.perf_counter() - started
+    frame = pd.DataFrame(rows)
+    summary = summarize(frame)
+    frame.to_csv(out / "runs.csv", index=False)
+    summary.to_csv(out / "summary.csv", index=False)
+    payload = {"grid": grid.as_dict(), "x": x, "runs": len(frame), "seconds": round(wall, 2),
+               "summary": json.loads(summary.to_json(orient="records"))}
+    (out / "summary.json").write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n")
+    plots = write_plots(summary, x, out)
+    if args.json:
+        print(json.dumps({k: payload[k] for k in ("x", "runs", "seconds")}
+                         | {"files": sorted(str(p) for p in out.iterdir())}, indent=2))
+        return 0
+    from rich.table import Table
+
+    table = Table(title=f"locksim sweep: {len(frame)} runs in {wall:.1f} s",
+                  title_justify="left")
+    cols = ["strategy", x, "throughput_rps", "wait_p99_ms", "attempts_per_success",
+            "commands_per_coupon", "violation"]
+    heads = {"throughput_rps": "req/s", "wait_p99_ms": "wait p99 ms",
+             "attempts_per_success": "tries/lock", "commands_per_coupon": "cmds/coupon",
+             "violation": "P(unsafe)"}
+    for c in cols:
+        table.add_column(heads.get(c, c), justify="left" if c == "strategy" else "right")
+    for rec in summary.to_dict("records"):
+        table.add_row(*(_cell(rec[c]) for c in cols))
+    Console().print(table)
+    print(f"wrote {out}/runs.csv, summary.csv, summary.json and "
+          f"{', '.join(p.name for p in plots)}")
+    return 0
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, float):
+        return "-" if value != value else f"{value:.3g}" if abs(value) < 100 else f"{value:.0f}"
+    return str(value)
+
+
+def add_parser(sub: Any) -> None:
+    sweep_p = sub.add_parser(
+        "sweep", help="run a grid of scenarios over several seeds; CSV, JSON and PNG plots",
+        description="Every combination of the comma-separated axes, each with --seeds seeds, "
+        "in parallel. Writes runs.csv (one row per run), summary.csv and summary.json (means "
+        "and 95%% intervals per grid point) and PNG plots (one line per strategy) to --out.")
+    sweep_p.add_argument("--strategies", help="lock designs (default: seed,polling,blpop,"
+                         "redisson,lua-atomic)")
+    sweep_p.add_argument("--vus", help="virtual users, closed load (default 1,10,25,50,100)")
+    sweep_p.add_argument("--rate", help="arrivals per second, open load (default 80)")
+    sweep_p.add_argument("--servers", help="app servers (default 2)")
+    sweep_p.add_argument("--ttl", help="lock TTL in ms (default 5000)")
+    sweep_p.add_argument("--cs", help="database time in the critical section, ms (default 6.8)")
+    sweep_p.add_argument("--gc-rate", help="background GC pauses per second per server "
+                         "(default 0)")
+    sweep_p.add_argument("--gc-pause", help="GC pause length distributions in ms, e.g. "
+                         "lognormal:200:1,exp:50 (default lognormal:200:1)")
+    sweep_p.add_argument("--requests", help="requests per run (default 200)")
+    sweep_p.add_argument("--load", choices=("closed", "open"), default="closed",
+                         help="closed: --vus looping (default); open: --rate arrivals")
+    sweep_p.add_argument("--seeds", type=int, default=3, help="seeds per grid point (default 3)")
+    sweep_p.add_argument("--seed", type=int, default=1, help="first seed (default 1)")
+    sweep_p.add_argument("--x", help="the plots' x axis (default: the first axis with "
+                         "several values)")
+    sweep_p.add_argument("--workers", type=int, default=None,
+                         help="processes (default: all cores)")
+    sweep_p.add_argument("--out", default="out/sweep", help="output folder (default out/sweep)")
+    sweep_p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    sweep_p.add_argument("--import", dest="imports", action="append", metavar="MODULE")
+    sweep_p.set_defaults(func=cmd_sweep)
