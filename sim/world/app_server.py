@@ -11,7 +11,7 @@ every task; what was in flight is lost and its locks are left to expire.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Generator
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from models.locks.effect import Record, Storage
