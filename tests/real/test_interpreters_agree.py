@@ -2,7 +2,8 @@
 
 Each program of ``tests.real.driver_programs`` runs once in the simulator
 (``World.spawn``) and once in a real worker against a real redis-server; their
-program ops must match in order, type, function and value."""
+program ops must match in order, type, function and value, and their times
+(from the first op) agree within ``TOLERANCE_MS``."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from sim.real.cluster import Cluster
 from sim.world.world import World
 
 CORPUS = ["pubsub", "spawn_cancel", "storage", "every_effect"]
+TOLERANCE_MS = 80.0  # real scheduling jitter on a shared machine
 
 
 @pytest.fixture(scope="module")
@@ -24,8 +26,9 @@ def binary(redis_server_binaries):
 
 
 def _ops(history):
-    return [(op.process, op.type, op.f, op.value) for op in history
-            if op.process not in ("storage", "nemesis")]
+    ops = [op for op in history if op.process not in ("storage", "nemesis")]
+    t0 = ops[0].time if ops else 0.0
+    return [(op.process, op.type, op.f, op.value) for op in ops], [op.time - t0 for op in ops]
 
 
 def _simulated(name: str):
@@ -50,4 +53,6 @@ def _real(binary, name: str):
 
 @pytest.mark.parametrize("name", CORPUS)
 def test_same_history_in_both_worlds(binary, name):
-    assert _simulated(name) == _real(binary, name)
+    (sim_ops, sim_times), (real_ops, real_times) = _simulated(name), _real(binary, name)
+    assert sim_ops == real_ops
+    assert all(abs(a - b) <= TOLERANCE_MS for a, b in zip(sim_times, real_times, strict=True))
