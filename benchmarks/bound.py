@@ -44,14 +44,12 @@ class _Tape:
 def capture(scenario: Any) -> tuple[Transcripts, dict[str, tuple[int, str]], Any]:
     """Run ``scenario`` once; return each task's sent values, each request's
     (user, session) and the run's result."""
-    import sim.world.app_server as app_server
+    from sim.runtime.loop import Task
     from sim.world import World
 
     transcripts: Transcripts = {}
     requests: dict[str, tuple[int, str]] = {}
-    plain = app_server.Task
-
-    class TapedTask(plain):  # type: ignore[misc, valid-type]
+    class TapedTask(Task):
         __slots__ = ()
 
         def __init__(self, process: str, gen: Any, on_done: Any = None) -> None:
@@ -71,11 +69,9 @@ def capture(scenario: Any) -> tuple[Transcripts, dict[str, tuple[int, str]], Any
             return service.handle(lock, user, session)
 
     world.service = Counted()  # type: ignore[assignment]
-    app_server.Task = TapedTask  # type: ignore[misc]
-    try:
-        result = world.run()
-    finally:
-        app_server.Task = plain  # type: ignore[misc]
+    for server in world.servers:  # the interpreter's documented hook for new tasks
+        server.task_type = TapedTask
+    result = world.run()
     return transcripts, requests, result
 
 

@@ -32,7 +32,7 @@ import socket
 import sys
 import time
 from collections import deque
-from collections.abc import Callable, Generator
+from collections.abc import Callable
 from typing import Any
 
 from redis.asyncio.connection import Connection as RedisConnection
@@ -43,25 +43,11 @@ from redis.retry import Retry
 
 from models.faults import NetFaults
 from models.locks import make_lock
-from models.locks.effect import (
-    TIMED_OUT,
-    Call,
-    Cancel,
-    Now,
-    Record,
-    Sleep,
-    Spawn,
-    Storage,
-    Subscribe,
-    Token,
-    Unsubscribe,
-    WaitMessage,
-    Work,
-)
+from models.locks.effect import TIMED_OUT, Record, Storage
 from models.redis.reply import ReplyError
 from models.workload import CouponService
 from sim.runtime.chooser import Chooser
-from sim.runtime.semaphore import Semaphore, semaphore
+from sim.runtime.loop import Interpreter, Task
 
 # -- the wire between coordinator and worker ------------------------------------------------
 
@@ -223,30 +209,11 @@ class RedisLink:
 # -- tasks ------------------------------------------------------------------------------------
 
 
-class _Subscribed:
-    __slots__ = ("channel",)
+class Worker(Interpreter):
+    """The app server process: its loop, two Redis connections, its clock and tasks;
+    the ``Host`` of ``sim.runtime.loop`` in real time."""
 
-    def __init__(self, channel: str) -> None:
-        self.channel = channel
-
-
-class Task:
-    """One coroutine on the loop: a request handler, a watchdog or a test program."""
-
-    __slots__ = ("alive", "gen", "on_done", "process", "seq", "waiting")
-
-    def __init__(self, process: str, gen: Generator[Any, Any, Any],
-                 on_done: Callable[[object], None] | None = None) -> None:
-        self.process = process
-        self.gen = gen
-        self.alive = True
-        self.seq = 0
-        self.waiting: str | None = None
-        self.on_done = on_done
-
-
-class Worker:
-    """The app server process: its loop, two Redis connections, its clock and tasks."""
+    alive = True  # a dead worker is a dead process
 
     def __init__(self, config: dict[str, Any], channel: socket.socket) -> None:
         self.name: str = config["name"]
@@ -264,17 +231,12 @@ class Worker:
         self.loop = asyncio.get_running_loop()
         self.net = NetFaults()
         self.net_active = False
-        self.clock_offset = 0.0
-        self.clock_drift = 0.0
-        self.clock_since = 0.0
-        self.tasks: dict[Task, None] = {}
-        self.listeners: dict[str, dict[Task, deque[bytes]]] = {}
+        self.init_interpreter()
         self.subscribing: dict[str, deque[Callable[[], None]]] = {}
         self.storage_waits: dict[int, Callable[[object], None]] = {}
         self.storage_ids = 0
         self.writer: asyncio.StreamWriter | None = None
         self.outbox: list[bytes] = []
-        self.sems: dict[str, Semaphore] = {}  # channels waited on with wake="one"
         self.pool: list[RedisLink] = []  # idle connections for blocking calls
         self.pooled: list[RedisLink] = []  # every one opened (asyncio keeps weak refs only)
         self.opening: set[asyncio.Task[None]] = set()
@@ -287,21 +249,11 @@ class Worker:
         """True time since the run's start, on the clock every process shares."""
         return (time.monotonic() - self.t0) * 1000.0
 
-    def local_time(self) -> float:
-        now = self.true_ms()
-        return now + self.clock_offset + self.clock_drift * (now - self.clock_since)
+    def true_now(self) -> float:
+        return self.true_ms()
 
-    def true_duration(self, local_ms: float) -> float:
-        return local_ms / (1.0 + self.clock_drift) if self.clock_drift else local_ms
-
-    def set_clock(self, offset_ms: float, drift: float) -> None:
-        now = self.true_ms()
-        self.clock_offset = self.local_time() - now + offset_ms
-        self.clock_since = now
-        self.clock_drift = drift
-
-    def at_local(self, local_ms: float, fn: Callable[[], None]) -> None:
-        self.loop.call_later(max(self.true_duration(local_ms), 0.0) / 1000.0, fn)
+    def after_local(self, ms: float, fn: Callable[..., None], *args: Any) -> None:
+        self.loop.call_later(max(self.true_duration(ms), 0.0) / 1000.0, fn, *args)
 
     # -- the coordinator ------------------------------------------------------------------------
     def send(self, message: dict[str, Any]) -> None:
@@ -367,122 +319,55 @@ class Worker:
         elif kind == "exit":
             os._exit(0)
 
-    # -- tasks ----------------------------------------------------------------------------------
-    def start(self, process: str, gen: Generator[Any, Any, Any],
-              on_done: Callable[[object], None] | None) -> Task:
-        task = Task(process, gen, on_done)
-        self.tasks[task] = None
-        self.loop.call_soon(self._run, task, None)
-        return task
+    # -- the Host -------------------------------------------------------------------------------
+    def resume(self, task: Task, value: object) -> None:
+        self.loop.call_soon(self._run, task, value)
 
-    def _wake_if(self, task: Task, seq: int, value: object) -> None:
-        """Deliver a wake-up unless the task died or already woke for this await."""
-        if task.alive and task.seq == seq:
-            task.seq += 1
-            self.loop.call_soon(self._run, task, value)
-
-    def _wait_timeout(self, task: Task, seq: int) -> None:
-        if task.seq == seq and task.waiting is not None:
-            task.waiting = None
-            self._wake_if(task, seq, None)
+    def microtasks(self, woken: list[tuple[Task, object]]) -> None:
+        for task, value in woken:  # resolved promises: before anything else queued
+            self._run(task, value)
 
     def _run(self, task: Task, value: object) -> None:
         """One loop callback: advance ``task`` to its next await, then send what it said."""
         try:
-            self._step(task, value)
+            self.step(task, value)
         finally:
             self._flush()
 
-    def _step(self, task: Task, value: object) -> None:
-        """Advance ``task`` through synchronous effects up to its next await."""
-        if isinstance(value, _Subscribed):
-            self.listeners.setdefault(value.channel, {})[task] = deque()
-            value = None
-        gen = task.gen
-        while task.alive:
-            try:
-                effect = gen.send(value)
-            except StopIteration as stop:
-                self._finish(task, stop.value)
-                return
-            value = None
-            kind = type(effect)
-            if kind is Record:
-                self.send({"k": "rec", "t": self.true_ms(), "p": task.process,
-                           "y": effect.type, "f": effect.f, "v": effect.value})
-            elif kind is Call:
-                s = task.seq = task.seq + 1
-                if effect.blocking:
-                    self._call_pooled(task, s, effect.argv)
-                else:
-                    self.cmd.send(effect.argv, lambda r, t=task, s=s: self._wake_if(t, s, r))
-                if effect.timeout_ms is not None:
-                    self.at_local(effect.timeout_ms,
-                                  lambda t=task, s=s: self._wake_if(t, s, TIMED_OUT))
-                return
-            elif kind is Work:
-                _burn(effect.ms)
-            elif kind is Storage:
-                s = task.seq = task.seq + 1
-                self.storage_ids += 1
-                sid = self.storage_ids
-                self.storage_waits[sid] = lambda r, t=task, s=s: self._wake_if(t, s, r)
-                self.send({"k": "sto", "id": sid, "op": effect.op, "user": effect.user,
-                           "value": effect.value, "fence": effect.fence})
-                return
-            elif kind is Sleep:
-                s = task.seq = task.seq + 1
-                self.at_local(effect.ms, lambda t=task, s=s: self._wake_if(t, s, None))
-                return
-            elif kind is WaitMessage:
-                box = self.listeners.get(effect.channel, {}).get(task)
-                if box is None:
-                    raise RuntimeError(f"{task.process} waits on {effect.channel!r} "
-                                       "without subscribing first")
-                if effect.wake == "one":
-                    sem = semaphore(self.sems, self.listeners, effect.channel, box)
-                    if sem.permits:
-                        value = sem.permits.popleft()
-                        continue
-                    sem.waiters.append((task, task.seq + 1))
-                elif box:
-                    value = box.popleft()
-                    continue
-                s = task.seq = task.seq + 1
-                task.waiting = effect.channel
-                if effect.timeout_ms is not None:
-                    self.at_local(effect.timeout_ms, lambda t=task, s=s: self._wait_timeout(t, s))
-                return
-            elif kind is Token:
-                value = self.chooser.token()
-            elif kind is Now:
-                value = self.local_time()
-            elif kind is Subscribe:
-                s = task.seq = task.seq + 1
-                ch = effect.channel
-                self.subscribing.setdefault(ch, deque()).append(
-                    lambda t=task, s=s, c=ch: self._wake_if(t, s, _Subscribed(c)))
-                self.sub.send(("SUBSCRIBE", ch), self._confirmed)
-                return
-            elif kind is Unsubscribe:
-                self.listeners.get(effect.channel, {}).pop(task, None)
-                if not self.listeners.get(effect.channel):
-                    self.sems.pop(effect.channel, None)
-            elif kind is Spawn:
-                child = Task(f"{task.process}/{effect.name}", effect.body)
-                self.tasks[child] = None
-                self.loop.call_soon(self._run, child, None)
-                value = child
-            elif kind is Cancel:
-                self._kill(effect.handle)
-            else:
-                raise TypeError(f"{task.process} yielded {effect!r}, which is not an effect")
+    def call(self, argv: tuple[object, ...], blocking: bool,
+             on_reply: Callable[[object], None]) -> None:
+        if blocking:
+            self._call_pooled(argv, on_reply)
+        else:
+            self.cmd.send(argv, on_reply)
 
-    def _call_pooled(self, task: Task, seq: int, argv: tuple[object, ...]) -> None:
+    def work(self, task: Task, ms: float) -> bool:
+        _burn(ms)
+        return True
+
+    def record(self, task: Task, effect: Record) -> None:
+        self.send({"k": "rec", "t": self.true_ms(), "p": task.process,
+                   "y": effect.type, "f": effect.f, "v": effect.value})
+
+    def token(self) -> str:
+        return self.chooser.token()  # type: ignore[no-any-return]
+
+    def storage(self, effect: Storage, on_reply: Callable[[object], None]) -> None:
+        self.storage_ids += 1
+        sid = self.storage_ids
+        self.storage_waits[sid] = on_reply
+        self.send({"k": "sto", "id": sid, "op": effect.op, "user": effect.user,
+                   "value": effect.value, "fence": effect.fence})
+
+    def subscribe(self, channel: str, on_confirmed: Callable[[], None]) -> None:
+        self.subscribing.setdefault(channel, deque()).append(on_confirmed)
+        self.sub.send(("SUBSCRIBE", channel), self._confirmed)
+
+    def _call_pooled(self, argv: tuple[object, ...], on_reply: Callable[[object], None]) -> None:
         """A blocking command on a connection of its own, as the simulator's ``Call.blocking``."""
         def replied(reply: object, link: RedisLink) -> None:
             self.pool.append(link)  # back to the pool once its reply is in
-            self._wake_if(task, seq, reply)
+            on_reply(reply)
 
         if self.pool:
             link = self.pool.pop()
@@ -495,7 +380,7 @@ class Worker:
             try:
                 await link.open()
             except Exception:  # cannot connect: outcome unknown, like a lost connection
-                self._wake_if(task, seq, TIMED_OUT)
+                on_reply(TIMED_OUT)
                 return
             link.send(argv, lambda r: replied(r, link))
             self._flush()
@@ -503,19 +388,6 @@ class Worker:
         opening = self.loop.create_task(open_then_send())
         self.opening.add(opening)
         opening.add_done_callback(self.opening.discard)
-
-    def _finish(self, task: Task, result: object) -> None:
-        task.alive = False
-        self.tasks.pop(task, None)
-        if task.on_done is not None:
-            task.on_done(result)
-
-    def _kill(self, task: object) -> None:
-        if isinstance(task, Task):
-            task.alive = False
-            self.tasks.pop(task, None)
-            for listeners in self.listeners.values():
-                listeners.pop(task, None)
 
     # -- pub/sub --------------------------------------------------------------------------------
     def _confirmed(self, reply: object) -> None:
@@ -539,25 +411,7 @@ class Worker:
         assert isinstance(reply, list)
         channel, message = reply[-2], reply[-1]
         name = channel.decode() if isinstance(channel, bytes) else str(channel)
-        listeners = self.listeners.get(name)
-        if not listeners:
-            return
-        sem = self.sems.get(name)
-        if sem is not None:  # wake="one": release one permit
-            task = sem.wake(name, message)
-            if task is not None:
-                self._run(task, message)
-            return
-        woken = []
-        for task, box in listeners.items():
-            if task.waiting is not None and not box and task.alive:
-                task.waiting = None
-                task.seq += 1
-                woken.append(task)
-            else:
-                box.append(message)
-        for task in woken:  # resolved promises: before anything else queued
-            self._run(task, message)
+        self.fan_out(name, message)
 
 
 def _burn(ms: float) -> None:

@@ -2,8 +2,8 @@
 
 ``WaitMessage(wake="one")``: a message wakes the longest-parked waiter of the
 process, or is kept as a permit for the next such wait. The simulator
-(``sim/world/app_server.py``) and the real driver (``sim/real/worker.py``) both use this,
-so the two worlds give the effect one meaning.
+(``sim/world/app_server.py``) and the real driver (``sim/real/worker.py``) use it through
+``sim.runtime.loop``, so the two worlds give the effect one meaning.
 """
 
 from __future__ import annotations

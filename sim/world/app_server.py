@@ -11,27 +11,15 @@ every task; what was in flight is lost and its locks are left to expire.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Generator
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from models.locks.effect import (
-    TIMED_OUT,
-    Call,
-    Cancel,
-    Now,
-    Record,
-    Sleep,
-    Spawn,
-    Storage,
-    Subscribe,
-    Token,
-    Unsubscribe,
-    WaitMessage,
-    Work,
-)
-from sim.runtime.semaphore import Semaphore, semaphore
+from models.locks.effect import Record, Storage
+from sim.runtime.loop import Interpreter, Task
 from sim.world.kernel import URGENT, call_after
 from sim.world.network import Connection
+
+__all__ = ["AppServer", "Task"]
 
 if TYPE_CHECKING:
     from sim.world.world import World
@@ -40,36 +28,9 @@ _RESUME = 0
 _MESSAGE = 1
 
 
-class _Subscribed:
-    """Resume value: the subscription to ``channel`` is confirmed; attach now."""
-
-    __slots__ = ("channel",)
-
-    def __init__(self, channel: str) -> None:
-        self.channel = channel
-
-
-class Task:
-    """One coroutine on a server's loop: a request handler or a watchdog."""
-
-    __slots__ = ("alive", "gen", "on_done", "open_ops", "process", "seq", "waiting")
-
-    def __init__(self, process: str, gen: Generator[Any, Any, Any],
-                 on_done: Callable[[object], None] | None = None) -> None:
-        self.process = process
-        self.gen = gen
-        self.alive = True
-        self.seq = 0  # bumps on every await, so stale wake-ups are ignored
-        self.waiting: str | None = None  # channel a WaitMessage is parked on
-        self.open_ops: dict[str, None] = {}
-        self.on_done = on_done
-
-    def __repr__(self) -> str:
-        return f"Task({self.process})"
-
-
-class AppServer:
-    """A NestJS process: event loop, Redis connections, clock, pause and crash."""
+class AppServer(Interpreter):
+    """A NestJS process: event loop, Redis connections, clock, pause and crash;
+    the ``Host`` of ``sim.runtime.loop`` in virtual time."""
 
     def __init__(self, world: World, name: str, callback_cpu_ms: float) -> None:
         self.world = world
@@ -81,16 +42,10 @@ class AppServer:
         self.paused = False
         self.frozen_total = 0.0
         self.frozen_since = 0.0
-        self.clock_offset = 0.0
-        self.clock_drift = 0.0
-        self.clock_since = 0.0
+        self.init_interpreter()
         self.active = 0  # requests in progress, for least_conn
-        self.tasks: dict[Task, None] = {}
-        self.listeners: dict[str, dict[Task, deque[bytes]]] = {}
-        self.spawned = 0
         self._idle = False  # the loop waits for a callback to run
         self._burning: tuple[float, Any, tuple[Any, ...]] | None = None  # CPU frozen by a pause
-        self.sems: dict[str, Semaphore] = {}  # channels waited on with wake="one"
         self.pool: list[Connection] = []  # idle connections for blocking calls
         self.pooled: list[Connection] = []  # every connection the pool ever opened
         self.cmd: Connection
@@ -131,16 +86,16 @@ class AppServer:
                 self._cpu(cpu, self._callback, (kind, a, b))
                 return
             if kind == _MESSAGE:
-                self._dispatch(a, b)
-            elif not self._run(a, b):
+                self.fan_out(a.decode(), b)
+            elif not self.step(a, b):
                 return
 
     def _callback(self, kind: int, a: Any, b: Any) -> None:
         """A callback's CPU is burnt: run it (unless the process died meanwhile)."""
         if self.alive:
             if kind == _MESSAGE:
-                self._dispatch(a, b)
-            elif not self._run(a, b):
+                self.fan_out(a.decode(), b)
+            elif not self.step(a, b):
                 return
         self._loop()
 
@@ -166,7 +121,7 @@ class AppServer:
             self._cpu(remaining, then, args)
 
     def _after_work(self, task: Task) -> None:
-        if self._run(task, None):
+        if self.step(task, None):
             self._loop()
 
     def frozen_now(self) -> float:
@@ -175,98 +130,42 @@ class AppServer:
             frozen += self.env.now - self.frozen_since
         return frozen
 
-    def _run(self, task: Task, value: object) -> bool:
-        """Advance ``task`` through synchronous effects up to its next await.
+    # -- the Host ------------------------------------------------------------
+    def true_now(self) -> float:
+        return self.env._now  # type: ignore[no-any-return]
 
-        False when it stopped inside ``Work``: ``_after_work`` resumes it and
-        the loop once the CPU is burnt."""
-        if isinstance(value, _Subscribed):
-            self.listeners.setdefault(value.channel, {})[task] = deque()
-            value = None
-        world = self.world
-        gen = task.gen
-        while task.alive:
-            try:
-                effect = gen.send(value)
-            except StopIteration as stop:
-                self._finish(task, stop.value)
-                return True
-            value = None
-            kind = type(effect)
-            if kind is Record:
-                world.record(task, effect, self.name)
-            elif kind is Call:
-                self._call(task, effect)
-                return True
-            elif kind is Work:
-                if effect.ms > 1e-9:
-                    self._cpu(effect.ms, self._after_work, (task,))
-                    return False
-            elif kind is Storage:
-                s = task.seq = task.seq + 1
-                world.storage_call(effect, lambda r, t=task, s=s: self._wake_if(t, s, r))
-                return True
-            elif kind is Sleep:
-                s = task.seq = task.seq + 1
-                world.at(world.now + self.true_duration(effect.ms), self._wake_if, task, s, None)
-                return True
-            elif kind is WaitMessage:
-                box = self.listeners.get(effect.channel, {}).get(task)
-                if box is None:
-                    raise RuntimeError(f"{task.process} waits on {effect.channel!r} "
-                                       "without subscribing first")
-                if effect.wake == "one":
-                    sem = semaphore(self.sems, self.listeners, effect.channel, box)
-                    if sem.permits:
-                        value = sem.permits.popleft()
-                        continue
-                    sem.waiters.append((task, task.seq + 1))
-                elif box:
-                    value = box.popleft()
-                    continue
-                s = task.seq = task.seq + 1
-                task.waiting = effect.channel
-                if effect.timeout_ms is not None:
-                    world.at(world.now + self.true_duration(effect.timeout_ms),
-                             self._wait_timeout, task, s)
-                return True
-            elif kind is Token:
-                value = world.chooser.token()
-            elif kind is Now:
-                value = self.local_time()
-            elif kind is Subscribe:
-                s = task.seq = task.seq + 1
-                self.sub.send(("SUBSCRIBE", effect.channel),
-                              lambda _r, t=task, s=s, c=effect.channel:
-                              self._wake_if(t, s, _Subscribed(c)))
-                return True
-            elif kind is Unsubscribe:
-                self.listeners.get(effect.channel, {}).pop(task, None)
-                if not self.listeners.get(effect.channel):
-                    self.sems.pop(effect.channel, None)
-            elif kind is Spawn:
-                self.spawned += 1
-                child = Task(f"{task.process}/{effect.name}", effect.body)
-                self.tasks[child] = None
-                self.resume(child, None)
-                value = child
-            elif kind is Cancel:
-                self._kill(effect.handle)
-            else:
-                raise TypeError(f"{task.process} yielded {effect!r}, which is not an effect")
-        return True
-
-    def _call(self, task: Task, effect: Call) -> None:
-        s = task.seq = task.seq + 1
-        if effect.blocking:
-            self._call_pooled(task, s, effect.argv)
+    def call(self, argv: tuple[object, ...], blocking: bool,
+             on_reply: Callable[[object], None]) -> None:
+        if blocking:
+            self._call_pooled(argv, on_reply)
         else:
-            self.cmd.send(effect.argv, lambda r, t=task, s=s: self._wake_if(t, s, r))
-        if effect.timeout_ms is not None:
-            self.world.at(self.world.now + self.true_duration(effect.timeout_ms),
-                          self._wake_if, task, s, TIMED_OUT)
+            self.cmd.send(argv, on_reply)
 
-    def _call_pooled(self, task: Task, seq: int, argv: tuple[object, ...]) -> None:
+    def storage(self, effect: Storage, on_reply: Callable[[object], None]) -> None:
+        self.world.storage_call(effect, on_reply)
+
+    def subscribe(self, channel: str, on_confirmed: Callable[[], None]) -> None:
+        self.sub.send(("SUBSCRIBE", channel), lambda _r: on_confirmed())
+
+    def after_local(self, ms: float, fn: Callable[..., None], *args: Any) -> None:
+        world = self.world
+        world.at(world.now + self.true_duration(ms), fn, *args)
+
+    def microtasks(self, woken: list[tuple[Task, object]]) -> None:
+        # Resolved promises run as microtasks: before any other queued callback.
+        self.queue.extendleft([(_RESUME, t, v) for t, v in reversed(woken)])
+
+    def work(self, task: Task, ms: float) -> bool:
+        self._cpu(ms, self._after_work, (task,))
+        return False
+
+    def record(self, task: Task, effect: Record) -> None:
+        self.world.record(task, effect, self.name)
+
+    def token(self) -> str:
+        return self.world.chooser.token()  # type: ignore[no-any-return]
+
+    def _call_pooled(self, argv: tuple[object, ...], on_reply: Callable[[object], None]) -> None:
         """A blocking command on a pool connection of its own (see ``Call.blocking``)."""
         if self.pool:
             conn = self.pool.pop()
@@ -278,88 +177,15 @@ class AppServer:
 
         def replied(reply: object) -> None:
             self.pool.append(conn)  # back to the pool once its reply is in
-            self._wake_if(task, seq, reply)
+            on_reply(reply)
 
         conn.send(argv, replied)
-
-    def _wake_if(self, task: Task, seq: int, value: object) -> None:
-        """Deliver a wake-up unless the task died or already woke for this await."""
-        if task.alive and task.seq == seq and self.alive:
-            task.seq += 1
-            self.resume(task, value)
-
-    def _wait_timeout(self, task: Task, seq: int) -> None:
-        if task.seq == seq and task.waiting is not None:
-            task.waiting = None
-            self._wake_if(task, seq, None)
 
     # -- pub/sub -------------------------------------------------------------
     def on_message(self, channel: bytes, message: bytes) -> None:
         """A message reached the subscriber socket: it runs as a loop callback."""
         if self.alive:
             self.enqueue(_MESSAGE, channel, message)
-
-    def _dispatch(self, channel: bytes, message: bytes) -> None:
-        """EventEmitter semantics: every listener attached right now gets it."""
-        name = channel.decode()
-        listeners = self.listeners.get(name)
-        if not listeners:
-            return
-        sem = self.sems.get(name)
-        if sem is not None:  # wake="one": release one permit
-            task = sem.wake(name, message)
-            if task is not None:
-                self.queue.appendleft((_RESUME, task, message))  # a microtask
-            return
-        woken = []
-        for task, box in listeners.items():
-            if task.waiting is not None and not box and task.alive:
-                task.waiting = None
-                task.seq += 1
-                woken.append((_RESUME, task, message))
-            else:
-                box.append(message)
-        # Resolved promises run as microtasks: before any other queued callback.
-        self.queue.extendleft(reversed(woken))
-
-    # -- tasks -----------------------------------------------------------------
-    def start(self, process: str, gen: Generator[Any, Any, Any],
-              on_done: Callable[[object], None]) -> Task:
-        task = Task(process, gen, on_done)
-        self.tasks[task] = None
-        self.resume(task, None)
-        return task
-
-    def _finish(self, task: Task, result: object) -> None:
-        task.alive = False
-        self.tasks.pop(task, None)
-        if task.on_done is not None:
-            task.on_done(result)
-
-    def _kill(self, task: object) -> None:
-        if isinstance(task, Task):
-            task.alive = False
-            self.tasks.pop(task, None)
-            for channel, listeners in self.listeners.items():
-                listeners.pop(task, None)
-                if not listeners:
-                    self.sems.pop(channel, None)
-
-    # -- time ----------------------------------------------------------------------
-    def local_time(self) -> float:
-        """This server's clock: true time plus offset plus drift since the last step."""
-        now = self.env.now
-        return now + self.clock_offset + self.clock_drift * (now - self.clock_since)
-
-    def true_duration(self, local_ms: float) -> float:
-        """Timers run on the local (monotonic) clock, which drifts."""
-        return local_ms / (1.0 + self.clock_drift) if self.clock_drift else local_ms
-
-    def set_clock(self, offset_ms: float, drift: float) -> None:
-        now = self.env.now
-        self.clock_offset = self.local_time() - now + offset_ms
-        self.clock_since = now
-        self.clock_drift = drift
 
     # -- faults --------------------------------------------------------------------
     def pause(self, duration_ms: float) -> None:

@@ -113,3 +113,29 @@ def storage():
 def now():
     """The local clock, as the lock code would read it."""
     return (yield Now())
+
+
+def _one_waiter(name):
+    yield Subscribe("sem")
+    got = yield WaitMessage("sem", 1000, wake="one")
+    yield Record("ok", name, got)
+
+
+def every_effect():
+    """Every effect at once: wake-one waiters, Spawn/Cancel, a blocking call, Work, Now, Token."""
+    first = yield Spawn("w1", _one_waiter("w1"))
+    yield Spawn("w2", _one_waiter("w2"))
+    yield Sleep(100)
+    yield Call(("PUBLISH", "sem", "m1"))
+    yield Sleep(100)
+    yield Cancel(first)
+    yield Call(("PUBLISH", "sem", "m2"))
+    popped = yield Call(("BLPOP", "nolist", "0.05"), blocking=True)
+    yield Record("ok", "blpop", popped)
+    yield Work(5)
+    t = yield Now()
+    yield Record("ok", "now", t > 0)
+    tok = yield Token()
+    yield Record("ok", "token", isinstance(tok, str))
+    yield Sleep(100)
+    return "done"
