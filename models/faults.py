@@ -14,11 +14,10 @@ case in each world (``sim/world/world.py``, ``sim/real/cluster.py``).
 from __future__ import annotations
 
 import math
-import random
 import re
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields, replace
-from typing import Any
+from typing import Any, Protocol
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,7 +83,13 @@ class FaultError(ValueError):
 
 Parse = Callable[[list[float], str], "Fault | None"]
 """(the spec's numbers, its node) -> the fault, or None when the arity is wrong."""
-Swarm = Callable[[float, random.Random, str], "Fault"]
+class Uniform(Protocol):
+    """What a swarm draw needs: the explorer's seeded source (``sim.runtime.chooser``)."""
+
+    def uniform(self, a: float, b: float) -> float: ...
+
+
+Swarm = Callable[[float, "Uniform", str], "Fault"]
 """(the drawn start, the schedule's rng, the drawn node) -> the fault; draws in a fixed order."""
 Strategy = Callable[[Any, Any, Any], Any]
 """(hypothesis.strategies, the start strategy, the node strategy) -> a strategy of faults."""
@@ -307,7 +312,7 @@ def scaled(fault: Fault, x: float) -> Fault:
     return replace(fault, **changes)
 
 
-def swarm_fault(name: str, rng: random.Random, node: str) -> Fault:
+def swarm_fault(name: str, rng: Uniform, node: str) -> Fault:
     """One swarm draw of kind ``name``: the start first, then the kind's own ranges."""
     k = kind(name)
     at = round(rng.uniform(0.0, 3000.0), 3)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import time
 from pathlib import Path
@@ -122,8 +123,10 @@ def cmd_exhaustive(args: argparse.Namespace) -> int:
     console = Console(stderr=True) if args.json else Console()
     with Progress(console=console, transient=True, disable=args.json) as bar:
         task = bar.add_task(f"exhausting {scenario.lock}", total=None)
+        started = time.perf_counter()
         found = exhaust(scenario, args.depth, levels, args.max_runs, properties,
                         progress=lambda n: bar.advance(task, n))
+        found = dataclasses.replace(found, seconds=time.perf_counter() - started)
     written: list[dict[str, Any]] = []
     for prop in sorted(found.violations):
         if len(written) >= args.max_counterexamples:

@@ -66,3 +66,13 @@ class Chooser:
         bits = self._rng.getrandbits(128)
         h = f"{bits:032x}"
         return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-a{h[17:20]}-{h[20:]}"
+
+
+def swarm_source(text: str) -> random.Random:
+    """The explorer's source for one schedule's plan, seeded by its id text.
+
+    A schedule is drawn before its run's Chooser exists (the plan picks the
+    fault mix and arrivals); it still comes from this module, the only user of
+    ``random``.
+    """
+    return random.Random(text)

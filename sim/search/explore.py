@@ -12,20 +12,20 @@ from __future__ import annotations
 
 import gc
 import os
-import random
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
-from models.faults import KNOWN_NAMES, Fault, swarm_fault
+from models.faults import KNOWN_NAMES, Fault, Uniform, swarm_fault
 from models.faults import kind as fault_kind
 from models.scenario import Scenario
+from sim.runtime.chooser import swarm_source
 
 FAULT_KINDS = KNOWN_NAMES
 """Every spelling ``--faults`` accepts (``models.faults.FAULTS``'s names, then old ones)."""
 
 
-def _fault(name: str, rng: random.Random, node: str) -> Fault:
+def _fault(name: str, rng: Uniform, node: str) -> Fault:
     """One swarm draw; the ranges are the kind's, declared in ``models.faults``."""
     return swarm_fault(name, rng, node)
 
@@ -34,7 +34,7 @@ def schedule(lock: str, kinds: Sequence[str], seed: int, index: int) -> Scenario
     """Schedule ``index`` of exploration ``seed``: a small world with a swarm fault mix."""
     # an old spelling and the name seed the same schedules: ids survive renames
     seeded = ",".join(fault_kind(k).swarm_seed_name for k in kinds)
-    rng = random.Random(f"locksim:{lock}:{seeded}:{seed}:{index}")
+    rng = swarm_source(f"locksim:{lock}:{seeded}:{seed}:{index}")
     enabled = [k for k in kinds if rng.random() < 0.5]
     if not enabled and kinds:
         enabled = [rng.choice(list(kinds))]
