@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import os
 import signal
@@ -242,7 +243,7 @@ class Cluster:
 
         try:
             with redis.Redis(self.host, self.port, socket_timeout=2,
-                             retry=None) as probe:
+                             retry=None) as probe:  # type: ignore[arg-type]
                 self.redis_version = str(probe.info("server").get("redis_version", "?"))
         except (redis.RedisError, OSError) as exc:
             raise ClusterError(f"cannot reach Redis at {url}: {exc}") from None
@@ -545,7 +546,7 @@ class Cluster:
         started = time.perf_counter()
         self.record(0.0, "storage", "ok", "init", self.scenario.stock, "")
         for fault in self.scenario.faults:
-            self._at(fault.at_ms, lambda f=fault: self.nemesis.strike(f))
+            self._at(fault.at_ms, functools.partial(self.nemesis.strike, fault))
         self.load.start()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.finished.wait(), self.scenario.horizon_ms / 1000.0)

@@ -22,6 +22,7 @@ clocks: they drive the real world, where time is not ours to choose.
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import importlib
 import json
@@ -160,7 +161,7 @@ class RedisLink:
             on_reply(TIMED_OUT)  # no connection: the command cannot be sent
             return
         self.pending.append(on_reply)
-        conn._writer.writelines(conn.pack_command(*argv))
+        conn._writer.writelines(conn.pack_command(*argv))  # type: ignore[arg-type]
 
     async def _read(self, conn: RedisConnection) -> None:
         while True:
@@ -181,7 +182,7 @@ class RedisLink:
                 continue
             if self.pending:
                 cb = self.pending.popleft()
-                self.down.after_faults(lambda cb=cb, r=reply: cb(r))
+                self.down.after_faults(functools.partial(cb, reply))
 
     async def _lost(self) -> None:
         """Redis went away (restart): fail what is outstanding, reconnect, resubscribe."""
@@ -287,13 +288,16 @@ class Worker(Interpreter):
             self._flush()
             await self.writer.drain()
 
+    def _done(self, message: dict[str, Any], result: object) -> None:
+        self.send({**message, "r": _plain(result)})
+
     def handle(self, msg: dict[str, Any]) -> None:
         kind = msg["k"]
         if kind == "req":
             n, user = int(msg["n"]), int(msg["user"])
             session = hashlib.blake2b(f"{self.seed}:{user}".encode(), digest_size=8).hexdigest()
             self.start(f"{self.name}/req{n}", self.service.handle(self.lock, user, session),
-                       lambda r, n=n: self.send({"k": "done", "n": n, "r": _plain(r)}))
+                       functools.partial(self._done, {"k": "done", "n": n}))
         elif kind == "sto":
             cb = self.storage_waits.pop(int(msg["id"]), None)
             if cb is not None:
@@ -303,8 +307,7 @@ class Worker(Interpreter):
             program = getattr(importlib.import_module(module), func)(*msg.get("args", ()))
             process = str(msg["process"])
             self.start(process, program,
-                       lambda r, p=process: self.send({"k": "done", "process": p,
-                                                       "r": _plain(r)}))
+                       functools.partial(self._done, {"k": "done", "process": process}))
         elif kind == "net":
             start, end = float(msg["start"]), float(msg["end"])
             if msg["kind"] == "delay":

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from heapq import heappush
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Protocol
 
 from models.dist import Dist
 from models.faults import NetFaults as NetFaults  # the policy lives with the faults
@@ -19,6 +19,12 @@ from sim.world.kernel import NORMAL, Timer
 
 if TYPE_CHECKING:
     from sim.world.world import World
+
+
+class Subscriber(Protocol):
+    """The end of a connection that receives pushed pub/sub messages (an app server)."""
+
+    def on_message(self, channel: bytes, message: bytes) -> None: ...
 
 
 class Link:
@@ -53,8 +59,8 @@ class Link:
         env = world.env
         now = env._now
         delay = arrive - now
-        heappush(env._queue, (now + (delay if delay > 0 else 0), NORMAL, next(env._eid),
-                              Timer(deliver, args)))
+        heappush(env._queue, (now + (delay if delay > 0 else 0), NORMAL,  # type: ignore[misc]
+                              next(env._eid), Timer(deliver, args)))
         return arrive
 
 
@@ -63,7 +69,7 @@ class Connection:
 
     __slots__ = ("client_id", "down", "open", "owner", "redis", "up")
 
-    def __init__(self, world: World, client_id: int, owner: object, latency: Dist,
+    def __init__(self, world: World, client_id: int, owner: Subscriber, latency: Dist,
                  node: str) -> None:
         self.client_id = client_id
         self.owner = owner  # the AppServer, which receives pushed messages
@@ -84,7 +90,7 @@ class Connection:
         if not self.open:
             self.redis.disconnect(self.client_id)
 
-    def reply(self, depart: float, reply: object, on_reply: Callable[[object], None]) -> None:
+    def reply(self, depart: float, reply: Any, on_reply: Callable[[Any], None]) -> None:
         self.down.send(depart, self._deliver, on_reply, reply)
 
     def push(self, depart: float, channel: bytes, message: bytes) -> None:
