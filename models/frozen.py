@@ -27,5 +27,5 @@ def quick_init(cls: type[_T]) -> type[_T]:
     exec(f"def __init__(self, {', '.join(params)}):\n{body}", space)
     init = space["__init__"]
     init.__qualname__ = f"{cls.__qualname__}.__init__"
-    cls.__init__ = init  # type: ignore[misc,method-assign]
+    cls.__init__ = init  # type: ignore[method-assign]
     return cls
