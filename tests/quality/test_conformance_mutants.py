@@ -88,7 +88,63 @@ class PublishToLateSubscribers(RedisModel):
         self.commands[b"publish"] = Command("publish", bad_publish, 3)
 
 
-MUTANTS = [PxIgnored, ScriptNotAtomic, IncrDropsTtl, DelCountsAll, PublishToLateSubscribers]
+class ExecIgnoresWatch(RedisModel):
+    """EXEC runs the transaction even when a watched key was written."""
+
+    def watch_broken(self, client):
+        return False
+
+
+class ExpiryKeepsWatch(RedisModel):
+    """A watched key expiring while watched does not fail the EXEC (touches still do)."""
+
+    def watch_broken(self, client):
+        return client in self._broken
+
+
+class QueueErrorsIgnored(RedisModel):
+    """A command refused while queueing does not make EXEC answer EXECABORT."""
+
+    def _refuse(self, cmd, error):
+        tx = self.transactions.get(self.client)
+        flagged = tx.flagged if tx is not None else False
+        out = super()._refuse(cmd, error)
+        if tx is not None:
+            tx.flagged = flagged
+        return out
+
+
+class SetnxAlwaysSets(RedisModel):
+    """SETNX overwrites an existing key (answers 1 as if it were free)."""
+
+    def __init__(self, version):
+        super().__init__(version)
+
+        def bad_setnx(m, argv):
+            m.ks.put(argv[1], argv[2])
+            m.touch(argv[1])
+            return 1
+
+        self.commands[b"setnx"] = Command("setnx", bad_setnx, 3)
+
+
+class ClientIdsByFirstUse(RedisModel):
+    """CLIENT ID numbers connections in the order they first ask, not connection order."""
+
+    def connect(self, client):
+        return 0
+
+    def client_id(self, client):
+        cid = self._client_ids.get(client)
+        if not cid:
+            cid = self._client_ids[client] = self._next_client_id
+            self._next_client_id += 1
+        return cid
+
+
+MUTANTS = [PxIgnored, ScriptNotAtomic, IncrDropsTtl, DelCountsAll, PublishToLateSubscribers,
+           ExecIgnoresWatch, ExpiryKeepsWatch, QueueErrorsIgnored, SetnxAlwaysSets,
+           ClientIdsByFirstUse]
 
 
 @pytest.mark.parametrize("mutant", MUTANTS, ids=lambda m: m.__name__)
