@@ -273,6 +273,10 @@ class RedisModel:
         self._next_client_id += 1
         return self._client_ids[client]
 
+    def connected_ids(self) -> list[int]:
+        """The ids of the connections numbered so far (and not closed)."""
+        return list(self._client_ids.values())
+
     def client_id(self, client: int) -> int:
         cid = self._client_ids.get(client)
         return self.connect(client) if cid is None else cid

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pytest
 from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis.errors import FlakyFailure
 
 from models.redis import RedisModel, strings
 from models.redis.command import Command
@@ -162,9 +163,13 @@ def test_mutant_is_caught(mutant, default_conformance_server):
         run_sequence(seq, clients, lambda: mutant(version))
 
     try:
-        with pytest.raises(Mismatch):
+        # a catch that timing (a loaded machine) does not let Hypothesis replay
+        # is still a catch: the sequence showed a real difference once
+        with pytest.raises((Mismatch, FlakyFailure)) as caught:
             conformance()
     finally:
         clients.close()
+    if isinstance(caught.value, FlakyFailure):
+        assert all(isinstance(e, Mismatch) for e in caught.value.exceptions)
     assert len(tried) < BUDGET
     print(f"{mutant.__name__}: caught by sequence {len(tried)} of at most {BUDGET}")

@@ -550,20 +550,29 @@ def actions() -> st.SearchStrategy[Action]:
 
 
 @st.composite
-def _tx_block(draw: st.DrawFn) -> list[Step]:
+def _tx_block(draw: st.DrawFn) -> list[Action]:
     """One client's optimistic transaction, WATCH ... MULTI ... EXEC, in order."""
     client = draw(st.sampled_from(TX_CLIENTS))
-    words: list[tuple] = []
-    if draw(st.integers(0, 4)):
-        words.append(draw(_watch))
+    steps: list[Action] = []
+    expiring = draw(st.integers(0, 2)) == 0  # a lock that may expire before EXEC
+    if expiring:
+        key = draw(_key)
+        steps.append(Step(client, (b"SET", key, b"tok-a", b"PX",
+                                   draw(st.sampled_from((b"10", b"25"))))))
+        steps.append(Step(client, (b"WATCH", key)))
+    elif draw(st.integers(0, 4)):
+        steps.append(Step(client, draw(_watch)))
         if draw(st.booleans()):
-            words.append(draw(_cmd("get", _key)))
-    words.append(draw(_cmd("multi")))
+            steps.append(Step(client, draw(_cmd("get", _key))))
+    steps.append(Step(client, draw(_cmd("multi"))))
+    if expiring and draw(st.booleans()):
+        steps.append(Pause(30))
     inside = st.one_of(_data_commands, _data_commands, _script_call(),
                        st.just((b"CLIENT", b"ID")), _bad_commands, _watch, _cmd("multi"))
-    words.extend(draw(st.lists(inside, min_size=1, max_size=3)))
-    words.append(draw(st.sampled_from(((b"EXEC",),) * 6 + ((b"DISCARD",), (b"exec",)))))
-    return [Step(client, w) for w in words]
+    steps.extend(Step(client, w) for w in draw(st.lists(inside, min_size=1, max_size=3)))
+    end = draw(st.sampled_from(((b"EXEC",),) * 6 + ((b"DISCARD",), (b"exec",))))
+    steps.append(Step(client, end))
+    return steps
 
 
 @st.composite
@@ -722,15 +731,19 @@ class RealClients:
             self.read(0)
 
 
-def _guard(model: RedisModel) -> int:
-    """Wait until no key's deadline is near, then return the send time in ms."""
+def _guard(model: RedisModel, lag: int = 0) -> int:
+    """Wait until no key's deadline is near, then return the send time in ms.
+
+    ``lag``: the slowest round trip so far; the server may have run a command
+    (and started a TTL) that much later than the model did, so the band after
+    a deadline widens by it."""
+    after = GUARD_AFTER_MS + lag
     while True:
         now = _now_ms()
-        near = [d for d in model.ks.deadlines.values()
-                if d - GUARD_BEFORE_MS <= now <= d + GUARD_AFTER_MS]
+        near = [d for d in model.ks.deadlines.values() if d - GUARD_BEFORE_MS <= now <= d + after]
         if not near:
             return now
-        time.sleep((max(near) + GUARD_AFTER_MS + 1 - now) / 1000)
+        time.sleep((max(near) + after + 1 - now) / 1000)
 
 
 class TimingUnsure(Mismatch):
@@ -796,16 +809,16 @@ def _run_once(seq: list[Action], real: RealClients,
     order = sorted(range(N_CLIENTS), key=lambda c: real.ids[c])
     for c in order:  # the model numbers connections in the real connection order
         model.connect(c)
-    model_ids = [model.client_id(c) for c in range(N_CLIENTS)]
     queued: dict[int, list[list[bytes]]] = {}
     log = Transcript()
     slow = False
+    lag = 0
     for action in seq:
         if isinstance(action, Pause):
             time.sleep(action.ms / 1000)
             log.add(action.text())
             continue
-        now = _guard(model)
+        now = _guard(model, lag)
         argv = [a.resolve(now) if isinstance(a, AbsTime) else a for a in action.argv]
         if (argv[0].lower() == b"watch" and not model.dialect.modern
                 and not model.in_multi(action.client)):
@@ -822,10 +835,12 @@ def _run_once(seq: list[Action], real: RealClients,
             got: object = [real.read(action.client) for _ in expected]  # type: ignore[union-attr]
         else:
             got = real.read(action.client)
-        if not blocked and _now_ms() - now >= GUARD_BEFORE_MS:
-            slow = True
+        if not blocked:
+            lag = max(lag, _now_ms() - now)
+            if lag >= GUARD_BEFORE_MS:
+                slow = True
         ran = queued.get(action.client, [])
-        mv = _rank_ids(argv, model_view(expected), model_ids, ran)
+        mv = _rank_ids(argv, model_view(expected), model.connected_ids(), ran)
         rv = _rank_ids(argv, real_view(got), real.ids, ran)
         log.add(f"{action.text()}\n    model: {mv!r}\n    real:  {rv!r}")
         if not same(argv, mv, rv, ran):
