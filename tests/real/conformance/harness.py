@@ -538,12 +538,12 @@ def actions() -> st.SearchStrategy[Action]:
     data = st.builds(Step, st.just(0), _data_commands)
     script = st.builds(Step, st.just(0), _script_call())
     return _weighted(
-        (6, data),
+        (9, data),
         (2, script),
         (1, st.builds(Step, st.just(0), _bad_commands | _script_admin)),
         (1, st.builds(Step, st.sampled_from((1, 2)), _subscriber_commands)),
         (1, st.builds(Pause, st.sampled_from(PAUSES_MS))),
-        (2, st.builds(Step, st.sampled_from(TX_CLIENTS), _tx_commands)),
+        (1, st.builds(Step, st.sampled_from(TX_CLIENTS), _tx_commands)),
         (1, st.builds(Step, st.just(0),
                       st.sampled_from(((b"CLIENT", b"ID"), (b"UNWATCH",))) | _watch)),
     )
