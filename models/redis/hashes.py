@@ -33,6 +33,7 @@ def cmd_hset(m: RedisModel, argv: list[bytes]) -> Reply:
         if argv[i] not in h:
             added += 1
         h[argv[i]] = argv[i + 1]
+    m.touch(argv[1])
     return added
 
 
@@ -55,6 +56,8 @@ def cmd_hdel(m: RedisModel, argv: list[bytes]) -> Reply:
             removed += 1
     if not h:
         m.ks.delete(argv[1])
+    if removed:
+        m.touch(argv[1])
     return removed
 
 
@@ -87,6 +90,7 @@ def cmd_hincrby(m: RedisModel, argv: list[bytes]) -> Reply:
         h = {}
         m.ks.put(argv[1], h)
     h[argv[2]] = str(value).encode()
+    m.touch(argv[1])
     return value
 
 

@@ -16,7 +16,12 @@ _EXPIRE_FLAGS = (b"NX", b"XX", b"GT", b"LT")
 
 
 def cmd_del(m: RedisModel, argv: list[bytes]) -> Reply:
-    return sum(1 for key in argv[1:] if m.ks.delete(key))
+    removed = 0
+    for key in argv[1:]:
+        if m.ks.delete(key):
+            m.touch(key)
+            removed += 1
+    return removed
 
 
 def cmd_exists(m: RedisModel, argv: list[bytes]) -> Reply:
@@ -88,6 +93,7 @@ def _expire(m: RedisModel, argv: list[bytes], seconds: bool, absolute: bool) -> 
         m.ks.delete(key)
     else:
         m.ks.expire_at(key, when)
+    m.touch(key)
     return 1
 
 
@@ -126,14 +132,16 @@ def cmd_pttl(m: RedisModel, argv: list[bytes]) -> Reply:
 
 
 def cmd_persist(m: RedisModel, argv: list[bytes]) -> Reply:
-    if m.ks.get(argv[1]) is None:
+    if m.ks.get(argv[1]) is None or not m.ks.persist(argv[1]):
         return 0
-    return int(m.ks.persist(argv[1]))
+    m.touch(argv[1])
+    return 1
 
 
 def cmd_flushall(m: RedisModel, argv: list[bytes]) -> Reply:
     if len(argv) > 2 or (len(argv) == 2 and argv[1].upper() not in (b"ASYNC", b"SYNC")):
         return ReplyError("ERR syntax error")
+    m.touch_live_watched()
     m.ks.clear()
     return OK
 

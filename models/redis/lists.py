@@ -35,6 +35,7 @@ def _push(m: RedisModel, argv: list[bytes], left: bool) -> Reply:
         lst.extendleft(argv[2:])
     else:
         lst.extend(argv[2:])
+    m.touch(argv[1])
     m.signal_key(argv[1])
     return len(lst)
 
@@ -64,8 +65,11 @@ def _pop(m: RedisModel, argv: list[bytes], left: bool) -> Reply:
     else:
         n = min(count, len(lst))
         out = [lst.popleft() if left else lst.pop() for _ in range(n)]
+        if not n:
+            return out  # LPOP key 0: nothing popped, nothing touched
     if not lst:
         m.ks.delete(argv[1])
+    m.touch(argv[1])
     return out
 
 
@@ -130,7 +134,10 @@ def cmd_blpop(m: RedisModel, argv: list[bytes]) -> Reply:
             value = lst.popleft()
             if not lst:
                 m.ks.delete(key)
+            m.touch(key)
             return [key, value]
+    if m.in_exec:  # inside EXEC BLPOP cannot block: it times out at once
+        return None
     m.block(keys)
     return BLOCKED
 

@@ -12,13 +12,14 @@ from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from models.redis import hashes, keys, lists, pubsub, strings
+from models.redis import hashes, keys, lists, pubsub, strings, transactions
 from models.redis.command import Command, table
 from models.redis.dialect import Dialect, dialect_for
 from models.redis.keyspace import Keyspace
 from models.redis.number import encode
-from models.redis.reply import BLOCKED, Reply, wrong_arity
+from models.redis.reply import BLOCKED, QUEUED, Reply, ReplyError, wrong_arity
 from models.redis.scripting import ScriptEngine
+from models.redis.transactions import Transaction, exec_abort
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +70,8 @@ def _cmd_script(m: RedisModel, argv: list[bytes]) -> Reply:
 _SCRIPTING = table(
     Command("eval", _cmd_eval, -3, noscript=True),
     Command("evalsha", _cmd_evalsha, -3, noscript=True),
-    Command("script", _cmd_script, -2, noscript=True),
+    Command("script", _cmd_script, -2, noscript=True,
+            subcommands={b"load": 3, b"exists": -3, b"flush": -2, b"help": 2, b"kill": 2}),
 )
 
 
@@ -83,6 +85,7 @@ def command_table(dialect: Dialect) -> dict[bytes, Command]:
         lists.COMMANDS,
         pubsub.COMMANDS,
         _SCRIPTING,
+        transactions.COMMANDS,
     ):
         out.update(part)
     return out
@@ -91,8 +94,9 @@ def command_table(dialect: Dialect) -> dict[bytes, Command]:
 class RedisModel:
     """One Redis server (one database) as a deterministic state machine.
 
-    ``client`` ids name connections; they matter for pub/sub and BLPOP.
-    ``version`` picks the dialect (error texts, EXPIRE options) to match.
+    ``client`` ids name connections; they matter for pub/sub, BLPOP,
+    MULTI/WATCH and CLIENT ID. ``version`` picks the dialect (error texts,
+    EXPIRE options) to match.
     """
 
     def __init__(self, version: tuple[int, ...] = (7, 0)) -> None:
@@ -110,6 +114,16 @@ class RedisModel:
         self._waiters: dict[bytes, deque[int]] = {}
         self._blocked: dict[int, tuple[bytes, ...]] = {}
         self._ready: dict[bytes, None] = {}
+        # per connection: MULTI queues, watched keys (with the deadline each had
+        # when watched), the clients whose WATCH a write broke, CLIENT ids/names
+        self.transactions: dict[int, Transaction] = {}
+        self.in_exec = False
+        self._watched: dict[int, dict[bytes, int | None]] = {}
+        self._watchers: dict[bytes, dict[int, None]] = {}
+        self._broken: set[int] = set()
+        self._client_ids: dict[int, int] = {}
+        self._next_client_id = 1
+        self.client_names: dict[int, bytes] = {}
 
     @property
     def scripts(self) -> ScriptEngine:
@@ -156,12 +170,34 @@ class RedisModel:
         name = argv[0].lower()
         cmd = self.commands.get(name)
         if cmd is None:
-            return self.dialect.unknown_command(argv)
+            return self._refuse(None, self.dialect.unknown_command(argv))
         if not cmd.arity_ok(len(argv)):
-            return wrong_arity(cmd.name)
+            return self._refuse(cmd, wrong_arity(cmd.name))
         if not cmd.pubsub and self.pubsub.channel_count(self.client):
-            return self.dialect.subscribed_context(cmd.name)
+            return self._refuse(cmd, self.dialect.subscribed_context(cmd.name))
+        if self.transactions and self.client in self.transactions and not cmd.immediate:
+            return self._queue(cmd, argv)
         return cmd.handler(self, argv)
+
+    def _refuse(self, cmd: Command | None, error: ReplyError) -> ReplyError:
+        """``rejectCommand``: flags the client's transaction; a refused EXEC ends it."""
+        if cmd is not None and cmd.name == "exec":
+            self.transactions.pop(self.client, None)
+            self.unwatch(self.client)
+            return exec_abort(error)
+        tx = self.transactions.get(self.client)
+        if tx is not None:
+            tx.flagged = True
+        return error
+
+    def _queue(self, cmd: Command, argv: list[bytes]) -> Reply:
+        """Inside MULTI: 7.x judges subcommands now, everything else runs at EXEC."""
+        if self.dialect.modern and cmd.subcommands is not None:
+            error = cmd.subcommand_error(argv)
+            if error is not None:
+                return self._refuse(cmd, error)
+        self.transactions[self.client].queue.append((cmd, argv))
+        return QUEUED
 
     # -- the ScriptHost protocol: commands called from a running script ----
     def classify(self, argv: list[bytes]) -> str:
@@ -172,6 +208,8 @@ class RedisModel:
         if not cmd.arity_ok(len(argv)):
             return "arity"
         if cmd.noscript:
+            if self.dialect.modern and cmd.subcommand_error(argv) is not None:
+                return "unknown" if argv[1].lower() not in cmd.subcommands else "arity"  # type: ignore[operator]
             return "denied"
         return "ok"
 
@@ -217,9 +255,75 @@ class RedisModel:
         return client in self._blocked
 
     def disconnect(self, client: int) -> None:
-        """The connection closed (crash): drop its subscriptions and blocks."""
+        """The connection closed (crash): drop its subscriptions, blocks,
+        transaction, watches and name; a later command is a new connection."""
         self.unblock(client)
         self.pubsub.drop_client(client)
+        self.transactions.pop(client, None)
+        self.unwatch(client)
+        self._client_ids.pop(client, None)
+        self.client_names.pop(client, None)
+
+    # -- connections: CLIENT ID ------------------------------------------------
+    def connect(self, client: int) -> int:
+        """A new connection: it takes the next CLIENT ID (Redis numbers
+        connections in accept order). Optional: a client never announced is
+        numbered when it first asks for its id."""
+        self._client_ids[client] = self._next_client_id
+        self._next_client_id += 1
+        return self._client_ids[client]
+
+    def connected_ids(self) -> list[int]:
+        """The ids of the connections numbered so far (and not closed)."""
+        return list(self._client_ids.values())
+
+    def client_id(self, client: int) -> int:
+        cid = self._client_ids.get(client)
+        return self.connect(client) if cid is None else cid
+
+    # -- WATCH -----------------------------------------------------------------
+    def touch(self, key: bytes) -> None:
+        """``signalModifiedKey``: a write changed ``key``; its watchers' EXEC fails."""
+        if self._watchers:
+            watchers = self._watchers.get(key)
+            if watchers:
+                self._broken.update(watchers)
+
+    def touch_live_watched(self) -> None:
+        """FLUSHALL: every watched key that exists now is modified."""
+        for key in list(self._watchers):
+            if self.ks.get(key) is not None:
+                self._broken.update(self._watchers[key])
+
+    def watch(self, client: int, key: bytes) -> None:
+        """Watch ``key``, remembering its deadline: passing it breaks the watch."""
+        mine = self._watched.setdefault(client, {})
+        if key in mine:
+            return
+        mine[key] = self.ks.deadline(key) if self.ks.get(key) is not None else None
+        self._watchers.setdefault(key, {})[client] = None
+
+    def unwatch(self, client: int) -> None:
+        """UNWATCH, and the end of every transaction: forget keys and breakage."""
+        self._broken.discard(client)
+        mine = self._watched.pop(client, None)
+        if not mine:
+            return
+        for key in mine:
+            watchers = self._watchers[key]
+            del watchers[client]
+            if not watchers:
+                del self._watchers[key]
+
+    def watch_broken(self, client: int) -> bool:
+        """A watched key was touched, or expired while watched (``isWatchedKeyExpired``)."""
+        if client in self._broken:
+            return True
+        now = self.ks.now
+        return any(d is not None and now > d for d in self._watched.get(client, {}).values())
+
+    def in_multi(self, client: int) -> bool:
+        return client in self.transactions
 
     def _serve_ready(self) -> None:
         """Serve blocked clients FIFO per key, as Redis does after a command."""

@@ -1,4 +1,5 @@
-"""String and integer commands: SET (all options), GET, INCR/DECR family."""
+"""String and integer commands: SET (all options), SETNX, SETEX, PSETEX, GET, GETDEL,
+INCR/DECR family. Every write that changes a key calls ``m.touch`` (WATCH)."""
 
 from __future__ import annotations
 
@@ -49,20 +50,21 @@ def _set_options(m: RedisModel, argv: list[bytes]) -> tuple[int, bytes | None] |
     return flags, expire
 
 
-def _deadline(m: RedisModel, flags: int, expire: bytes) -> int | ReplyError:
-    """``getExpireMillisecondsOrReply``: the absolute deadline, or the error."""
+def _deadline(m: RedisModel, flags: int, expire: bytes, name: str = "set") -> int | ReplyError:
+    """``getExpireMillisecondsOrReply``: the absolute deadline, or the error
+    (which names the command: SET, SETEX or PSETEX)."""
     value = parse_int(expire)
     if value is None:
         return NOT_INTEGER
     seconds = bool(flags & (_EX | _EXAT))
     if value <= 0 or (seconds and value > LLONG_MAX // 1000):
-        return m.dialect.invalid_expire("set")
+        return m.dialect.invalid_expire(name)
     if seconds:
         value *= 1000
     if flags & (_EX | _PX):
         value += m.ks.now
         if value > LLONG_MAX:  # C overflow turns the sum negative
-            return m.dialect.invalid_expire("set")
+            return m.dialect.invalid_expire(name)
     return value
 
 
@@ -86,7 +88,50 @@ def cmd_set(m: RedisModel, argv: list[bytes]) -> Reply:
     m.ks.put(key, argv[2], keep_ttl=bool(flags & _KEEPTTL))
     if deadline is not None:
         m.ks.expire_at(key, deadline)
+    m.touch(key)
     return old if flags & _GET else OK
+
+
+def cmd_setnx(m: RedisModel, argv: list[bytes]) -> Reply:
+    """SET key value NX, answered 1 or 0."""
+    key = argv[1]
+    if m.ks.get(key) is not None:
+        return 0
+    m.ks.put(key, argv[2])
+    m.touch(key)
+    return 1
+
+
+def _set_expiring(m: RedisModel, argv: list[bytes], unit: int, name: str) -> Reply:
+    """SETEX/PSETEX: ``setGenericCommand`` with EX/PX from argv[2], value argv[3]."""
+    deadline = _deadline(m, unit, argv[2], name)
+    if isinstance(deadline, ReplyError):
+        return deadline
+    key = argv[1]
+    m.ks.put(key, argv[3])
+    m.ks.expire_at(key, deadline)
+    m.touch(key)
+    return OK
+
+
+def cmd_setex(m: RedisModel, argv: list[bytes]) -> Reply:
+    return _set_expiring(m, argv, _EX, "setex")
+
+
+def cmd_psetex(m: RedisModel, argv: list[bytes]) -> Reply:
+    return _set_expiring(m, argv, _PX, "psetex")
+
+
+def cmd_getdel(m: RedisModel, argv: list[bytes]) -> Reply:
+    key = argv[1]
+    value = m.ks.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, bytes):
+        return WRONGTYPE
+    m.ks.delete(key)
+    m.touch(key)
+    return value
 
 
 def cmd_get(m: RedisModel, argv: list[bytes]) -> Reply:
@@ -111,6 +156,7 @@ def _incr_by(m: RedisModel, key: bytes, incr: int) -> Reply:
         return OVERFLOW
     value += incr
     m.ks.put(key, str(value).encode(), keep_ttl=True)
+    m.touch(key)
     return value
 
 
@@ -143,6 +189,10 @@ def cmd_decrby(m: RedisModel, argv: list[bytes]) -> Reply:
 COMMANDS = table(
     Command("set", cmd_set, -3),
     Command("get", cmd_get, 2),
+    Command("setnx", cmd_setnx, 3),
+    Command("setex", cmd_setex, 4),
+    Command("psetex", cmd_psetex, 4),
+    Command("getdel", cmd_getdel, 2),
     Command("incr", cmd_incr, 2),
     Command("decr", cmd_decr, 2),
     Command("incrby", cmd_incrby, 3),

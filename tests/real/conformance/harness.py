@@ -1,8 +1,13 @@
 """Differential conformance: the same command sequences on the model and a real Redis.
 
-A sequence is a list of steps: a command from one of three clients, or a
+A sequence is a list of steps: a command from one of five clients, or a
 pause. Client 0 does the data commands; clients 1 and 2 may subscribe, so
-pub/sub deliveries are compared message by message on their connections.
+pub/sub deliveries are compared message by message on their connections;
+clients 3 and 4 run transactions (WATCH, MULTI, commands, EXEC/DISCARD)
+interleaved with everyone else's writes, so watches break.
+
+CLIENT ID is compared by rank among the sequence's connections (real ids
+keep counting across sequences; the model's start at 1 each time).
 
 Time: the model runs on the real wall clock (Redis expires keys by its wall
 clock, and PXAT/EXAT take wall-clock times), read just before each command is
@@ -28,7 +33,8 @@ from models.redis.model import Delivery, Served
 PTTL_TOLERANCE_MS = 25
 GUARD_BEFORE_MS = 8  # never send a command this close before a deadline...
 GUARD_AFTER_MS = 2  # ...or this close after it
-N_CLIENTS = 3
+N_CLIENTS = 5
+TX_CLIENTS = (3, 4)
 
 # -- the scripts: the seed's two verbatim, then lock libraries', then edge cases ----
 
@@ -177,6 +183,21 @@ LOCK_SCRIPTS: tuple[Script, ...] = (
         ("key",),
         ("token",),
     ),
+    # SETNX then PEXPIRE: the classic two-step acquire (not atomic without a script)
+    Script(
+        "setnx-pexpire",
+        "if redis.call('setnx', KEYS[1], ARGV[1]) == 1 then\n"
+        "  redis.call('pexpire', KEYS[1], ARGV[2]) return 1 end\nreturn 0",
+        ("key",),
+        ("token", "ttl"),
+    ),
+    Script(
+        "getdel-release",
+        "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('getdel', KEYS[1]) end\n"
+        "return false",
+        ("key",),
+        ("token",),
+    ),
     # murlock: re-entrant by client id
     Script(
         "murlock-lock",
@@ -234,6 +255,18 @@ EDGE_SCRIPTS: tuple[Script, ...] = (
     Script("pttl-in-script", "return redis.call('pttl', KEYS[1])", ("key",), (), timing=True),
     Script("syntax-error", "return (", (), ()),
     Script("sha1hex", "return redis.sha1hex(ARGV[1])", (), ("any",)),
+    Script("setnx-in-script", "return redis.call('setnx', KEYS[1], ARGV[1])", ("key",),
+           ("token",)),
+    Script("setex-in-script", "return redis.call('setex', KEYS[1], ARGV[1], 'v')", ("key",),
+           ("secs",)),
+    Script("psetex-bad-ttl", "return redis.pcall('psetex', KEYS[1], ARGV[1], 'v')", ("key",),
+           ("badttl",)),
+    Script("getdel-in-script", "return redis.call('getdel', KEYS[1])", ("key",), ()),
+    Script("call-multi", "return redis.call('multi')", (), ()),
+    Script("call-exec", "return redis.pcall('exec')", (), ()),
+    Script("call-watch", "return redis.call('watch', KEYS[1])", ("key",), ()),
+    Script("call-client-id", "return redis.call('client', 'id')", (), ()),
+    Script("call-client-bogus", "return redis.call('client', 'bogus')", (), ()),
 )
 
 ALL_SCRIPTS = LOCK_SCRIPTS + EDGE_SCRIPTS
@@ -410,6 +443,10 @@ _data_commands = _weighted(
     (1, _blpop),
     (2, _cmd("publish", _pick(CHANNELS), _pick((b"released", b"0", b"hello")))),
     (1, _cmd("ping", _pick(VALUES))),
+    (2, _cmd("setnx", _key, _pick(TOKENS + VALUES[:4]))),
+    (1, _cmd("setex", _key, _pick(TTL_S), _pick(TOKENS))),
+    (2, _cmd("psetex", _key, _pick(TTL_MS), _pick(TOKENS))),
+    (2, _cmd("getdel", _key)),
 )
 
 _bad_commands = st.one_of(
@@ -420,6 +457,11 @@ _bad_commands = st.one_of(
         (b"EVAL", b"return 1"), (b"SCRIPT",), (b"SCRIPT", b"LOAD"), (b"SCRIPT", b"NOPE"),
         (b"EVALSHA", b"0123456789012345678901234567890123456789", b"0"),
         (b"INCRBY", b"k1"), (b"DEL",), (b"SUBSCRIBE",),
+        (b"SETNX", b"k1"), (b"SETEX", b"k1", b"10"), (b"PSETEX", b"k1", b"10", b"v", b"x"),
+        (b"GETDEL",), (b"GETDEL", b"k1", b"k2"), (b"MULTI", b"x"), (b"EXEC", b"x"),
+        (b"DISCARD", b"x"), (b"WATCH",), (b"UNWATCH", b"x"), (b"CLIENT",),
+        (b"CLIENT", b"ID", b"x"), (b"CLIENT", b"nope"), (b"CLIENT", b"SETNAME"),
+        (b"CLIENT", b"GETNAME", b"x"), (b"EXEC",), (b"DISCARD",),
     )),
 )
 
@@ -429,6 +471,7 @@ def _script_call(draw: st.DrawFn) -> tuple:
     script = draw(st.sampled_from(ALL_SCRIPTS))
     kinds = {"key": STRING_KEYS, "hash": HASH_KEYS, "list": LIST_KEYS, "chan": CHANNELS}
     args = {"token": TOKENS, "ttl": TTL_MS[:4], "chan": CHANNELS, "num": (b"0", b"1"),
+            "badttl": (b"0", b"-5", b"x", b"9223372036854775807", b"25"),
             "field": FIELDS, "secs": (b"1", b"30"), "bool": (b"0", b"1"), "any": VALUES}
     keys = [draw(st.sampled_from(kinds[k])) for k in script.keys]
     argv = [draw(st.sampled_from(args[a])) for a in script.args]
@@ -470,25 +513,85 @@ _subscriber_commands = st.one_of(
 )
 
 
+_watch = st.builds(lambda h, ks: h + tuple(ks), _cmd("watch"),
+                   st.lists(_key, min_size=1, max_size=2))
+# what a transaction client says: WATCH, MULTI, work, EXEC most; the rest for the errors
+_tx_commands = _weighted(
+    (3, _watch),
+    (3, _cmd("multi")),
+    (3, _cmd("exec")),
+    (1, _cmd("discard")),
+    (1, _cmd("unwatch")),
+    (6, _data_commands),
+    (1, _script_call()),
+    (1, _bad_commands),
+    (1, st.just((b"CLIENT", b"ID"))),
+    (1, st.one_of(st.just((b"CLIENT", b"GETNAME")),
+                  st.tuples(st.just(b"CLIENT"), st.sampled_from((b"SETNAME", b"setname")),
+                            st.sampled_from((b"worker-1", b"", b"a b", b"lock\n"))))),
+)
+
+
 def actions() -> st.SearchStrategy[Action]:
     """One step of a sequence; repeats in the list weight the draw (data commands
-    on client 0 most, then scripts, then errors, subscribers and pauses)."""
+    on client 0 most, then scripts, transactions, errors, subscribers and pauses)."""
     data = st.builds(Step, st.just(0), _data_commands)
     script = st.builds(Step, st.just(0), _script_call())
     return _weighted(
-        (6, data),
+        (9, data),
         (2, script),
         (1, st.builds(Step, st.just(0), _bad_commands | _script_admin)),
         (1, st.builds(Step, st.sampled_from((1, 2)), _subscriber_commands)),
         (1, st.builds(Pause, st.sampled_from(PAUSES_MS))),
+        (1, st.builds(Step, st.sampled_from(TX_CLIENTS), _tx_commands)),
+        (1, st.builds(Step, st.just(0),
+                      st.sampled_from(((b"CLIENT", b"ID"), (b"UNWATCH",))) | _watch)),
     )
+
+
+@st.composite
+def _tx_block(draw: st.DrawFn) -> list[Action]:
+    """One client's optimistic transaction, WATCH ... MULTI ... EXEC, in order."""
+    client = draw(st.sampled_from(TX_CLIENTS))
+    steps: list[Action] = []
+    expiring = draw(st.integers(0, 2)) == 0  # a lock that may expire before EXEC
+    if expiring:
+        key = draw(_key)
+        steps.append(Step(client, (b"SET", key, b"tok-a", b"PX",
+                                   draw(st.sampled_from((b"10", b"25"))))))
+        steps.append(Step(client, (b"WATCH", key)))
+    elif draw(st.integers(0, 4)):
+        steps.append(Step(client, draw(_watch)))
+        if draw(st.booleans()):
+            steps.append(Step(client, draw(_cmd("get", _key))))
+    steps.append(Step(client, draw(_cmd("multi"))))
+    if expiring and draw(st.booleans()):
+        steps.append(Pause(30))
+    inside = st.one_of(_data_commands, _data_commands, _script_call(),
+                       st.just((b"CLIENT", b"ID")), _bad_commands, _watch, _cmd("multi"))
+    steps.extend(Step(client, w) for w in draw(st.lists(inside, min_size=1, max_size=3)))
+    end = draw(st.sampled_from(((b"EXEC",),) * 6 + ((b"DISCARD",), (b"exec",))))
+    steps.append(Step(client, end))
+    return steps
+
+
+@st.composite
+def _sequence(draw: st.DrawFn, n: int) -> list[Action]:
+    """``n`` actions with up to two transactions spread through them, so other
+    clients' writes (and expiries) fall between a WATCH and its EXEC."""
+    seq: list[Action] = draw(st.lists(actions(), min_size=n, max_size=n))
+    for block in draw(st.lists(_tx_block(), max_size=2)):
+        spots = sorted(draw(st.lists(st.integers(0, len(seq)), min_size=len(block),
+                                     max_size=len(block))))
+        for offset, (spot, step) in enumerate(zip(spots, block, strict=True)):
+            seq.insert(spot + offset, step)
+    return seq
 
 
 def sequences(min_size: int = 4, max_size: int = 40) -> st.SearchStrategy[list[Action]]:
     """Sequences whose length is drawn first, so long ones are as common as short
     ones (plain ``st.lists`` favours short lists); both shrink."""
-    return st.integers(min_size, max_size).flatmap(
-        lambda n: st.lists(actions(), min_size=n, max_size=n))
+    return st.integers(min_size, max_size).flatmap(lambda n: _sequence(n))
 
 
 # -- comparing replies ------------------------------------------------------------------
@@ -541,9 +644,14 @@ _TIMING_BODIES = {s.body.encode() for s in ALL_SCRIPTS if s.timing}
 _TIMING_SHAS = {_sha(s.body) for s in ALL_SCRIPTS if s.timing}
 
 
-def same(argv: Sequence[bytes], model: object, real: object) -> bool:
-    """Equal, but PTTL within the tolerance and TTL within a second."""
+def same(argv: Sequence[bytes], model: object, real: object,
+         queued: Sequence[Sequence[bytes]] = ()) -> bool:
+    """Equal, but PTTL within the tolerance and TTL within a second; an EXEC's
+    replies compared one by one with the commands it ran (``queued``)."""
     name = argv[0].lower()
+    if name == b"exec" and isinstance(model, list) and isinstance(real, list):
+        return len(model) == len(real) == len(queued) and all(
+            same(q, m, r) for q, m, r in zip(queued, model, real, strict=True))
     if name == b"pttl":
         return _close(model, real, PTTL_TOLERANCE_MS)
     if name == b"ttl":
@@ -576,15 +684,18 @@ class Transcript:
 
 
 class RealClients:
-    """Three raw RESP2 connections to one real server (no redis-py reply callbacks)."""
+    """Five raw RESP2 connections to one real server (no redis-py reply callbacks)."""
 
     def __init__(self, host: str, port: int, timeout: float = 3.0) -> None:
         self.conns = [
             Connection(host=host, port=port, protocol=2, socket_timeout=timeout)
             for _ in range(N_CLIENTS)
         ]
-        for conn in self.conns:
+        self.ids: list[int] = []  # each connection's CLIENT ID, asked out of band
+        for c, conn in enumerate(self.conns):
             conn.connect()
+            self.send(c, [b"CLIENT", b"ID"])
+            self.ids.append(int(self.read(c)))  # type: ignore[call-overload]
 
     def close(self) -> None:
         for conn in self.conns:
@@ -612,20 +723,27 @@ class RealClients:
                     break
             while self.pending(c):
                 self.read(c)
+        for c in (0, *TX_CLIENTS):  # out of MULTI, nothing watched, no name
+            self.send(c, [b"RESET"])
+            self.read(c)
         for argv in ([b"FLUSHALL"], [b"SCRIPT", b"FLUSH"]):
             self.send(0, argv)
             self.read(0)
 
 
-def _guard(model: RedisModel) -> int:
-    """Wait until no key's deadline is near, then return the send time in ms."""
+def _guard(model: RedisModel, lag: int = 0) -> int:
+    """Wait until no key's deadline is near, then return the send time in ms.
+
+    ``lag``: the slowest round trip so far; the server may have run a command
+    (and started a TTL) that much later than the model did, so the band after
+    a deadline widens by it."""
+    after = GUARD_AFTER_MS + lag
     while True:
         now = _now_ms()
-        near = [d for d in model.ks.deadlines.values()
-                if d - GUARD_BEFORE_MS <= now <= d + GUARD_AFTER_MS]
+        near = [d for d in model.ks.deadlines.values() if d - GUARD_BEFORE_MS <= now <= d + after]
         if not near:
             return now
-        time.sleep((max(near) + GUARD_AFTER_MS + 1 - now) / 1000)
+        time.sleep((max(near) + after + 1 - now) / 1000)
 
 
 class TimingUnsure(Mismatch):
@@ -656,19 +774,55 @@ def run_sequence(
                 raise
 
 
+def _rank_ids(argv: Sequence[bytes], view: object, ids: Sequence[int],
+              queued: Sequence[Sequence[bytes]] = ()) -> object:
+    """CLIENT ID replies as the rank of the id among the sequence's connections:
+    stable per connection and ordered by connection on both sides, which is
+    what Redis promises (its absolute ids count every connection ever made)."""
+    name = argv[0].lower()
+    if name == b"client" and len(argv) == 2 and argv[1].lower() == b"id":
+        return ("id-rank", sorted(ids).index(view)) if view in ids else view
+    if name == b"exec" and isinstance(view, list) and len(view) == len(queued):
+        return [_rank_ids(q, v, ids) for q, v in zip(queued, view, strict=True)]
+    return view
+
+
+def _expire_watched_62(model: RedisModel, real: RealClients, argv: Sequence[bytes],
+                       now: int, log: Transcript) -> None:
+    """Redis 6.2 races its active expiry cycle when WATCH names a key already
+    expired but not yet deleted (EXEC fails only if the key was still there).
+    The model takes 7.0's rule (watching a missing key), so on 6.2 the runner
+    first deletes such keys on both sides with an EXISTS from client 0."""
+    for key in argv[1:]:
+        deadline = model.ks.deadlines.get(key)
+        if deadline is not None and now > deadline:
+            model.execute([b"EXISTS", key], now, 0)
+            real.send(0, [b"EXISTS", key])
+            real.read(0)
+            log.add(f"c0: EXISTS {key.decode(errors='replace')} (6.2: expire before WATCH)")
+
+
 def _run_once(seq: list[Action], real: RealClients,
               model_factory: Callable[[], RedisModel]) -> None:
     real.reset()
     model = model_factory()
+    order = sorted(range(N_CLIENTS), key=lambda c: real.ids[c])
+    for c in order:  # the model numbers connections in the real connection order
+        model.connect(c)
+    queued: dict[int, list[list[bytes]]] = {}
     log = Transcript()
     slow = False
+    lag = 0
     for action in seq:
         if isinstance(action, Pause):
             time.sleep(action.ms / 1000)
             log.add(action.text())
             continue
-        now = _guard(model)
+        now = _guard(model, lag)
         argv = [a.resolve(now) if isinstance(a, AbsTime) else a for a in action.argv]
+        if (argv[0].lower() == b"watch" and not model.dialect.modern
+                and not model.in_multi(action.client)):
+            _expire_watched_62(model, real, argv, now, log)
         outcome = model.execute(argv, now, action.client)
         real.send(action.client, argv)
         expected = outcome.reply
@@ -681,13 +835,22 @@ def _run_once(seq: list[Action], real: RealClients,
             got: object = [real.read(action.client) for _ in expected]  # type: ignore[union-attr]
         else:
             got = real.read(action.client)
-        if not blocked and _now_ms() - now >= GUARD_BEFORE_MS:
-            slow = True
-        mv, rv = model_view(expected), real_view(got)
+        if not blocked:
+            lag = max(lag, _now_ms() - now)
+            if lag >= GUARD_BEFORE_MS:
+                slow = True
+        ran = queued.get(action.client, [])
+        mv = _rank_ids(argv, model_view(expected), model.connected_ids(), ran)
+        rv = _rank_ids(argv, real_view(got), real.ids, ran)
         log.add(f"{action.text()}\n    model: {mv!r}\n    real:  {rv!r}")
-        if not same(argv, mv, rv):
+        if not same(argv, mv, rv, ran):
             error = TimingUnsure if slow else Mismatch
             raise error(f"reply differs at step {len(log.lines)}:\n{log.tail()}")
+        if model.in_multi(action.client):
+            if expected == b"QUEUED" and type(expected) is not bytes:
+                queued.setdefault(action.client, []).append(argv)
+        else:
+            queued.pop(action.client, None)
         _check_deliveries(outcome.effects, real, log)
     for c in (1, 2):
         if real.pending(c, 0.005):
