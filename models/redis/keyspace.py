@@ -66,15 +66,3 @@ class Keyspace:
         for key in list(self.data):
             if self.get(key) is not None:
                 yield key
-
-    def snapshot(self) -> dict[bytes, object]:
-        """A plain copy of every live key, for debugging and state hashing."""
-        out: dict[bytes, object] = {}
-        for key in self.live_keys():
-            value = self.data[key]
-            if isinstance(value, dict):
-                value = dict(value)
-            elif isinstance(value, deque):
-                value = list(value)
-            out[key] = (value, self.deadlines.get(key))
-        return out

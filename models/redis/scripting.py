@@ -284,6 +284,9 @@ class ScriptEngine:
     (``tostring({})``) vary between any two runtimes: a script that returns
     either is outside the determinism promise (docs/redis-model.md)."""
 
+    _host: ScriptHost | None
+    _pending: tuple[Any, int] | None
+
     @classmethod
     def acquire(cls, version: tuple[int, int]) -> ScriptEngine:
         """A clean engine for ``version``: a pooled one if any, else a new one."""
@@ -318,13 +321,13 @@ class ScriptEngine:
         self.scripts: dict[bytes, Any] = {}  # sha (lowercase hex) -> compiled function
         self._compiled: dict[bytes, Any] = {}  # trusted scripts, kept across reuses
         self._tainted = False
-        self._host: ScriptHost | None = None
+        self._host = None
         self._rand = _Rand48()
         texts = {k: v[0 if self.modern else 1].encode() for k, v in _CALL_ERRORS.items()}
         loader = self.lua.eval("function(src) return loadstring(src, '=locksim') end")
         chunk = loader(_boot_bytecode(self.lua, loader))
         self._texts = texts
-        self._pending: tuple[Any, int] | None = None
+        self._pending = None
         self._run, self._compile, self._user_line = chunk(
             self._lua_call, self._lua_pcall, self._take_pending, self._rand.next, _sha1hex,
             self.lua.table_from(_bit_library()), self.modern)

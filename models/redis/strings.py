@@ -73,23 +73,25 @@ def cmd_set(m: RedisModel, argv: list[bytes]) -> Reply:
     if isinstance(parsed, ReplyError):
         return parsed
     flags, expire = parsed
-    deadline = None
+    deadline: int | None = None
     if expire is not None:
-        deadline = _deadline(m, flags, expire)
-        if isinstance(deadline, ReplyError):
-            return deadline
+        wanted = _deadline(m, flags, expire)
+        if isinstance(wanted, ReplyError):
+            return wanted
+        deadline = wanted
     key = argv[1]
     old = m.ks.get(key)
     if flags & _GET and old is not None and not isinstance(old, bytes):
         return WRONGTYPE
     found = old is not None
+    previous = old if isinstance(old, bytes) else None  # GET has refused other types above
     if (flags & _NX and found) or (flags & _XX and not found):
-        return old if flags & _GET else None
+        return previous if flags & _GET else None
     m.ks.put(key, argv[2], keep_ttl=bool(flags & _KEEPTTL))
     if deadline is not None:
         m.ks.expire_at(key, deadline)
     m.touch(key)
-    return old if flags & _GET else OK
+    return previous if flags & _GET else OK
 
 
 def cmd_setnx(m: RedisModel, argv: list[bytes]) -> Reply:
