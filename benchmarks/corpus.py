@@ -24,8 +24,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from models.checkers import PRIORITY
+from models.faults import FAULTS
 from models.locks.zoo import BUGGY, CORRECT
-from sim.search.explore import FAULT_KINDS, run_schedule, schedule, shrink
+from sim.search.explore import Job, run_schedule, schedule
+from sim.search.shrink import shrink
 
 REFERENCE = "polling"
 DEFAULT_JSON = Path("benchmarks") / "corpus.json"
@@ -54,13 +56,13 @@ class Row:
 def measure(lock: str, bug: str, correct: bool, seed: int, schedules: int, seconds: float,
             shrink_budget: int) -> Row:
     row = Row(lock, bug, correct)
-    kinds = tuple(FAULT_KINDS)
+    kinds = tuple(FAULTS)
     started = time.perf_counter()
     for index in range(schedules):
         elapsed = time.perf_counter() - started
         if elapsed >= seconds:
             break
-        outcome = run_schedule((lock, kinds, seed, index, None, False, False))
+        outcome = run_schedule(Job(lock, kinds, seed, index))
         row.schedules = index + 1
         for prop in outcome.violated:
             row.first.setdefault(prop, (index + 1, round(time.perf_counter() - started, 3)))
@@ -127,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(table(rows))
     budget = {"schedules": args.schedules, "seconds_per_design": args.seconds, "workers": 1,
-              "seed": args.seed, "faults": list(FAULT_KINDS)}
+              "seed": args.seed, "faults": list(FAULTS)}
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(
         {"budget": budget, "rows": [asdict(r) | {"found": r.found} for r in rows]}, indent=1))

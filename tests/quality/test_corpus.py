@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 
 from models.checkers import check_all
+from models.faults import FAULTS
 from models.locks import LOCKS
 from models.locks.zoo import BUGGY, CORPUS, CORRECT
-from sim.search.explore import FAULT_KINDS, run_schedule, schedule
+from sim.search.explore import run_schedule, schedule
 from sim.world import run
 
 
@@ -27,12 +28,11 @@ def test_fault_free_run_is_clean(name):
 @pytest.mark.parametrize("name", sorted(CORRECT))
 def test_twins_never_break_ownership(name):
     for index in range(40):
-        outcome = run_schedule((name, tuple(FAULT_KINDS), 1, index, None, False, False))
+        outcome = run_schedule(Job(name, tuple(FAULTS), 1, index))
         assert "owner-only-release" not in outcome.violated, (name, index)
 
 
 def test_unconditional_del_is_caught_as_foreign_release():
     found = {p for i in range(40)
-             for p in run_schedule(("zoo-unconditional-del", tuple(FAULT_KINDS), 1, i, None,
-                                    False, False)).violated}
+             for p in run_schedule(Job("zoo-unconditional-del", tuple(FAULTS), 1, i)).violated}
     assert "owner-only-release" in found
