@@ -8,7 +8,7 @@ from models.checkers import check_all
 from models.faults import FAULTS
 from models.locks import LOCKS
 from models.locks.zoo import BUGGY, CORPUS, CORRECT
-from sim.search.explore import run_schedule, schedule
+from sim.search.explore import Job, run_schedule, schedule
 from sim.world import run
 
 
