@@ -41,13 +41,17 @@ class Dist:
         raise ValueError(f"unknown distribution kind {kind!r}")
 
     def validate(self) -> None:
-        check_fields(self)
+        check_fields(self)  # first: a list in a field would not even hash
+        if self in _GOOD:  # every run validates the same few distributions
+            return
         if self.kind not in ("const", "uniform", "exp", "lognormal"):
             raise ValueError(
                 f"unknown distribution kind {self.kind!r} (const, uniform, exp, lognormal)"
             )
         if self.a < 0 or self.b < 0 or (self.kind == "uniform" and self.b < self.a):
             raise ValueError(f"bad distribution parameters {self}")
+        if len(_GOOD) < 4096:
+            _GOOD.add(self)
 
     @staticmethod
     def parse(text: str) -> Dist:
@@ -63,3 +67,6 @@ class Dist:
             raise ValueError(f"cannot read distribution {text!r}") from None
         dist.validate()
         return dist
+
+
+_GOOD: set[Dist] = set()

@@ -51,6 +51,40 @@ def _check_fault(i: int, fault: object) -> None:
             raise ValueProblem(f"{name}: {f.name} must not be negative, not {value:g}")
 
 
+def _check_design(lock: str, params: tuple[tuple[str, Any], ...]) -> None:
+    """The design must exist and accept these parameters (designs validate their own).
+
+    Remembered per (design factory, parameters): explorers validate thousands of
+    scenarios that share one design.
+    """
+    from models.locks import LOCKS, UnknownLock, make_lock
+
+    try:
+        key = (lock, params, id(LOCKS.get(lock)))
+        if key in _GOOD_DESIGNS:
+            return
+    except TypeError:  # a list among the values: check it every time
+        key = None
+    try:
+        design = make_lock(lock, **dict(params))
+    except UnknownLock as exc:
+        raise ScenarioError(str(exc)) from None
+    except (TypeError, ValueError) as exc:
+        raise ScenarioError(f"lock {lock!r}: {_one_line(exc)}") from None
+    if dataclasses.is_dataclass(design):
+        try:
+            check_fields(design, loose=True)
+        except ValueProblem as exc:
+            raise ScenarioError(f"lock {lock!r}: {exc}") from None
+    if key is not None:
+        if len(_GOOD_DESIGNS) > 4096:
+            _GOOD_DESIGNS.clear()
+        _GOOD_DESIGNS.add(key)
+
+
+_GOOD_DESIGNS: set[object] = set()
+
+
 def _type_name(hint: Any) -> str:
     if isinstance(hint, type):
         return hint.__name__
@@ -189,24 +223,10 @@ class Scenario:
 
     def _check_lock(self) -> None:
         """The design must exist and accept these parameters (designs validate their own)."""
-        from models.locks import UnknownLock, make_lock
-
         keys = [k for k, _ in self.lock_params]
         if any(not isinstance(k, str) for k in keys) or len(set(keys)) != len(keys):
             raise ScenarioError("lock_params must map distinct names to values")
-        try:
-            design = make_lock(self.lock, **self.lock_kwargs)
-        except UnknownLock as exc:
-            raise ScenarioError(str(exc)) from None
-        except TypeError as exc:
-            raise ScenarioError(f"lock {self.lock!r}: {_one_line(exc)}") from None
-        except ValueError as exc:
-            raise ScenarioError(f"lock {self.lock!r}: {_one_line(exc)}") from None
-        if dataclasses.is_dataclass(design):
-            try:
-                check_fields(design, loose=True)
-            except ValueProblem as exc:
-                raise ScenarioError(f"lock {self.lock!r}: {exc}") from None
+        _check_design(self.lock, self.lock_params)
 
     # -- JSON --------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
