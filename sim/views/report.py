@@ -152,16 +152,20 @@ def replay_payload(file: str, cx: Counterexample, result: RunResult,
     return {"file": file, "property": cx.property,
             "reproduced": verdict is not None and verdict.valid is False,
             "same_trace": result.trace_hash == cx.trace_hash, "trace_hash": result.trace_hash,
-            "expected_trace_hash": cx.trace_hash, "story": verdict.story if verdict else ""}
+            "expected_trace_hash": cx.trace_hash, "story": verdict.story if verdict else "",
+            "faults": struck(result)}
 
 
 def render_replay(cx: Counterexample, payload: dict[str, Any],
                   console: Console | None = None) -> None:
-    """The counterexample told (``Counterexample.tell``, the replay's story), then the verdict."""
+    """The headline, each fault where and when it struck in the replay (not when it was
+    scheduled), the replay's story, then the verdict."""
     from rich.text import Text
 
     console = console or Console()
-    headline, *rest = cx.tell(payload["story"]).split("\n")
+    headline = cx.headline()
+    rest = [f"  {f['line']}" for f in payload.get("faults", [])]
+    rest.append(payload["story"] or "(the property held this time)")
     text = Text(headline)
     text.highlight_words([cx.property, cx.lock], "bold")
     console.print(text)
