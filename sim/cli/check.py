@@ -41,6 +41,9 @@ def validate_args(args: argparse.Namespace) -> None:
     at_least(args.max_runs, 1, "--max-runs")
     at_least(args.depth, 1, "--depth")
     at_least(args.max_counterexamples, 0, "--max-counterexamples")
+    at_least(args.seed, 0, "--seed")
+    if args.seed > 2**63 - 1:
+        raise UsageError("--seed must be at most 2**63-1, as a scenario's seed")
     if args.depth is not None and args.depth > 30:
         raise UsageError(f"--depth must be at most 30, not {args.depth}")
     args.schedules = 1000 if args.schedules is None else args.schedules
