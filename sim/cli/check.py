@@ -112,7 +112,8 @@ def cmd_check(args: argparse.Namespace) -> int:
         path = counterexample.save(cx, Path(args.out))
         written.append({"property": prop, "file": str(path), "schedule": index,
                         "faults": len(small.faults), "requests": small.requests,
-                        "trace_hash": cx.trace_hash})
+                        "trace_hash": cx.trace_hash,
+                        "replay": replay_hint(str(path), args.imports)})
     summary = {
         "lock": args.lock, "faults": kinds, "seed": args.seed, "schedules": args.schedules,
         "seconds": round(elapsed, 3), "schedules_per_second": round(args.schedules / elapsed, 1),
@@ -187,7 +188,8 @@ def cmd_exhaustive(args: argparse.Namespace) -> int:
             finding.scenario, prop, {"exhaustive": {"depth": args.depth, "levels": list(levels)}},
             imports=tuple(args.imports or ()))
         path = counterexample.save(cx, Path(args.out))
-        written.append({"property": prop, "file": str(path), "trace_hash": cx.trace_hash})
+        written.append({"property": prop, "file": str(path), "trace_hash": cx.trace_hash,
+                        "replay": replay_hint(str(path), args.imports)})
     if args.graph:
         import networkx as nx
 

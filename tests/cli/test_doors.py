@@ -278,3 +278,17 @@ def test_a_file_from_a_newer_locksim_is_warned_about_in_one_line(tmp_path: Path)
 
 def test_seeds_exist() -> None:
     assert SEEDS
+
+
+def test_check_hints_the_import_a_users_lock_needs(tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(ROOT)
+    code, out, err = run_cli(["check", "--import", "examples.polling_lock", "--lock",
+                              "my-polling", "--schedules", "30", "--workers", "1", "--json",
+                              "--max-counterexamples", "1", "--out", str(tmp_path)])
+    assert code == 1, err
+    written = json.loads(out)["counterexamples"]
+    assert written
+    for w in written:
+        assert w["replay"].endswith("--import examples.polling_lock")
+        assert json.loads(Path(w["file"]).read_text())["imports"] == ["examples.polling_lock"]
