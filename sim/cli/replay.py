@@ -79,7 +79,9 @@ def cmd_replay_real(args: argparse.Namespace) -> int:
     from sim.real.cluster import ClusterError
     from sim.views.report import render_real_replay
 
-    import_plugins(args.imports)
+    cx = load_file(Path(args.file), args.imports)  # checked, its imports loaded
+    args.imports = [*(args.imports or ()), *(m for m in cx.imports
+                                             if m not in (args.imports or ()))]
     try:
         payload = replay_real(Path(args.file), time_scale=args.time_scale,
                               **real_options(args))
