@@ -86,9 +86,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 2
         return int(args.func(args))
     except UsageError as exc:
-        command = getattr(locals().get("args"), "command", None)
-        print(f"locksim{' ' + command if command else ''}: error: {_one_line(exc)}",
-              file=sys.stderr)
+        print(f"locksim: error: {_one_line(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("locksim: interrupted", file=sys.stderr)
