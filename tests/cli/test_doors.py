@@ -135,9 +135,14 @@ def test_outputs_are_checked_before_work(tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file", "a-folder", "cx.json"]
 
 
-def test_what_run_json_prints_run_scenario_accepts(tmp_path: Path) -> None:
-    code, out, err = run_cli(["run", "--users", "5", "--vus", "2", "--fault",
-                              "pause:10:50:holder", "--ttl", "700", "--json"])
+@pytest.mark.parametrize("extra", [
+    ["--fault", "pause:10:50:holder", "--ttl", "700"],
+    ["--load", "open", "--rate", "50", "--lock", "polling", "--fault", "crash:5:app2"],
+    ["--redis-latency", "uniform:0.05:0.15", "--subscribe", "before", "--wait-timeout", "30",
+     "--fault", "clock:1:-20:0.01:app1", "--fault", "delay:0:9:2:redis"],
+])
+def test_what_run_json_prints_run_scenario_accepts(tmp_path: Path, extra: list[str]) -> None:
+    code, out, err = run_cli(["run", "--users", "5", "--vus", "2", *extra, "--json"])
     assert code in (0, 1), err
     first = json.loads(out)
     path = tmp_path / "s.json"
