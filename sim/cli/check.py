@@ -38,6 +38,8 @@ def validate_args(args: argparse.Namespace) -> None:
                 raise UsageError(f"{flag} means nothing with --exhaustive")
     at_least(args.schedules, 1, "--schedules")
     at_least(args.workers, 1, "--workers")
+    if args.workers is not None and args.workers > 256:
+        raise UsageError(f"--workers must be at most 256, not {args.workers}")
     at_least(args.max_runs, 1, "--max-runs")
     at_least(args.depth, 1, "--depth")
     at_least(args.max_counterexamples, 0, "--max-counterexamples")

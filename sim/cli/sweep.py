@@ -32,6 +32,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     from sim.sweep import AXES, Grid, SweepError, run_rows, summarize, varying, write_plots
 
     at_least(args.workers, 1, "--workers")
+    if args.workers is not None and args.workers > 256:
+        raise UsageError(f"--workers must be at most 256, not {args.workers}")
     at_least(args.seeds, 1, "--seeds")
     at_least(args.seed, 0, "--seed")
     output_dir(args.out, "--out")
