@@ -133,4 +133,29 @@ def metrics(history: History | Iterable[Op]) -> Metrics:
     )
 
 
-__all__ = ["Metrics", "metrics", "percentile"]
+def _name(head: object) -> bytes:
+    if isinstance(head, bytes):
+        return head.lower()
+    return str(head).lower().encode()
+
+
+def publish_commands(commands: Iterable[Sequence[object]]) -> int | None:
+    """PUBLISH commands Redis ran (top level and inside scripts: pass both), or None
+    when none of the commands could ever publish (a design that never does).
+
+    The history's release results cannot tell: a polling lock's release returns
+    1 and publishes nothing, so the count must come from Redis's own commands."""
+    count = 0
+    could = False
+    for argv in commands:
+        if not argv:
+            continue
+        head = _name(argv[0])
+        if head == b"publish":
+            count += 1
+        elif head in (b"eval", b"evalsha") and len(argv) > 1 and b"publish" in _name(argv[1]):
+            could = True
+    return count if count or could else None
+
+
+__all__ = ["Metrics", "metrics", "percentile", "publish_commands"]

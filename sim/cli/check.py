@@ -10,7 +10,53 @@ from pathlib import Path
 from typing import Any
 
 from models.checkers import PRIORITY
-from sim.cli.common import UsageError, import_plugins, load_scenario, property_names
+from sim.cli.common import (
+    UsageError,
+    at_least,
+    import_plugins,
+    load_scenario,
+    output_dir,
+    output_file,
+    property_names,
+)
+from sim.cli.listing import fault_kinds_help
+
+EXHAUSTIVE_ONLY = ("--scenario", "--graph", "--depth", "--levels", "--max-runs")
+SWARM_ONLY = ("--faults", "--schedules", "--dask", "--check-determinism")
+
+
+def validate_args(args: argparse.Namespace) -> None:
+    """Every flag of ``check`` judged before any work: numbers, combinations, outputs."""
+    if not args.exhaustive:
+        for flag in EXHAUSTIVE_ONLY:
+            if getattr(args, flag[2:].replace("-", "_")) is not None:
+                raise UsageError(f"{flag} needs --exhaustive (random schedules draw their own "
+                                 "worlds)")
+    else:
+        for flag in SWARM_ONLY:
+            if getattr(args, flag[2:].replace("-", "_")) not in (None, False):
+                raise UsageError(f"{flag} means nothing with --exhaustive")
+    at_least(args.schedules, 1, "--schedules")
+    at_least(args.workers, 1, "--workers")
+    if args.workers is not None and args.workers > 256:
+        raise UsageError(f"--workers must be at most 256, not {args.workers}")
+    at_least(args.max_runs, 1, "--max-runs")
+    at_least(args.depth, 1, "--depth")
+    at_least(args.max_counterexamples, 0, "--max-counterexamples")
+    at_least(args.seed, 0, "--seed")
+    if args.seed > 2**63 - 1:
+        raise UsageError("--seed must be at most 2**63-1, as a scenario's seed")
+    if args.depth is not None and args.depth > 30:
+        raise UsageError(f"--depth must be at most 30, not {args.depth}")
+    args.schedules = 1000 if args.schedules is None else args.schedules
+    args.depth = 10 if args.depth is None else args.depth
+    args.levels = "0,1000" if args.levels is None else args.levels
+    args.max_runs = 20000 if args.max_runs is None else args.max_runs
+    args.faults = "gc-pause" if args.faults is None else args.faults
+    output_dir(args.out, "--out")
+    output_file(args.graph, "--graph")
+    if args.graph and Path(args.graph).suffix.lower() not in (".graphml", ".json", ".xml"):
+        raise UsageError(f"--graph must end in .graphml or .json, not {Path(args.graph).name!r}")
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -24,6 +70,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     from sim.search.explore import FAULT_KINDS, explore
     from sim.search.shrink import shrink_schedule
 
+    validate_args(args)
     import_plugins(args.imports)
     args.lock_given = args.lock is not None
     args.lock = args.lock or "seed"
@@ -62,11 +109,13 @@ def cmd_check(args: argparse.Namespace) -> int:
         index = by_prop[prop][0]
         small = shrink_schedule(args.lock, kinds, args.seed, index, prop)
         cx = counterexample.record(small, prop,
-                                   {"seed": args.seed, "index": index, "faults": kinds})
+                                   {"seed": args.seed, "index": index, "faults": kinds},
+                                   imports=tuple(args.imports or ()))
         path = counterexample.save(cx, Path(args.out))
         written.append({"property": prop, "file": str(path), "schedule": index,
                         "faults": len(small.faults), "requests": small.requests,
-                        "trace_hash": cx.trace_hash})
+                        "trace_hash": cx.trace_hash,
+                        "replay": replay_hint(str(path), args.imports)})
     summary = {
         "lock": args.lock, "faults": kinds, "seed": args.seed, "schedules": args.schedules,
         "seconds": round(elapsed, 3), "schedules_per_second": round(args.schedules / elapsed, 1),
@@ -92,8 +141,13 @@ def cmd_check(args: argparse.Namespace) -> int:
         for w in written:
             console.print(f"[bold]{w['property']}[/]: shrunk to {w['faults']} fault(s), "
                           f"{w['requests']} request(s) -> {w['file']}\n"
-                          f"  replay: locksim replay {w['file']}")
+                          f"  replay: {replay_hint(w['file'], args.imports)}")
     return 1 if by_prop else 0
+
+
+def replay_hint(file: str, imports: list[str] | None) -> str:
+    """The command that replays ``file``, with the ``--import``s its lock needs."""
+    return " ".join(["locksim", "replay", file, *(f"--import {m}" for m in imports or ())])
 
 
 def cmd_exhaustive(args: argparse.Namespace) -> int:
@@ -111,8 +165,8 @@ def cmd_exhaustive(args: argparse.Namespace) -> int:
     except ValueError:
         raise UsageError(f"--levels takes integers 0..1000, e.g. 0,1000; not {args.levels!r}")\
             from None
-    if args.depth < 0 or args.depth > 30 or not levels or any(not 0 <= v <= 1000 for v in levels):
-        raise UsageError("--depth must be 0..30 and --levels within 0..1000")
+    if not levels or any(not 0 <= v <= 1000 for v in levels):
+        raise UsageError("--levels must be integers within 0..1000")
     if args.scenario:
         scenario = load_scenario(Path(args.scenario))
         if args.lock_given:
@@ -133,9 +187,11 @@ def cmd_exhaustive(args: argparse.Namespace) -> int:
             break
         finding = next(f for f in found.findings if prop in f.violated)
         cx = counterexample.record(
-            finding.scenario, prop, {"exhaustive": {"depth": args.depth, "levels": list(levels)}})
+            finding.scenario, prop, {"exhaustive": {"depth": args.depth, "levels": list(levels)}},
+            imports=tuple(args.imports or ()))
         path = counterexample.save(cx, Path(args.out))
-        written.append({"property": prop, "file": str(path), "trace_hash": cx.trace_hash})
+        written.append({"property": prop, "file": str(path), "trace_hash": cx.trace_hash,
+                        "replay": replay_hint(str(path), args.imports)})
     if args.graph:
         import networkx as nx
 
@@ -165,7 +221,7 @@ def cmd_exhaustive(args: argparse.Namespace) -> int:
         console.print(table)
         for w in written:
             console.print(f"[bold]{w['property']}[/] -> {w['file']}\n"
-                          f"  replay: locksim replay {w['file']}")
+                          f"  replay: {replay_hint(w['file'], args.imports)}")
     return 1 if found.violations else 0
 
 
@@ -174,25 +230,27 @@ def add_parser(sub: Any) -> None:
         "check", help="explore many randomized fault schedules and shrink what fails",
         description="Run N small schedules (swarm fault mixes) from one seed, each "
         "reproducible by its id; shrink the first violation of each property and write it "
-        "as a counterexample file. Exit 0: nothing found; 1: a violation; 2: bad usage.")
+        "as a counterexample file. Exit 0: nothing found; 1: a violation; 2: bad usage; "
+        "3: internal error. A fault-free check (--faults '') proves little: the report's "
+        "design passes its load test and still loses updates under one GC pause.")
     check_p.add_argument("--lock", help="lock design (default seed)")
     check_p.add_argument("--exhaustive", action="store_true",
                          help="instead of random schedules, run every combination of a tiny "
                          "world's first --depth choice points (2 requests, 2 servers)")
-    check_p.add_argument("--depth", type=int, default=10,
+    check_p.add_argument("--depth", type=int, default=None,
                          help="--exhaustive: choice points to branch on (default 10)")
-    check_p.add_argument("--levels", default="0,1000",
+    check_p.add_argument("--levels", default=None,
                          help="--exhaustive: values per choice point, 0..1000 from the low to "
                          "the high end of its distribution (default 0,1000)")
-    check_p.add_argument("--max-runs", type=int, default=20000,
+    check_p.add_argument("--max-runs", type=int, default=None,
                          help="--exhaustive: stop after this many runs (default 20000)")
     check_p.add_argument("--scenario", help="--exhaustive: the tiny world as a scenario file")
     check_p.add_argument("--graph", metavar="FILE",
                          help="--exhaustive: write the explored graph (GraphML, or .json)")
-    check_p.add_argument("--faults", default="gc-pause",
-                         help="comma-separated fault kinds: gc-pause, delay, partition, clock, "
-                         "crash (default gc-pause)")
-    check_p.add_argument("--schedules", type=int, default=1000, help="how many (default 1000)")
+    check_p.add_argument("--faults", default=None,
+                         help=f"comma-separated fault kinds: {fault_kinds_help()} "
+                         "(default gc-pause; '' for none, which proves little)")
+    check_p.add_argument("--schedules", type=int, default=None, help="how many (default 1000)")
     check_p.add_argument("--seed", type=int, default=1, help="exploration seed (default 1)")
     check_p.add_argument("--properties", help="comma-separated checkers (default: all)")
     check_p.add_argument("--workers", type=int, default=None,
@@ -201,7 +259,7 @@ def add_parser(sub: Any) -> None:
                          help="run on Dask: a scheduler address (tcp://host:8786) or 'local' "
                          "for a LocalCluster of --workers processes")
     check_p.add_argument("--out", default="counterexamples",
-                         help="directory for counterexample files (default ./counterexamples)")
+                         help="folder for counterexample files (default ./counterexamples)")
     check_p.add_argument("--max-counterexamples", type=int, default=3,
                          help="shrink and write at most this many (default 3)")
     check_p.add_argument("--check-determinism", action="store_true",

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import math
+import os
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -14,14 +17,93 @@ class UsageError(Exception):
     """Bad input from the user: printed as one line, exit status 2."""
 
 
+# -- doors checked before any work --------------------------------------------------------
+
+
+def _first_existing(path: Path) -> Path:
+    """The nearest ancestor of ``path`` that exists (what a mkdir -p would start from)."""
+    probe = path.absolute().parent
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    return probe
+
+
+def _creatable_under(path: Path, flag: str) -> None:
+    base = _first_existing(path)
+    if not base.is_dir():
+        raise UsageError(f"{flag} {path}: {base} is a file, not a directory")
+    if not os.access(base, os.W_OK | os.X_OK):
+        raise UsageError(f"{flag} {path}: {base} is not writable")
+
+
+def output_file(text: str | None, flag: str) -> Path | None:
+    """A file the command will write: refused now, before any work, if it never could be."""
+    if text is None:
+        return None
+    if not text.strip():
+        raise UsageError(f"{flag}: give a file name")
+    path = Path(text)
+    if path.is_dir():
+        raise UsageError(f"{flag} {path}: is a directory; give a file name")
+    if path.exists():
+        if not os.access(path, os.W_OK):
+            raise UsageError(f"{flag} {path}: the file is not writable")
+        return path
+    _creatable_under(path, flag)
+    return path
+
+
+def output_dir(text: str, flag: str) -> Path:
+    """A folder the command will write into: refused now if it never could be."""
+    if not text.strip():
+        raise UsageError(f"{flag}: give a folder name")
+    path = Path(text)
+    if path.exists():
+        if not path.is_dir():
+            raise UsageError(f"{flag} {path}: is a file; give a folder")
+        if not os.access(path, os.W_OK | os.X_OK):
+            raise UsageError(f"{flag} {path}: the folder is not writable")
+        return path
+    _creatable_under(path / "x", flag)
+    return path
+
+
+def at_least(value: float | None, low: float, flag: str) -> None:
+    """A numeric flag: finite and at least ``low`` (None: not given, nothing to check)."""
+    if value is None:
+        return
+    if not math.isfinite(value):
+        raise UsageError(f"{flag} must be a finite number, not {value}")
+    if value < low:
+        raise UsageError(f"{flag} must be at least {low:g}, not {value:g}")
+
+
+def positive(value: float | None, flag: str) -> None:
+    if value is None:
+        return
+    if not math.isfinite(value) or value <= 0:
+        raise UsageError(f"{flag} must be a positive finite number, not {value:g}")
+
+
+def only_with(args: argparse.Namespace, mode: str, given: Iterable[str]) -> None:
+    """Refuse flags that mean nothing without ``mode`` (they would be silently ignored)."""
+    if getattr(args, mode.lstrip("-").replace("-", "_")):
+        return
+    for flag in given:
+        if getattr(args, flag.lstrip("-").replace("-", "_"), None) not in (None, False, []):
+            raise UsageError(f"{flag} needs {mode}")
+
+
 def load_scenario(path: Path) -> Scenario:
     from sim.search.counterexample import read_json
 
     data = read_json(path, UsageError, "scenario")
     try:
-        return Scenario.from_dict(data)
+        return Scenario.from_dict(data).validate()
     except ScenarioError as exc:
         raise UsageError(f"{path}: {exc}") from None
+    except (TypeError, ValueError, AttributeError, KeyError) as exc:  # belt and braces
+        raise UsageError(f"{path}: bad scenario: {' '.join(str(exc).split())}") from None
 
 
 def import_plugins(names: list[str] | None) -> None:
@@ -70,5 +152,5 @@ def add_real_options(p: argparse.ArgumentParser) -> None:
                    "the lock keys of the run are written to it)")
 
 
-__all__ = ["UsageError", "add_real_options", "import_plugins", "load_scenario", "property_names",
-           "real_options"]
+__all__ = ["UsageError", "add_real_options", "at_least", "import_plugins", "load_scenario",
+           "only_with", "output_dir", "output_file", "positive", "property_names", "real_options"]

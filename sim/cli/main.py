@@ -2,56 +2,113 @@
 
 ``locksim run`` with no arguments runs the field report's scenario on the
 embedded defaults and prints its figures beside the report's table 7.1.
-Bad input gets one clear line on stderr and exit status 2, never a traceback.
+Every exit status has one meaning (``EXIT_CODES``); bad input gets one clear
+line on stderr, an unexpected failure one line naming a log file with the
+traceback, never a traceback on the terminal unless ``--debug``.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+import tempfile
+import time
+import traceback
 from collections.abc import Sequence
+from pathlib import Path
+from typing import NoReturn
 
-from sim.cli import check, monitor, replay, run, sweep
+from sim.cli import check, listing, monitor, replay, run, sweep
 from sim.cli.common import UsageError
 from sim.cli.run import parse_fault
 
 COMMANDS = (run.add_parser, check.add_parser, replay.add_parser, sweep.add_parser,
-            replay.add_regress_parser, monitor.add_parser)
+            replay.add_regress_parser, monitor.add_parser, listing.add_parser)
 """Each adds its subcommands, in the order ``locksim --help`` lists them."""
+
+EXIT_CODES = (
+    (0, "every property held (replay: the violation reproduced)"),
+    (1, "a property was violated, or a replay did not reproduce"),
+    (2, "bad usage or input: one line on stderr, nothing done"),
+    (3, "internal error: one line on stderr, the traceback in a log file"),
+)
+"""The one meaning of each exit status, as ``--help`` and the README list them."""
+
+
+class Parser(argparse.ArgumentParser):
+    """An argparse parser whose errors are one line, exit 2, in every subcommand."""
+
+    def error(self, message: str) -> NoReturn:
+        first = message.splitlines()[0] if message else "bad usage"
+        self.exit(2, f"{self.prog}: error: {first} (see {self.prog} --help)\n")
+
+
+def _epilog() -> str:
+    return "exit status:\n" + "\n".join(f"  {code}  {meaning}" for code, meaning in EXIT_CODES)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    from sim import __version__
+
+    parser = Parser(
         prog="locksim",
         description="Deterministic simulator and model checker for Redis distributed locks.",
+        epilog=_epilog(), formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    parser.add_argument("--version", action="version", version=f"locksim {__version__}")
+    parser.add_argument("--debug", action="store_true",
+                        help="show the traceback of an internal error on the terminal")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     for add in COMMANDS:
         add(sub)
     return parser
 
 
+def _log_internal_error(exc: BaseException) -> Path | None:
+    """Write the traceback where a bug report can pick it up; None if even that fails."""
+    try:
+        log = Path(tempfile.gettempdir()) / f"locksim-error-{time.strftime('%Y%m%d-%H%M%S')}.log"
+        with log.open("a") as fh:
+            fh.write(f"locksim {' '.join(sys.argv[1:])}\n")
+            traceback.print_exception(exc, file=fh)
+        return log
+    except OSError:
+        return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
-    if not getattr(args, "func", None):
-        parser.print_help()
-        return 2
+    debug = "--debug" in (sys.argv[1:] if argv is None else argv)
     try:
+        args = parser.parse_args(argv)
+        if not getattr(args, "func", None):
+            parser.print_help()
+            return 2
         return int(args.func(args))
     except UsageError as exc:
-        print(f"locksim: error: {exc}", file=sys.stderr)
+        print(f"locksim: error: {_one_line(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("locksim: interrupted", file=sys.stderr)
         return 130
+    except SystemExit:
+        raise
+    except Exception as exc:  # a bug: one line, the traceback in a file
+        if debug:
+            traceback.print_exc()
+        log = _log_internal_error(exc)
+        where = f"details in {log}" if log else "no log file could be written"
+        print(f"locksim: internal error: {type(exc).__name__}: {_one_line(exc)} "
+              f"({where}; rerun with --debug for the traceback)", file=sys.stderr)
+        return 3
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return text[:300] + ("..." if len(text) > 300 else "")
 
 
-__all__ = ["UsageError", "build_parser", "main", "parse_fault"]
+__all__ = ["EXIT_CODES", "UsageError", "build_parser", "main", "parse_fault"]
 
 
 if __name__ == "__main__":

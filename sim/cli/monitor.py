@@ -7,12 +7,15 @@ import json
 from pathlib import Path
 from typing import Any
 
-from sim.cli.common import UsageError
+from sim.cli.common import UsageError, at_least
 
 
 def cmd_monitor_analyze(args: argparse.Namespace) -> int:
     from sim.monitor.analyze import MonitorError, analyze, render
 
+    at_least(args.db, 0, "--db")
+    if args.db > 15:
+        raise UsageError(f"--db must be 0..15 (Redis's default databases), not {args.db}")
     try:
         report = analyze(Path(args.file), lock_key=args.lock_key,
                          session_prefix=args.session_prefix, db=args.db)

@@ -4,25 +4,52 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
+import warnings
 from pathlib import Path
 from typing import Any
 
 from models.scenario import ScenarioError
-from sim.cli.common import UsageError, add_real_options, import_plugins, real_options
+from sim.cli.common import (
+    UsageError,
+    add_real_options,
+    import_plugins,
+    only_with,
+    output_dir,
+    output_file,
+    positive,
+    real_options,
+)
+
+
+def load_file(path: Path, imports: list[str] | None) -> Any:
+    """Read a counterexample file, importing first the modules it (and ``--import``) names;
+    a newer writer's file is warned about in one line."""
+    from sim.search import counterexample
+
+    try:
+        data = counterexample.read_json(path, counterexample.CounterexampleError)
+        import_plugins([*(imports or ()), *counterexample.imports_of(data)])
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", counterexample.NewerCounterexampleWarning)
+            cx = counterexample.from_dict(data, str(path))
+    except (counterexample.CounterexampleError, ScenarioError, ValueError) as exc:
+        raise UsageError(" ".join(str(exc).split())) from None
+    for w in caught:
+        print(f"locksim: warning: {w.message}", file=sys.stderr)
+    return cx
 
 
 def _replayed(args: argparse.Namespace) -> tuple[Any, Any, Any]:
     """Read a counterexample file, run it, and judge its property."""
     from models.checkers import check_all
-    from sim.search import counterexample
     from sim.world import run
 
-    import_plugins(args.imports)
+    cx = load_file(Path(args.file), args.imports)
     try:
-        cx = counterexample.load(Path(args.file))
         result = run(cx.scenario)
-    except (counterexample.CounterexampleError, ScenarioError, ValueError) as exc:
-        raise UsageError(str(exc)) from None
+    except (ScenarioError, ValueError) as exc:
+        raise UsageError(f"{args.file}: {' '.join(str(exc).split())}") from None
     verdict = next(iter(check_all(result.history, [cx.property])), None)
     return cx, result, verdict
 
@@ -30,7 +57,12 @@ def _replayed(args: argparse.Namespace) -> tuple[Any, Any, Any]:
 def cmd_replay(args: argparse.Namespace) -> int:
     from sim.views.report import render_replay, replay_payload
 
+    only_with(args, "--real-redis", ("--redis-server", "--redis-url", "--time-scale",
+                                     "--monitor-log"))
+    positive(args.time_scale, "--time-scale")
+    output_file(args.monitor_log, "--monitor-log")
     if args.real_redis:
+        args.time_scale = 1.0 if args.time_scale is None else args.time_scale
         return cmd_replay_real(args)
 
     cx, result, verdict = _replayed(args)
@@ -47,7 +79,9 @@ def cmd_replay_real(args: argparse.Namespace) -> int:
     from sim.real.cluster import ClusterError
     from sim.views.report import render_real_replay
 
-    import_plugins(args.imports)
+    cx = load_file(Path(args.file), args.imports)  # checked, its imports loaded
+    args.imports = [*(args.imports or ()), *(m for m in cx.imports
+                                             if m not in (args.imports or ()))]
     try:
         payload = replay_real(Path(args.file), time_scale=args.time_scale,
                               **real_options(args))
@@ -63,17 +97,17 @@ def cmd_replay_real(args: argparse.Namespace) -> int:
 def cmd_show(args: argparse.Namespace) -> int:
     from sim.views import diagram
 
+    if args.width < 20 or args.width > 10000:
+        raise UsageError(f"--width must be 20..10000, not {args.width}")
+    out = output_file(args.output, "--output")
+    if out is not None and out.suffix.lower() not in (".svg", ".html", ".htm"):
+        raise UsageError(f"--output must end in .svg or .html, not {out.name!r}")
     cx, result, verdict = _replayed(args)
     title = f"{cx.lock}: {cx.property}"
     picture = diagram.Diagram.from_run(result, [verdict] if verdict else [], title=title)
-    if args.output:
-        out = Path(args.output)
-        if out.suffix.lower() == ".svg":
-            out.write_text(picture.svg())
-        elif out.suffix.lower() in (".html", ".htm"):
-            out.write_text(picture.html())
-        else:
-            raise UsageError(f"--output must end in .svg or .html, not {out.name!r}")
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(picture.svg() if out.suffix.lower() == ".svg" else picture.html())
         print(f"wrote {out}")
     else:
         try:
@@ -84,14 +118,35 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def cmd_regress(args: argparse.Namespace) -> int:
+    """Keep a seed only once it is known to replay: same trace hash, the stated verdict;
+    an existing seed with another expectation is replaced only with ``--force``."""
     from sim.search import counterexample
 
-    try:
-        cx = counterexample.load(Path(args.file)).expecting(args.expect)
-    except counterexample.CounterexampleError as exc:
-        raise UsageError(str(exc)) from None
-    target = counterexample.write_json(Path(args.dir) / Path(args.file).name, cx.to_dict())
-    print(f"kept {target} (expect {args.expect}); `pytest properties/` replays it")
+    folder = output_dir(args.dir, "--dir")
+    cx, result, verdict = _replayed(args)
+    cx = cx.expecting(args.expect)
+    target = folder / Path(args.file).name
+    if target.exists() and target.resolve() != Path(args.file).resolve() and not args.force:
+        try:
+            old = counterexample.load(target)
+        except counterexample.CounterexampleError:
+            raise UsageError(f"{target} exists and is not a counterexample; --force to "
+                             "replace it") from None
+        if (old.expect or "violated") != args.expect or old.trace_hash != cx.trace_hash:
+            raise UsageError(f"{target} already expects {old.expect or 'violated'} of trace "
+                             f"{old.trace_hash[:12]}; --force to replace it")
+    if result.trace_hash != cx.trace_hash:
+        print(f"locksim regress: did not reproduce: {args.file} replays with trace hash "
+              f"{result.trace_hash[:16]}, not {cx.trace_hash[:16]}; not kept", file=sys.stderr)
+        return 1
+    got = "violated" if verdict is not None and verdict.valid is False else "holds"
+    if got != args.expect:
+        print(f"locksim regress: did not reproduce: {cx.property} {got} on replay, not "
+              f"{args.expect}; not kept", file=sys.stderr)
+        return 1
+    counterexample.write_json(target, cx.to_dict())
+    print(f"kept {target} (expect {args.expect}, trace {cx.trace_hash[:12]} replayed); "
+          "`pytest properties/` replays it")
     return 0
 
 
@@ -103,7 +158,7 @@ def add_parser(sub: Any) -> None:
     replay_p.add_argument("file")
     replay_p.add_argument("--json", action="store_true")
     add_real_options(replay_p)
-    replay_p.add_argument("--time-scale", type=float, default=1.0, metavar="X",
+    replay_p.add_argument("--time-scale", type=float, default=None, metavar="X",
                           help="with --real-redis: multiply every duration of the scenario "
                           "(arrivals, faults, TTL, watchdog, waits) by X (default 1)")
     replay_p.add_argument("--monitor-log", metavar="FILE",
@@ -124,10 +179,17 @@ def add_regress_parser(sub: Any) -> None:
     regress_p = sub.add_parser("regress", help="keep a counterexample as a regression seed")
     regress_sub = regress_p.add_subparsers(dest="regress_command", metavar="ACTION",
                                            required=True)
-    add_p = regress_sub.add_parser("add", help="copy a counterexample into the seeds folder")
+    add_p = regress_sub.add_parser(
+        "add", help="replay a counterexample, then copy it into the seeds folder",
+        description="The file is replayed first: kept only if it gives the same trace hash "
+        "and the --expect verdict (exit 1 'did not reproduce' otherwise). Exit 2 for a bad "
+        "file or a seed of the same name that expects something else (--force replaces it).")
     add_p.add_argument("file")
     add_p.add_argument("--expect", choices=("violated", "holds"), default="violated",
                        help="the verdict every test run must give (default violated)")
     add_p.add_argument("--dir", default="properties/regressions",
                        help="the seeds folder (default properties/regressions)")
+    add_p.add_argument("--force", action="store_true",
+                       help="replace a seed of the same name that expects something else")
+    add_p.add_argument("--import", dest="imports", action="append", metavar="MODULE")
     add_p.set_defaults(func=cmd_regress)

@@ -18,9 +18,12 @@ from sim.cli.common import (
     add_real_options,
     import_plugins,
     load_scenario,
+    only_with,
+    output_file,
     property_names,
     real_options,
 )
+from sim.cli.listing import fault_help
 
 
 def parse_fault(text: str) -> Fault:
@@ -63,6 +66,8 @@ def _scenario_from_args(args: argparse.Namespace) -> Scenario:
             raise UsageError(f"--redis-latency: {exc}") from None
     if args.fault:
         changes["faults"] = base.faults + tuple(parse_fault(f) for f in args.fault)
+    if args.rate is not None and changes.get("load", base.load) != "open":
+        raise UsageError("--rate needs --load open (a closed load has no arrival rate)")
     try:
         return base.with_(**changes).validate()
     except (ScenarioError, ValueError) as exc:
@@ -72,10 +77,12 @@ def _scenario_from_args(args: argparse.Namespace) -> Scenario:
 def cmd_run(args: argparse.Namespace) -> int:
     from models.checkers import check_all
     from models.locks import UnknownLock, make_lock
-    from models.metrics import metrics
+    from models.metrics import metrics, publish_commands
     from sim.views.report import render_run, run_payload
     from sim.world import run
 
+    only_with(args, "--real-redis", ("--redis-server", "--redis-url"))
+    output_file(args.monitor_log, "--monitor-log")
     import_plugins(args.imports)
     scenario = _scenario_from_args(args)
     try:
@@ -88,7 +95,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.real_redis:
         return cmd_run_real(args, scenario)
     started = time.perf_counter()
-    result = run(scenario, lock, monitor=bool(args.monitor_log))
+    result = run(scenario, lock, monitor=True)  # the MONITOR lines count script PUBLISHes
     wall = time.perf_counter() - started
     m = metrics(result.history)
     verdicts = check_all(result.history, properties)
@@ -96,7 +103,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         from sim.monitor.log import write_monitor_log
 
         write_monitor_log(result, Path(args.monitor_log))
-    payload = run_payload(result, m, verdicts, wall, REPORT)
+    publish = publish_commands(argv for *_, argv in result.monitor or ())
+    payload = run_payload(result, m, verdicts, wall, REPORT, publish)
     if args.json:
         print(json.dumps(payload, indent=2, sort_keys=True))
     else:
@@ -154,9 +162,8 @@ def add_parser(sub: Any) -> None:
                        help="closed: k6 VUs looping (default); open: an arrival rate")
     run_p.add_argument("--rate", type=float, help="arrivals per second for --load open")
     run_p.add_argument("--fault", action="append", metavar="SPEC",
-                       help="add a fault: pause:AT:DURATION[:NODE], crash:AT[:RESTART][:NODE], "
-                       "delay:AT:DURATION:EXTRA[:NODE], partition:AT:DURATION[:NODE], "
-                       "clock:AT:OFFSET[:DRIFT][:NODE]; NODE is app1.., redis or holder")
+                       help=f"add a fault: {fault_help()}; times in ms, NODE is app1.., redis "
+                       "or holder (default holder); `locksim list` explains each")
     run_p.add_argument("--properties", help="comma-separated checkers (default: all)")
     run_p.add_argument("--import", dest="imports", action="append", metavar="MODULE",
                        help="import a module that registers lock designs (see the README)")

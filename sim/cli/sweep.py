@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from sim.cli.common import UsageError, import_plugins
+from sim.cli.common import UsageError, at_least, import_plugins, output_dir
 
 
 def _axis(text: str | None, name: str, kind: type) -> tuple[Any, ...] | None:
@@ -31,6 +31,12 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
     from sim.sweep import AXES, Grid, SweepError, run_rows, summarize, varying, write_plots
 
+    at_least(args.workers, 1, "--workers")
+    if args.workers is not None and args.workers > 256:
+        raise UsageError(f"--workers must be at most 256, not {args.workers}")
+    at_least(args.seeds, 1, "--seeds")
+    at_least(args.seed, 0, "--seed")
+    output_dir(args.out, "--out")
     import_plugins(args.imports)
     changes: dict[str, Any] = {}
     for name, dest, kind in (("strategies", "strategy", str), ("vus", "vus", int),

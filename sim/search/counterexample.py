@@ -9,7 +9,10 @@ history ops the checker pointed at), so a reader sees the violation without
 running anything.
 
 Format 1. ``witness`` is optional (files written before it load with none);
-fields this locksim does not know are kept, so a round trip loses nothing.
+so is ``imports``: the modules that register a user's own lock design (``check
+--import MOD``), which replay imports before it reads the scenario. Fields
+this locksim does not know are kept, so a round trip loses nothing. A file
+written by a newer locksim still reads, with a ``NewerCounterexampleWarning``.
 """
 
 from __future__ import annotations
@@ -33,8 +36,9 @@ EXPECTS = ("violated", "holds")
 """What a regression seed must keep giving (``locksim regress add --expect``)."""
 
 _KNOWN = frozenset({"kind", "format", "locksim", "lock", "property", "scenario", "trace_hash",
-                    "story", "origin", "witness", "expect"})
+                    "story", "origin", "witness", "expect", "imports"})
 _HEX = re.compile(r"[0-9a-f]+")
+_MODULE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
 
 
 class CounterexampleError(ValueError):
@@ -58,6 +62,7 @@ class Counterexample:
     expect: str | None = None  # regression seeds only
     locksim: str = ""  # the version that wrote it ("" : this one)
     extra: Mapping[str, Any] = field(default_factory=dict)  # fields a newer locksim added
+    imports: tuple[str, ...] = ()  # modules registering the lock design (``--import``)
 
     @builtins.property
     def lock(self) -> str:
@@ -123,6 +128,8 @@ class Counterexample:
             data["witness"] = [_op_to_dict(op) for op in self.witness]
         if self.expect is not None:
             data["expect"] = self.expect
+        if self.imports:
+            data["imports"] = list(self.imports)
         return data
 
 
@@ -155,17 +162,31 @@ def save(cx: Counterexample, directory: Path) -> Path:
     return write_json(directory / cx.name, cx.to_dict())
 
 
-def record(scenario: Scenario, prop: str, origin: Mapping[str, Any]) -> Counterexample:
+def record(scenario: Scenario, prop: str, origin: Mapping[str, Any],
+           imports: tuple[str, ...] = ()) -> Counterexample:
     """Run a violating scenario once more and judge ``prop``: its counterexample.
 
-    The story, the witness and the hash are the run's, never a copy."""
+    The story, the witness and the hash are the run's, never a copy; ``imports``
+    are the modules its lock design needs, so a replay can load them itself."""
     from models.checkers import check_all
     from sim.world import run
 
     result = run(scenario)
     verdict = next(v for v in check_all(result.history, [prop]))
     return Counterexample(scenario, prop, result.trace_hash, verdict.story,
-                          tuple(verdict.witness), dict(origin))
+                          tuple(verdict.witness), dict(origin), imports=tuple(imports))
+
+
+def imports_of(data: Any) -> tuple[str, ...]:
+    """The ``imports`` a parsed file names, checked to be module names; () if none.
+
+    Read before the scenario, whose lock only exists once they are imported."""
+    names = data.get("imports", []) if isinstance(data, dict) else []
+    if not isinstance(names, list) or not all(
+            isinstance(n, str) and _MODULE.fullmatch(n) for n in names):
+        raise CounterexampleError("imports must be a list of module names, "
+                                  f"not {str(names)[:60]}")
+    return tuple(names)
 
 
 def load(path: Path) -> Counterexample:
@@ -226,12 +247,13 @@ def from_dict(data: Any, where: str = "counterexample") -> Counterexample:
             ops.append(_op_from_dict(item))
         except ValueError as exc:
             raise bad(f"witness op {i}: {exc}") from None
+    imports = imports_of(data)
     writer = data.get("locksim", "")
     _warn_if_newer(writer, where)
     return Counterexample(
         scenario=scenario, property=prop, trace_hash=trace_hash, story=data.get("story", ""),
         witness=tuple(ops), origin=origin, expect=expect, locksim=writer,
-        extra={k: v for k, v in data.items() if k not in _KNOWN},
+        extra={k: v for k, v in data.items() if k not in _KNOWN}, imports=imports,
     )
 
 
@@ -303,6 +325,6 @@ def _warn_if_newer(writer: str, where: str) -> None:
 
 __all__ = [
     "EXPECTS", "KIND", "VERSION", "Counterexample", "CounterexampleError",
-    "NewerCounterexampleWarning", "from_dict", "load", "read_json", "record", "save",
-    "write_json",
+    "NewerCounterexampleWarning", "from_dict", "imports_of", "load", "read_json", "record",
+    "save", "write_json",
 ]

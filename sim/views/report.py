@@ -21,10 +21,45 @@ def _split_text(split: dict[str, int]) -> str:
     return f"{counts} ({shares})"
 
 
+def struck(result: RunResult) -> list[dict[str, Any]]:
+    """Each scheduled fault with where and when it really struck, from the history's
+    nemesis events: a fault aimed at ``holder`` with no holder waits for the next
+    acquire, so its scheduled time says little. ``node``/``time`` None: it never struck."""
+    from models.faults import describe, kind_of
+    from models.history import NEMESIS
+
+    events = [op for op in result.history if op.process == NEMESIS]
+    used: set[int] = set()
+    out: list[dict[str, Any]] = []
+    for fault in sorted(result.scenario.faults, key=lambda f: f.at_ms):
+        first = kind_of(fault).events[0]
+        hit = next((op for op in events if op.index not in used and op.f == first
+                    and op.time >= fault.at_ms - 1e-9
+                    and (fault.node in ("holder", op.node))), None)
+        if hit is not None:
+            used.add(hit.index)
+        node = hit.node if hit is not None else None
+        line = describe(fault).replace(fault.node, node or fault.node, 1)
+        if hit is None:
+            line = (f"{describe(fault)}: scheduled at {fault.at_ms:g} ms, never struck"
+                    + (" (nobody acquired the lock after it)" if fault.node == "holder" else ""))
+        elif abs(hit.time - fault.at_ms) > 1e-6:
+            line = (f"at {hit.time:.3f} ms: {line} (scheduled at {fault.at_ms:g} ms, "
+                    f"deferred to the next acquire)")
+        else:
+            line = f"at {hit.time:g} ms: {line}"
+        out.append({"fault": fault.kind, "aimed_at": fault.node, "scheduled_ms": fault.at_ms,
+                    "node": node, "time_ms": hit.time if hit is not None else None,
+                    "line": line})
+    return out
+
+
 def run_payload(result: RunResult, m: Metrics, verdicts: tuple[Verdict, ...], wall_s: float,
-                report: dict[str, Any]) -> dict[str, Any]:
-    """Everything ``locksim run`` says, as plain JSON data."""
+                report: dict[str, Any], publish: int | None = None) -> dict[str, Any]:
+    """Everything ``locksim run`` says, as plain JSON data (``publish``: PUBLISH commands
+    Redis ran, None for a design that never publishes)."""
     metrics = m.as_dict()
+    bad = [v.property for v in verdicts if v.valid is False]
     return {
         "scenario": result.scenario.to_dict(),
         "trace_hash": result.trace_hash,
@@ -35,6 +70,9 @@ def run_payload(result: RunResult, m: Metrics, verdicts: tuple[Verdict, ...], wa
         "redis_commands": result.redis_commands,
         "redis_counts": result.redis_counts,
         "metrics": metrics,
+        "publish_commands": publish,
+        "faults": struck(result),
+        "violated": bad,
         "report": report,
         "verdicts": [
             {"property": v.property, "valid": v.valid, "summary": v.summary, "story": v.story}
@@ -61,6 +99,9 @@ def render_run(payload: dict[str, Any], console: Console | None = None) -> None:
     sc = payload["scenario"]
     title = (f"lock {sc['lock']}, {sc['servers']} servers, {sc['vus']} VUs, "
              f"{sc['requests']} requests, seed {sc['seed']}")
+    faults = payload.get("faults") or []
+    title += ("\nfaults injected: " + "; ".join(f["line"] for f in faults) if faults
+              else "\nfaults injected: none (a fault-free run proves little: see locksim check)")
     table = Table(title=title, title_justify="left")
     table.add_column("figure")
     table.add_column("report (table 7.1)", justify="right")
@@ -74,7 +115,7 @@ def render_run(payload: dict[str, Any], console: Console | None = None) -> None:
         ("lock hold max (ms)", r["hold_max_ms"], m.get("hold_max_ms")),
         ("SET NX attempts", r["set_nx_attempts"], m.get("attempts")),
         ("attempts per success", r["attempts_per_success"], m.get("attempts_per_success")),
-        ("PUBLISH on release", r["publish"], m.get("publishes")),
+        ("PUBLISH on release", r["publish"], payload.get("publish_commands")),
         ("split between servers", r["split"], _split_text(m.get("acquires_by_node") or {})),
         ("wait p50 / p99 (ms)", "-",
          f"{fmt(m.get('wait_p50_ms'))} / {fmt(m.get('wait_p99_ms'))}"),
@@ -90,6 +131,9 @@ def render_run(payload: dict[str, Any], console: Console | None = None) -> None:
         mark = {True: "[green]holds[/]", False: "[red]VIOLATED[/]", None: "[dim]n/a[/]"}[v["valid"]]
         verdicts.add_row(v["property"], mark, v["summary"])
     console.print(verdicts)
+    bad = [v["property"] for v in payload["verdicts"] if v["valid"] is False]
+    console.print(f"[bold red]verdict: VIOLATED ({', '.join(bad)})[/]" if bad else
+                  "[bold green]verdict: every property held[/]")
     for v in payload["verdicts"]:
         if v["valid"] is False and v["story"]:
             console.print(f"[bold red]{v['property']}[/]: {v['story']}")
@@ -108,16 +152,20 @@ def replay_payload(file: str, cx: Counterexample, result: RunResult,
     return {"file": file, "property": cx.property,
             "reproduced": verdict is not None and verdict.valid is False,
             "same_trace": result.trace_hash == cx.trace_hash, "trace_hash": result.trace_hash,
-            "expected_trace_hash": cx.trace_hash, "story": verdict.story if verdict else ""}
+            "expected_trace_hash": cx.trace_hash, "story": verdict.story if verdict else "",
+            "faults": struck(result)}
 
 
 def render_replay(cx: Counterexample, payload: dict[str, Any],
                   console: Console | None = None) -> None:
-    """The counterexample told (``Counterexample.tell``, the replay's story), then the verdict."""
+    """The headline, each fault where and when it struck in the replay (not when it was
+    scheduled), the replay's story, then the verdict."""
     from rich.text import Text
 
     console = console or Console()
-    headline, *rest = cx.tell(payload["story"]).split("\n")
+    headline = cx.headline()
+    rest = [f"  {f['line']}" for f in payload.get("faults", [])]
+    rest.append(payload["story"] or "(the property held this time)")
     text = Text(headline)
     text.highlight_words([cx.property, cx.lock], "bold")
     console.print(text)
