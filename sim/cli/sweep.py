@@ -35,6 +35,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     if args.workers is not None and args.workers > 256:
         raise UsageError(f"--workers must be at most 256, not {args.workers}")
     at_least(args.seeds, 1, "--seeds")
+    if args.seeds > 10_000:
+        raise UsageError("--seeds must be at most 10,000 per grid point")
     at_least(args.seed, 0, "--seed")
     output_dir(args.out, "--out")
     import_plugins(args.imports)
