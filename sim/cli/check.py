@@ -37,6 +37,10 @@ def validate_args(args: argparse.Namespace) -> None:
             if getattr(args, flag[2:].replace("-", "_")) not in (None, False):
                 raise UsageError(f"{flag} means nothing with --exhaustive")
     at_least(args.schedules, 1, "--schedules")
+    if args.schedules is not None and args.schedules > 10**7:
+        raise UsageError(f"--schedules must be at most 10,000,000 per run, not {args.schedules:g}"
+                         if args.schedules < 10**16 else "--schedules must be at most "
+                         "10,000,000 per run")
     at_least(args.workers, 1, "--workers")
     if args.workers is not None and args.workers > 256:
         raise UsageError(f"--workers must be at most 256, not {args.workers}")
@@ -46,6 +50,10 @@ def validate_args(args: argparse.Namespace) -> None:
     at_least(args.seed, 0, "--seed")
     if args.seed > 2**63 - 1:
         raise UsageError("--seed must be at most 2**63-1, as a scenario's seed")
+    if args.max_runs is not None and args.max_runs > 10**7:
+        raise UsageError("--max-runs must be at most 10,000,000")
+    if args.max_counterexamples > 1000:
+        raise UsageError("--max-counterexamples must be at most 1000")
     if args.depth is not None and args.depth > 30:
         raise UsageError(f"--depth must be at most 30, not {args.depth}")
     args.schedules = 1000 if args.schedules is None else args.schedules

@@ -35,6 +35,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     if args.workers is not None and args.workers > 256:
         raise UsageError(f"--workers must be at most 256, not {args.workers}")
     at_least(args.seeds, 1, "--seeds")
+    if args.seeds > 10_000:
+        raise UsageError("--seeds must be at most 10,000 per grid point")
     at_least(args.seed, 0, "--seed")
     output_dir(args.out, "--out")
     import_plugins(args.imports)
@@ -51,6 +53,13 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         grid = Grid(seeds=args.seeds, seed=args.seed, load=args.load, **changes).validate()
     except SweepError as exc:
         raise UsageError(str(exc)) from None
+    from models.scenario import ScenarioError
+
+    for point in grid.points():  # every grid point is a scenario the run rules accept
+        try:
+            grid.scenario(point, grid.seed).validate()
+        except (ScenarioError, ValueError) as exc:
+            raise UsageError(" ".join(str(exc).split())) from None
     x = args.x or next(iter(varying(grid)), "vus")
     if x not in AXES or x == "strategy":
         raise UsageError(f"--x: one of {', '.join(a for a in AXES if a != 'strategy')}")

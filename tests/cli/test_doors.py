@@ -297,3 +297,16 @@ def test_check_hints_the_import_a_users_lock_needs(tmp_path: Path,
     for w in written:
         assert w["replay"].endswith("--import examples.polling_lock")
         assert json.loads(Path(w["file"]).read_text())["imports"] == ["examples.polling_lock"]
+
+
+@pytest.mark.parametrize("argv", [
+    ["check", "--schedules", "9" * 30],
+    ["check", "--workers", "9" * 12],
+    ["sweep", "--seeds", "9" * 12],
+    ["sweep", "--requests", "9" * 20, "--seeds", "1"],
+])
+def test_absurd_sizes_are_refused_not_attempted(argv: list[str], tmp_path: Path) -> None:
+    code, _, err = run_cli([*argv, "--out", str(tmp_path / "o")])
+    assert code == 2
+    one_line(err)
+    assert not (tmp_path / "o").exists()
