@@ -23,7 +23,7 @@ def _replayed(args: argparse.Namespace) -> tuple[Any, Any, Any]:
         result = run(cx.scenario)
     except (counterexample.CounterexampleError, ScenarioError, ValueError) as exc:
         raise UsageError(str(exc)) from None
-    verdict = next(iter(check_all(result.history, [cx.property])), None)
+    verdict = next(iter(check_all(result.history, [cx.property], truth=result)), None)
     return cx, result, verdict
 
 
