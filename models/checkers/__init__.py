@@ -20,7 +20,8 @@ the registry and ``Verdicts``, the composed judgement of one history.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 from models.checkers._common import Checker, Verdict, _history
 from models.checkers.coupons import (
@@ -30,6 +31,13 @@ from models.checkers.coupons import (
 )
 from models.checkers.exclusion import check_mutual_exclusion
 from models.checkers.fencing import check_fencing_monotonic
+from models.checkers.ground_truth import (
+    KeyEffect,
+    RequestSpan,
+    check_foreign_release,
+    check_immortal_lock,
+    check_request_answered,
+)
 from models.checkers.liveness import check_no_lost_wakeup
 from models.checkers.ownership import check_owner_only_release
 from models.history import History, Op
@@ -37,8 +45,69 @@ from models.history import History, Op
 # -- registry -------------------------------------------------------------------------------------
 # The order verdicts are reported and shrunk in: coupon rules first (the harm a
 # user sees), then the lock's own promises, then liveness.
-PRIORITY = ("stock-conservation", "no-over-issue", "no-duplicate-issue", "fencing-monotonic",
-            "owner-only-release", "mutual-exclusion", "no-lost-wakeup", "determinism")
+# Ground-truth bug classes (foreign-release, immortal-lock) rank before the
+# harm they cause downstream, so a shrunk counterexample names the bug itself.
+PRIORITY = ("foreign-release", "immortal-lock", "stock-conservation", "no-over-issue",
+            "no-duplicate-issue", "fencing-monotonic", "owner-only-release", "mutual-exclusion",
+            "request-answered", "no-lost-wakeup", "determinism")
+
+
+class Truth(Protocol):
+    """What Redis did in a run: a ``RunResult`` is one (``effects``, ``requests``, ``end_ms``)."""
+
+    @property
+    def effects(self) -> tuple[KeyEffect, ...]: ...
+    @property
+    def requests(self) -> tuple[RequestSpan, ...]: ...
+    @property
+    def end_ms(self) -> float: ...
+
+
+@dataclass(frozen=True, slots=True)
+class GroundTruth:
+    """A log built by hand or by another world (the real-Redis one, later)."""
+
+    effects: tuple[KeyEffect, ...]
+    requests: tuple[RequestSpan, ...]
+    end_ms: float
+
+
+LOCK_PREFIX = "lock:"  # the keys a lock owns; sessions and queues are not leases
+
+
+def _no_evidence(name: str) -> Verdict:
+    return Verdict(name, None, "no Redis log for this run (no evidence)")
+
+
+def _lock_effects(truth: Truth, prefix: str) -> list[KeyEffect]:
+    return [e for e in truth.effects if e.key.startswith(prefix)]
+
+
+def _foreign_release(_h: History, truth: Truth | None = None,
+                     prefix: str = LOCK_PREFIX) -> Verdict:
+    if truth is None:
+        return _no_evidence("foreign-release")
+    return check_foreign_release(_lock_effects(truth, prefix))
+
+
+def _immortal_lock(_h: History, truth: Truth | None = None,
+                   prefix: str = LOCK_PREFIX) -> Verdict:
+    if truth is None:
+        return _no_evidence("immortal-lock")
+    return check_immortal_lock(_lock_effects(truth, prefix), truth.requests, truth.end_ms)
+
+
+def _request_answered(_h: History, truth: Truth | None = None,
+                      grace_ms: float = 20_000.0) -> Verdict:
+    """Requests that had ``grace_ms`` before the run's end to be answered (a request
+    still queued behind a fault at the horizon proves nothing)."""
+    if truth is None:
+        return _no_evidence("request-answered")
+    cut = truth.end_ms - grace_ms
+    return check_request_answered([r for r in truth.requests if r.start <= cut], truth.end_ms)
+
+
+GROUND_TRUTH = ("foreign-release", "immortal-lock", "request-answered")
 
 
 
@@ -79,15 +148,20 @@ CHECKERS: dict[str, Checker] = {
     "owner-only-release": check_owner_only_release,
     "fencing-monotonic": check_fencing_monotonic,
     "no-lost-wakeup": check_no_lost_wakeup,
+    "foreign-release": _foreign_release,
+    "immortal-lock": _immortal_lock,
+    "request-answered": _request_answered,
 }
 
 
 def check_all(history: History | Iterable[Op], names: Iterable[str] | None = None,
-              params: Mapping[str, Mapping[str, Any]] | None = None) -> Verdicts:
+              params: Mapping[str, Mapping[str, Any]] | None = None,
+              truth: Truth | None = None) -> Verdicts:
     """Run the named checkers (all by default) in registry order of ``names``.
 
     ``params`` maps a checker name to its keyword arguments, e.g.
-    ``{"no-lost-wakeup": {"bound_ms": 500}}``.
+    ``{"no-lost-wakeup": {"bound_ms": 500}}``. ``truth`` is Redis's own log (pass
+    the ``RunResult``); without it the ground-truth checkers say None, no evidence.
     """
     chosen = list(CHECKERS) if names is None else list(names)
     unknown = [n for n in chosen if n not in CHECKERS]
@@ -100,12 +174,14 @@ def check_all(history: History | Iterable[Op], names: Iterable[str] | None = Non
         raise ValueError(f"parameters for unknown checker(s) {', '.join(map(repr, bad))}; "
                          f"valid: {', '.join(CHECKERS)}")
     h = _history(history)
-    return Verdicts(CHECKERS[n](h, **params.get(n, {})) for n in chosen)
+    return Verdicts(CHECKERS[n](h, truth=truth, **params.get(n, {})) if n in GROUND_TRUTH
+                    else CHECKERS[n](h, **params.get(n, {})) for n in chosen)
 
 
 
 __all__ = [
-    "CHECKERS", "PRIORITY", "Checker", "Verdict", "Verdicts", "check_all",
+    "CHECKERS", "GROUND_TRUTH", "PRIORITY", "Checker", "GroundTruth", "Truth", "Verdict",
+    "Verdicts", "check_all",
     "check_fencing_monotonic", "check_mutual_exclusion", "check_no_duplicate_issue",
     "check_no_lost_wakeup", "check_no_over_issue", "check_owner_only_release",
     "check_stock_conservation",

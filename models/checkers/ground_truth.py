@@ -3,9 +3,9 @@
 The input is the Redis model's command log (``KeyEffect``: who changed which
 key, from which value to which, with what TTL) and each request's life
 (``RequestSpan``). Identity is the request that issued the command, never the
-token, since tokens are what buggy designs get wrong. The simulator does not
-record this log yet (docs/ground-truth.md says where it would); these checkers
-are the pure half, tested on hand-built logs.
+token, since tokens are what buggy designs get wrong. ``sim.world.redis_node``
+records the log (``RunResult.effects``/``requests``); ``models.checkers.check_all``
+judges it when given one.
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from models.checkers._common import Verdict
 from models.history import format_ms as _ms
 
-EFFECTS = ("set", "del", "expire", "expired", "lost", "read")
+EFFECTS = ("set", "del", "expire", "expired", "lost", "read", "count")
+# "count": an INCR-family write (a fence counter): shared by design, owned by nobody
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,9 +60,14 @@ def _replay(effects: Iterable[KeyEffect]
     """Each effect with its key's owner just before it (None: absent or expired), and the
     owners left at the end."""
     owner: dict[tuple[str, str], _Owner] = {}
+    counters: set[tuple[str, str]] = set()
     seen: list[tuple[KeyEffect, _Owner | None]] = []
     for e in sorted(effects, key=lambda e: e.time):
         slot = (e.node, e.key)
+        if e.effect == "count" or slot in counters:
+            counters.add(slot)
+            owner.pop(slot, None)
+            continue
         cur = owner.get(slot)
         if cur is not None and cur.deadline <= e.time:
             cur = None

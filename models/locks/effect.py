@@ -102,6 +102,17 @@ class Token:
 
 
 @dataclass(frozen=True, slots=True)
+class Identity:
+    """Which server process and which request runs this: ``(server, process)``.
+
+    ``server`` names the app-server process (a restart is a new one:
+    ``app1~1``); ``process`` the request (``app1/req3``; a spawned watchdog
+    answers its request's). Redisson keys its lock by client and thread; a
+    token drawn once per server process is the shared-token bug.
+    """
+
+
+@dataclass(frozen=True, slots=True)
 class Spawn:
     """Start ``body`` as a separate task on the same event loop (a watchdog timer).
 
@@ -159,6 +170,6 @@ TIMED_OUT = _TimedOut()
 
 Effect = (
     Call | Sleep | Work | Subscribe | Unsubscribe | WaitMessage | Now | Token | Spawn | Cancel
-    | Record | Storage
+    | Record | Storage | Identity
 )
 Program = Generator[Effect, Any, Any]

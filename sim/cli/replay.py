@@ -50,7 +50,7 @@ def _replayed(args: argparse.Namespace) -> tuple[Any, Any, Any]:
         result = run(cx.scenario)
     except (ScenarioError, ValueError) as exc:
         raise UsageError(f"{args.file}: {' '.join(str(exc).split())}") from None
-    verdict = next(iter(check_all(result.history, [cx.property])), None)
+    verdict = next(iter(check_all(result.history, [cx.property], truth=result)), None)
     return cx, result, verdict
 
 

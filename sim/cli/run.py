@@ -98,7 +98,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     result = run(scenario, lock, monitor=True)  # the MONITOR lines count script PUBLISHes
     wall = time.perf_counter() - started
     m = metrics(result.history)
-    verdicts = check_all(result.history, properties)
+    verdicts = check_all(result.history, properties, truth=result)
     if args.monitor_log:
         from sim.monitor.log import write_monitor_log
 

@@ -24,6 +24,7 @@ from models.locks.effect import (
     TIMED_OUT,
     Call,
     Cancel,
+    Identity,
     Now,
     Record,
     Sleep,
@@ -52,11 +53,12 @@ class Subscribed:
 class Task:
     """One coroutine on a loop: a request handler, a watchdog or a test program."""
 
-    __slots__ = ("alive", "gen", "on_done", "open_ops", "process", "seq", "waiting")
+    __slots__ = ("alive", "gen", "on_done", "open_ops", "process", "request", "seq", "waiting")
 
     def __init__(self, process: str, gen: Generator[Any, Any, Any],
                  on_done: Callable[[object], None] | None = None) -> None:
         self.process = process
+        self.request = process  # whose commands these are; a spawned task acts for its parent's
         self.gen = gen
         self.alive = True
         self.seq = 0  # bumps on every await, so stale wake-ups are ignored
@@ -116,6 +118,10 @@ class Interpreter:
         self.clock_offset = 0.0
         self.clock_drift = 0.0
         self.clock_since = 0.0
+        # the request whose Call is being sent: read by the host's ``call``, so
+        # Redis can attribute the command (the Host protocol stays as it is)
+        self.calling: str | None = None
+        self.incarnation = 0  # bumped by a host's restart: a new server process
 
     # -- tasks ---------------------------------------------------------------
     def start(self, process: str, gen: Generator[Any, Any, Any],
@@ -174,6 +180,7 @@ class Interpreter:
                 self.record(task, effect)
             elif kind is Call:
                 s = task.seq = task.seq + 1
+                self.calling = task.request
                 self.call(effect.argv, effect.blocking,
                           lambda r, t=task, s=s: self.wake_if(t, s, r))
                 if effect.timeout_ms is not None:
@@ -225,14 +232,22 @@ class Interpreter:
             elif kind is Spawn:
                 self.spawned += 1
                 child = self.task_type(f"{task.process}/{effect.name}", effect.body)
+                child.request = task.request
                 self.tasks[child] = None
                 self.resume(child, None)
                 value = child
             elif kind is Cancel:
                 self.kill(effect.handle)
+            elif kind is Identity:
+                value = (self.server_identity(), task.request)
             else:
                 raise TypeError(f"{task.process} yielded {effect!r}, which is not an effect")
         return True
+
+    def server_identity(self) -> str:
+        """This server process's name: the host's, plus its restarts."""
+        name = str(getattr(self, "name", "?"))
+        return name if not self.incarnation else f"{name}~{self.incarnation}"
 
     # -- pub/sub -------------------------------------------------------------------
     def fan_out(self: Any, name: str, message: bytes) -> None:

@@ -105,7 +105,8 @@ class Counterexample:
             "from models.scenario import Scenario\nfrom sim.world import run\n"
             "from models.checkers import check_all\n"
             f"scenario = Scenario.from_dict({self.scenario.to_dict()!r})\n"
-            f"print([v.story for v in check_all(run(scenario).history, [{self.property!r}])])"
+            "r = run(scenario)\n"
+            f"print([v.story for v in check_all(r.history, [{self.property!r}], truth=r)])"
         )
 
     # -- as data ----------------------------------------------------------------------
@@ -172,7 +173,7 @@ def record(scenario: Scenario, prop: str, origin: Mapping[str, Any],
     from sim.world import run
 
     result = run(scenario)
-    verdict = next(v for v in check_all(result.history, [prop]))
+    verdict = next(v for v in check_all(result.history, [prop], truth=result))
     return Counterexample(scenario, prop, result.trace_hash, verdict.story,
                           tuple(verdict.witness), dict(origin), imports=tuple(imports))
 

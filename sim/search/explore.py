@@ -95,7 +95,8 @@ def run_schedule(job: Job) -> Outcome:
         again = run(scenario)
         if again.trace_hash != result.trace_hash:
             return Outcome(job.index, ("determinism",), result.trace_hash)
-    verdicts = check_all(result.history, list(job.properties) if job.properties else None)
+    verdicts = check_all(result.history, list(job.properties) if job.properties else None,
+                         truth=result)
     violated = tuple(v.property for v in verdicts if v.valid is False)
     keep = job.hashes or job.twice or bool(violated)
     return Outcome(job.index, violated, result.trace_hash if keep else None)

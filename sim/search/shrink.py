@@ -27,7 +27,8 @@ def violates(scenario: Scenario, prop: str) -> bool:
     from sim.world import run
 
     try:
-        verdicts = check_all(run(scenario).history, [prop])
+        result = run(scenario)
+        verdicts = check_all(result.history, [prop], truth=result)
     except ScenarioError:
         return False
     return any(v.valid is False for v in verdicts)

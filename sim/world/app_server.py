@@ -139,7 +139,7 @@ class AppServer(Interpreter):
         if blocking:
             self._call_pooled(argv, on_reply)
         else:
-            self.cmd.send(argv, on_reply)
+            self.cmd.send(argv, on_reply, self.calling)
 
     def storage(self, effect: Storage, on_reply: Callable[[object], None]) -> None:
         self.world.storage_call(effect, on_reply)
@@ -179,7 +179,7 @@ class AppServer(Interpreter):
             self.pool.append(conn)  # back to the pool once its reply is in
             on_reply(reply)
 
-        conn.send(argv, replied)
+        conn.send(argv, replied, self.calling)
 
     # -- pub/sub -------------------------------------------------------------
     def on_message(self, channel: bytes, message: bytes) -> None:
@@ -235,6 +235,7 @@ class AppServer(Interpreter):
         """A fresh process: new connections, empty loop, clock kept."""
         self._connect()
         self.alive = True
+        self.incarnation += 1
         if self._idle:
             self._idle = False
             call_after(self.env, 0, self._loop)

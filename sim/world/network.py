@@ -79,14 +79,16 @@ class Connection:
         self.open = True
         world.redis.connections[client_id] = self
 
-    def send(self, argv: tuple[object, ...], on_reply: Callable[[object], None]) -> None:
-        """Send a command now; ``on_reply`` runs when (if) the reply arrives."""
-        self.up.send(self.up.world.env.now, self._arrive, argv, on_reply)
+    def send(self, argv: tuple[object, ...], on_reply: Callable[[object], None],
+             request: str | None = None) -> None:
+        """Send a command now for ``request``; ``on_reply`` runs when (if) the reply arrives."""
+        self.up.send(self.up.world.env.now, self._arrive, argv, on_reply, request)
 
-    def _arrive(self, argv: tuple[object, ...], on_reply: Callable[[object], None]) -> None:
+    def _arrive(self, argv: tuple[object, ...], on_reply: Callable[[object], None],
+                request: str | None = None) -> None:
         # Bytes already on the wire reach Redis even if the sender has died since:
         # a dead client's SET NX can still take the lock, left to expire.
-        self.redis.execute(self, argv, on_reply)
+        self.redis.execute(self, argv, on_reply, request)
         if not self.open:
             self.redis.disconnect(self.client_id)
 

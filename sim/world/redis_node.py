@@ -12,6 +12,7 @@ import hashlib
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from models.checkers.ground_truth import KeyEffect
 from models.redis import BLOCKED, RedisModel
 from models.redis.model import Delivery, Served
 from models.redis.reply import Reply
@@ -22,6 +23,27 @@ if TYPE_CHECKING:
 
 ReplyFn = Callable[[Reply], None]
 _SCRIPTS = (b"EVAL", b"EVALSHA", b"eval", b"evalsha", "EVAL", "EVALSHA", "eval", "evalsha")
+# Commands that touch no key (argv[1] is a channel, a subcommand or nothing).
+_KEYLESS = frozenset({"PING", "SUBSCRIBE", "UNSUBSCRIBE", "PSUBSCRIBE", "PUNSUBSCRIBE", "PUBLISH",
+                      "CLIENT", "SCRIPT", "MULTI", "DISCARD", "WATCH", "UNWATCH", "INFO", "ECHO",
+                      "SELECT", "HELLO", "TIME", "DBSIZE", "FLUSHALL", "FLUSHDB", "KEYS", "SCAN"})
+_MULTIKEY = frozenset({"DEL", "UNLINK", "EXISTS", "MGET", "TOUCH"})
+# Counters (a fence): shared by design, so not an ownership claim (effect "count").
+_COUNTERS = frozenset({"INCR", "INCRBY", "DECR", "DECRBY", "INCRBYFLOAT"})
+_SKIP = object()  # a list value: a queue or semaphore, not a lease anyone owns
+
+
+def _key(k: object) -> bytes:
+    return k if type(k) is bytes else str(k).encode()
+
+
+def _view(value: object) -> object:
+    """A key's value as a comparable, immutable snapshot (hashes change in place)."""
+    if value is None or type(value) is bytes:
+        return value
+    if type(value) is dict:
+        return b"hash:" + repr(sorted(value.items())).encode()
+    return _SKIP
 
 
 def trace_digest(log: list[tuple[float, int, tuple[object, ...], object]]) -> str:
@@ -48,15 +70,99 @@ class RedisNode:
         self.counts: dict[str, int] = {}
         # (start, client, argv, reply) per command; hashed only when a trace hash is read
         self.log: list[tuple[float, int, tuple[object, ...], object]] = []
+        # Ground truth, a log of its own (never hashed): one KeyEffect per key a
+        # command changed, attributed to the request that sent it
+        self.effects: list[KeyEffect] = []
+        self._expired: dict[bytes, int] = {}  # key -> deadline its "expired" was logged at
+        self.model.script_log = []  # a script's commands name its effects ("EVAL>DEL")
         self._names: dict[str, str] = {}  # argv[0] -> counted name, computed once
         # MONITOR log: (start, client id, node, argv); a script's commands follow
         # its EVAL as (start, 0, "lua", argv), the order Redis prints them in.
         self.monitor: list[tuple[float, int, str, tuple[object, ...]]] | None = None
         if monitor:
             self.monitor = []
-            self.model.script_log = []
 
-    def execute(self, conn: Connection, argv: tuple[object, ...], on_reply: ReplyFn) -> None:
+    def _keys(self, name: str, argv: tuple[object, ...], client: int) -> list[bytes]:
+        """The keys ``argv`` may change: argv key positions; a script's KEYS; EXEC's queue."""
+        if name in _KEYLESS or len(argv) < 2:
+            return []
+        if name == "EVAL" or name == "EVALSHA":
+            try:
+                n = int(argv[2])  # type: ignore[call-overload]
+            except (IndexError, ValueError, TypeError):
+                return []
+            return [_key(k) for k in argv[3:3 + n]]
+        if name in _MULTIKEY:
+            return [_key(k) for k in argv[1:]]
+        return [_key(argv[1])]
+
+    def _state(self, key: bytes, now: int, start: float) -> tuple[object, int | None]:
+        """A key's logical value and deadline; logs its expiry (at the deadline) once."""
+        ks = self.model.ks
+        value = ks.data.get(key)
+        if value is None:
+            return None, None
+        deadline = ks.deadlines.get(key)
+        if deadline is not None and now > deadline:
+            if self._expired.get(key) != deadline:
+                self._expired[key] = deadline
+                before = _view(value)
+                if before is not _SKIP:
+                    self.effects.append(KeyEffect(float(deadline), "redis", None, "expire",
+                                                  key.decode(), before, None, None,  # type: ignore[arg-type]
+                                                  "expired"))
+            return None, None
+        return _view(value), deadline
+
+    def _exec_keys(self, client: int) -> list[bytes]:
+        tx = self.model.transactions.get(client)
+        if tx is None:
+            return []
+        keys: list[bytes] = []
+        for _cmd, argv in tx.queue:
+            name = argv[0].decode().upper()
+            keys.extend(self._keys(name, tuple(argv), client))
+        return keys
+
+    def _log_effects(self, start: float, request: str | None, name: str, keys: list[bytes],
+                     before: list[tuple[object, int | None]]) -> None:
+        """One KeyEffect per key whose value or TTL the command changed."""
+        now = int(start)
+        ran = self.model.script_log
+        for key, (v0, d0) in zip(keys, before, strict=True):
+            v1, d1 = self._state(key, now, start)
+            if v0 is _SKIP or v1 is _SKIP or (v0 == v1 and d0 == d1):
+                continue
+            command = name
+            if ran:
+                inner = [c[0].decode().upper() for c in ran if len(c) > 1 and c[1] == key]
+                command = f"{name}>{inner[-1] if inner else '?'}"
+            base = command.rsplit(">", 1)[-1]
+            if base in _COUNTERS:
+                kind = "count"
+            elif v1 is None:
+                kind = "del"
+            elif v0 != v1:
+                kind = "set"
+            else:
+                kind = "expire"
+            ttl = None if d1 is None else d1 - start
+            self.effects.append(KeyEffect(start, "redis", request, command, key.decode(),
+                                          v0, v1, ttl, kind))  # type: ignore[arg-type]
+
+    def lost(self) -> None:
+        """A restart without persistence: every live key is gone (call before the flush)."""
+        ks = self.model.ks
+        now = self.world.env.now
+        for key in list(ks.data):
+            value, _ = self._state(key, int(now), now)
+            if value is not None and value is not _SKIP:
+                self.effects.append(KeyEffect(now, "redis", None, "RESTART", key.decode(),
+                                              value, None, None, "lost"))  # type: ignore[arg-type]
+        self._expired.clear()
+
+    def execute(self, conn: Connection, argv: tuple[object, ...], on_reply: ReplyFn,
+                request: str | None = None) -> None:
         """A command has arrived from ``conn``: run it when the thread is free."""
         world = self.world
         now = world.env.now
@@ -65,22 +171,30 @@ class RedisNode:
         head = argv[0]
         done = start + (self.script_ms if head in _SCRIPTS else self.service_ms)
         self.busy_until = done
-        outcome = self.model.execute(argv, start, conn.client_id)
-        self.commands += 1
         name = self._names.get(head) if type(head) is str else None
         if name is None:
-            name = str(head).upper()
+            name = (head.decode() if type(head) is bytes else str(head)).upper()
             if type(head) is str:
                 self._names[head] = name
+        keys = (self._exec_keys(conn.client_id) if name == "EXEC"
+                else self._keys(name, argv, conn.client_id))
+        if keys:
+            now = int(start)
+            before = [self._state(k, now, start) for k in keys]
+        outcome = self.model.execute(argv, start, conn.client_id)
+        if keys:
+            self._log_effects(start, request, name, keys, before)
+        self.commands += 1
         counts = self.counts
         counts[name] = counts.get(name, 0) + 1
         self.log.append((start, conn.client_id, argv, outcome.reply))
+        ran = self.model.script_log
         if self.monitor is not None:
             self.monitor.append((start, conn.client_id, getattr(conn.owner, "name", "?"), argv))
-            ran = self.model.script_log
             if ran:
                 self.monitor.extend((start, 0, "lua", cmd) for cmd in ran)
-                ran.clear()
+        if ran:
+            ran.clear()
         if outcome.reply is BLOCKED:
             self.blocked[conn.client_id] = on_reply
             timeout_s = float(argv[-1])  # type: ignore[arg-type]  # the model has validated it

@@ -19,6 +19,7 @@ from typing import Any, assert_never
 import simpy
 
 from models.balancer import Balancer
+from models.checkers.ground_truth import KeyEffect, RequestSpan
 from models.database import Database
 from models.faults import Clock, Crash, Delay, Fault, NetFaults, Partition, Pause
 from models.history import History, Recorder
@@ -52,6 +53,10 @@ class RunResult:
     stock_left: int = 0
     monitor: tuple[tuple[float, int, str, tuple[object, ...]], ...] | None = None  # RedisNode's
     events: int = 0  # kernel events scheduled: messages, CPU bursts, timers
+    effects: tuple[KeyEffect, ...] = field(default=(), repr=False)
+    """Ground truth: what Redis did to each key, per request (never hashed)."""
+    requests: tuple[RequestSpan, ...] = field(default=(), repr=False)
+    """Each request's life on its server: start, answer, crash."""
 
     @cached_property
     def trace_hash(self) -> str:
@@ -88,6 +93,7 @@ class World:
         self.load = Load(self)
         self.finished = self.env.event()
         self._armed = False
+        self.spans: dict[str, list[Any]] = {}  # request -> [node, start, end, crashed_at]
 
     # -- scheduling --------------------------------------------------------------
     @property
@@ -142,7 +148,15 @@ class World:
         session = hashlib.blake2b(f"{self.scenario.seed}:{user}".encode(),
                                   digest_size=8).hexdigest()
         gen = self.service.handle(self.lock, user, session)
-        server.start(f"{server.name}/req{n}", gen, on_done)
+        process = f"{server.name}/req{n}"
+        span = self.spans[process] = [server.name, self.env.now, None, None]
+
+        def done(result: object) -> None:
+            if span[3] is None:
+                span[2] = self.env.now
+            on_done(result)
+
+        server.start(process, gen, done)
 
     def send_request(self, n: int, user: int, done: Callable[[], None]) -> None:
         """The client's request ``n`` through nginx ``least_conn`` to an app server and back."""
@@ -226,12 +240,16 @@ class World:
     def _crash(self, node: str, fault: Crash) -> None:
         self._event("crash", node, None)
         if node == "redis":  # restart without persistence: every key is gone
+            self.redis.lost()
             self.redis.model.flush()
             return
         server = self.by_name[node]
         if not server.alive:
             return
         for task in server.crash():
+            span = self.spans.get(task.process)
+            if span is not None and span[2] is None:
+                span[3] = self.env.now
             self.nemesis.lost(task.process, task.open_ops, "crashed", node, self._record_op)
             if task.on_done is not None:
                 task.on_done("crashed")
@@ -269,6 +287,8 @@ class World:
             stock_left=self.db.stock,
             monitor=monitor,
             events=next(self.env._eid),
+            effects=tuple(self.redis.effects),
+            requests=tuple(RequestSpan(r, n, s, e, c) for r, (n, s, e, c) in self.spans.items()),
         )
 
 

@@ -84,3 +84,19 @@ def test_request_answered():
     assert check_request_answered(reqs, 60_000, healed_at=1000, bound_ms=2000).valid is False
     crashed = [RequestSpan("C", "app1", 0, None, crashed_at=5.0)]
     assert check_request_answered(crashed, 60_000).valid is True
+
+
+def test_a_counter_is_nobodys_lock():
+    fence = [KeyEffect(1.0, "redis", "a", "INCR", "f", None, b"1", None, "count"),
+             KeyEffect(2.0, "redis", "b", "INCR", "f", b"1", b"2", None, "count")]
+    assert check_foreign_release(fence).valid is True
+    assert check_immortal_lock(fence, [RequestSpan("a", "app1", 0.0, 1.5)], 10.0).valid is True
+
+
+def test_a_shared_token_released_by_its_own_request_is_fine():
+    t = b"same-token"
+    log = [KeyEffect(1.0, "redis", "app1/req1", "SET", "k", None, t, 100.0, "set"),
+           KeyEffect(5.0, "redis", "app1/req1", "EVAL>DEL", "k", t, None, None, "del"),
+           KeyEffect(6.0, "redis", "app1/req2", "SET", "k", None, t, 100.0, "set"),
+           KeyEffect(9.0, "redis", "app1/req2", "EVAL>DEL", "k", t, None, None, "del")]
+    assert check_foreign_release(log).valid is True

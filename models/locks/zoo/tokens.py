@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from models.locks.effect import TIMED_OUT, Call, Program, Record, Sleep, Token
+from models.locks.effect import TIMED_OUT, Call, Identity, Program, Record, Sleep, Token
 from models.locks.held import Held
 from models.locks.zoo._base import as_int, checked_release, poll_set
 
@@ -15,9 +15,9 @@ class SharedToken:
 
     nestjs-simple-redis-lock draws one uuid per process; redis-py #416 (one
     Lock instance shared across threads) and aredis#119 (a thread-local token
-    shared by coroutines) are the same bug. The effect API does not say which
-    process runs a design, so the token is per lock object (the world's
-    servers share it): one request's late release deletes another's lock.
+    shared by coroutines) are the same bug. As the real bug: one token per
+    server process (``Identity``), so one request's late release deletes the
+    lock a request of the same server took since.
     """
 
     ttl_ms: int = 5000
@@ -26,9 +26,11 @@ class SharedToken:
     drawn: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     def acquire(self, key: str) -> Program:
-        if key not in self.drawn:
-            self.drawn[key] = yield Token()
-        token = self.drawn[key]
+        server, _request = yield Identity()
+        slot = f"{server}|{key}"
+        if slot not in self.drawn:
+            self.drawn[slot] = yield Token()
+        token = self.drawn[slot]
         yield Record("invoke", "acquire", key)
         yield from poll_set(key, token, self.ttl_ms, self.poll_ms)
         yield Record("ok", "acquire", (token, None, self.ttl_ms))
