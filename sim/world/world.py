@@ -107,8 +107,9 @@ class World:
         env = self.env
         now = env._now
         delay = when - now
-        heappush(env._queue, (now + (delay if delay > 0 else 0), NORMAL, next(env._eid),
-                              Timer(fn, args)))
+        heappush(env._queue,  # type: ignore[misc]
+                 (now + (delay if delay > 0 else 0), NORMAL, next(env._eid),
+                  Timer(fn, args)))
 
     def after(self, delay: float, fn: Callable[..., Any], *args: Any) -> None:
         """Run ``fn(*args)`` ``delay`` ms from now (as ``env.timeout(delay)``)."""
