@@ -81,7 +81,8 @@ def pool_worker_init() -> None:
     """A pool worker's initializer: killed when its parent dies, however it dies
     (SIGKILL skips every handler), and deaf to SIGINT, which the parent handles:
     Ctrl-C reaches the whole process group, and a worker's traceback helps nobody."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if threading.current_thread() is threading.main_thread():  # Dask's: inherited instead
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
     parent = os.getppid()
     prctl = _prctl()
     if prctl is not None:
