@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from sim.cli import check, monitor, replay, run, sweep
 from sim.cli.common import UsageError
 from sim.cli.run import parse_fault
+from sim.runtime.loop import BusyLoop
 
 COMMANDS = (run.add_parser, check.add_parser, replay.add_parser, sweep.add_parser,
             replay.add_regress_parser, monitor.add_parser)
@@ -40,6 +41,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args))
     except UsageError as exc:
+        print(f"locksim: error: {exc}", file=sys.stderr)
+        return 2
+    except BusyLoop as exc:  # a design that never waits: its one line, not a hang
         print(f"locksim: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
