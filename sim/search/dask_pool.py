@@ -107,7 +107,7 @@ def explore_dask(address: str, job: Job, schedules: int, workers: int | None = N
     with dask_client(address, workers, start) as client:
         try:
             slots = max(1, sum(client.nthreads().values()))
-            size = max(1, min(32, schedules // (slots * 8) or 1))  # ~0.1 s: Ctrl-C waits for no more
+            size = max(1, min(32, schedules // (slots * 8) or 1))  # ~0.1 s of work each
             starts = iter(range(0, schedules, size))
 
             def submit(first: int) -> Any:
