@@ -95,14 +95,15 @@ def pool_worker_init() -> None:
 
 @contextlib.contextmanager
 def sigint_ignored_in_children() -> Iterator[None]:
-    """Processes started inside inherit SIGINT ignored (it survives fork and exec, and
-    Python keeps an ignored SIGINT): for pools whose workers we cannot initialize
-    before they start, like Dask's. The parent's own handler is back afterwards."""
+    """Processes (and threads) started inside never see SIGINT: for pools whose workers
+    we cannot initialize before they start, like Dask's. SIGINT is blocked, not
+    ignored: the mask survives fork and exec into every child, while a Ctrl-C
+    meanwhile stays pending for the parent and is delivered as we leave."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    old = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, old)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
