@@ -95,15 +95,16 @@ def pool_worker_init() -> None:
 
 @contextlib.contextmanager
 def sigint_ignored_in_children() -> Iterator[None]:
-    """Processes (and threads) started inside never see SIGINT: for pools whose workers
-    we cannot initialize before they start, like Dask's. SIGINT is blocked, not
-    ignored: the mask survives fork and exec into every child, while a Ctrl-C
-    meanwhile stays pending for the parent and is delivered as we leave."""
+    """Processes started inside inherit SIGINT ignored (it survives fork and exec, and
+    Python keeps an ignored SIGINT): for pools whose workers we cannot initialize
+    before they start, like Dask's. The parent's handler is back afterwards; a
+    Ctrl-C during the start is lost (blocking it instead does not hold: a thread
+    started earlier, like the progress bar's, would take it)."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    old = signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+        signal.signal(signal.SIGINT, old)

@@ -104,8 +104,8 @@ def explore_dask(address: str, job: Job, schedules: int, workers: int | None = N
     from dask.distributed import as_completed
 
     results: list[Outcome] = []
-    with dask_client(address, workers, start) as client:
-        try:
+    try:
+        with dask_client(address, workers, start) as client:
             slots = max(1, sum(client.nthreads().values()))
             size = max(1, min(32, schedules // (slots * 8) or 1))  # ~0.1 s of work each
             starts = iter(range(0, schedules, size))
@@ -123,7 +123,7 @@ def explore_dask(address: str, job: Job, schedules: int, workers: int | None = N
                 first = next(starts, None)
                 if first is not None:
                     futures.add(submit(first))
-        except KeyboardInterrupt:
-            _quiet()
-            raise Interrupted(sorted(results, key=lambda o: o.index), schedules) from None
+    except KeyboardInterrupt:  # also one pressed while the cluster started
+        _quiet()
+        raise Interrupted(sorted(results, key=lambda o: o.index), schedules) from None
     return sorted(results, key=lambda o: o.index)
