@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -73,9 +74,10 @@ def cmd_check(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     from models.locks import LOCKS
+    from sim.real.reaper import pool_worker_init, sigint_ignored_in_children
     from sim.search import counterexample
     from sim.search.dask_pool import DaskError
-    from sim.search.explore import FAULT_KINDS, explore
+    from sim.search.explore import FAULT_KINDS, Interrupted, explore, schedule
     from sim.search.shrink import shrink_schedule
 
     validate_args(args)
@@ -96,15 +98,20 @@ def cmd_check(args: argparse.Namespace) -> int:
     properties = property_names(args.properties)
     console = Console(stderr=True) if args.json else Console()
     started = time.perf_counter()
+    interrupted = False
     with Progress(console=console, transient=True, disable=args.json) as bar:
         task = bar.add_task(f"exploring {args.lock}", total=args.schedules)
         try:
             outcomes = explore(args.lock, kinds, args.seed, args.schedules, properties,
                                args.workers, args.check_determinism,
                                progress=lambda n: bar.advance(task, n),
-                               dask=args.dask, imports=args.imports or ())
+                               dask=args.dask, imports=args.imports or (),
+                               initializer=pool_worker_init,
+                               start_pool=sigint_ignored_in_children)
         except DaskError as exc:
             raise UsageError(str(exc)) from None
+        except Interrupted as stop:  # Ctrl-C: report and save what ran, unshrunk
+            outcomes, interrupted = stop.done, True
     elapsed = time.perf_counter() - started
     by_prop: dict[str, list[int]] = {}
     for o in outcomes:
@@ -115,7 +122,8 @@ def cmd_check(args: argparse.Namespace) -> int:
         if len(written) >= args.max_counterexamples:
             break
         index = by_prop[prop][0]
-        small = shrink_schedule(args.lock, kinds, args.seed, index, prop)
+        small = (schedule(args.lock, kinds, args.seed, index) if interrupted
+                 else shrink_schedule(args.lock, kinds, args.seed, index, prop))
         cx = counterexample.record(small, prop,
                                    {"seed": args.seed, "index": index, "faults": kinds},
                                    imports=tuple(args.imports or ()))
@@ -131,6 +139,8 @@ def cmd_check(args: argparse.Namespace) -> int:
         "violating_schedules": {p: ix[:20] for p, ix in sorted(by_prop.items())},
         "counterexamples": written,
     }
+    if interrupted:
+        return _interrupted(len(outcomes), args.schedules, written, args.out)
     if args.json:
         print(json.dumps(summary, indent=2, sort_keys=True))
     else:
@@ -156,6 +166,14 @@ def cmd_check(args: argparse.Namespace) -> int:
 def replay_hint(file: str, imports: list[str] | None) -> str:
     """The command that replays ``file``, with the ``--import``s its lock needs."""
     return " ".join(["locksim", "replay", file, *(f"--import {m}" for m in imports or ())])
+
+
+def _interrupted(ran: int, total: int, written: list[dict[str, Any]], out: str) -> int:
+    """Ctrl-C's one line (stderr), exit 130: what ran, and where its violations went."""
+    saved = (f"{len(written)} unshrunk counterexample(s) saved to {out}" if written
+             else "no violation found in them")
+    print(f"locksim: interrupted: {ran:,} of {total:,} schedules run; {saved}", file=sys.stderr)
+    return 130
 
 
 def cmd_exhaustive(args: argparse.Namespace) -> int:

@@ -21,6 +21,7 @@ from typing import NoReturn
 from sim.cli import check, listing, monitor, replay, run, sweep
 from sim.cli.common import UsageError
 from sim.cli.run import parse_fault
+from sim.runtime.loop import BusyLoop
 
 COMMANDS = (run.add_parser, check.add_parser, replay.add_parser, sweep.add_parser,
             replay.add_regress_parser, monitor.add_parser, listing.add_parser)
@@ -87,6 +88,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.func(args))
     except UsageError as exc:
         print(f"locksim: error: {_one_line(exc)}", file=sys.stderr)
+        return 2
+    except BusyLoop as exc:  # a design that never waits: its one line, not a hang
+        print(f"locksim: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("locksim: interrupted", file=sys.stderr)

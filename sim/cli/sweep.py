@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
+    from sim.real.reaper import pool_worker_init
+    from sim.search.explore import Interrupted
     from sim.sweep import AXES, Grid, SweepError, run_rows, summarize, varying, write_plots
 
     at_least(args.workers, 1, "--workers")
@@ -74,11 +77,22 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         raise UsageError(f"--out {out}: {exc.strerror or exc}") from None
     console = Console(stderr=True)
     started = time.perf_counter()
+    interrupted = False
     with Progress("[progress.description]{task.description}", BarColumn(),
                   MofNCompleteColumn(), TimeElapsedColumn(), console=console,
                   transient=True) as bar:
         task = bar.add_task(f"sweep: {grid.size()} runs", total=grid.size())
-        rows = run_rows(grid, args.workers, lambda k: bar.advance(task, k))
+        try:
+            rows = run_rows(grid, args.workers, lambda k: bar.advance(task, k),
+                            initializer=pool_worker_init)
+        except Interrupted as stop:
+            rows = stop.done
+            interrupted = True
+    if interrupted:  # Ctrl-C: the rows done so far, one line, exit 130
+        pd.DataFrame(rows).to_csv(out / "runs.csv", index=False)
+        print(f"locksim: interrupted: {len(rows):,} of {grid.size():,} runs done; "
+              f"partial rows saved to {out}/runs.csv", file=sys.stderr)
+        return 130
     wall = time.perf_counter() - started
     frame = pd.DataFrame(rows)
     summary = summarize(frame)

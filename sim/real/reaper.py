@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import ctypes
 import os
 import signal
+import sys
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 
 _LIVE: dict[int, Callable[[], None]] = {}
 
@@ -51,3 +54,57 @@ def install_signal_handlers() -> None:
     for signum in (signal.SIGTERM, signal.SIGHUP):
         if signal.getsignal(signum) in (signal.SIG_DFL, _on_fatal_signal):
             signal.signal(signum, _on_fatal_signal)
+
+
+# -- pool workers: die with the parent, leave Ctrl-C to it -----------------------------------
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _prctl() -> Callable[..., int] | None:
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        return ctypes.CDLL(None, use_errno=True).prctl  # type: ignore[no-any-return]
+    except (OSError, AttributeError):
+        return None
+
+
+def _watch_parent(parent: int) -> None:
+    """The fallback where prctl is missing (or the parent was re-parented): poll."""
+    while os.getppid() == parent:
+        time.sleep(0.5)
+    os._exit(1)
+
+
+def pool_worker_init() -> None:
+    """A pool worker's initializer: killed when its parent dies, however it dies
+    (SIGKILL skips every handler), and deaf to SIGINT, which the parent handles:
+    Ctrl-C reaches the whole process group, and a worker's traceback helps nobody."""
+    if threading.current_thread() is threading.main_thread():  # Dask's: inherited instead
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+    parent = os.getppid()
+    prctl = _prctl()
+    if prctl is not None:
+        prctl(_PR_SET_PDEATHSIG, ctypes.c_ulong(signal.SIGKILL), 0, 0, 0)
+    if os.getppid() != parent or parent == 1:  # the parent died before prctl took effect
+        os._exit(1)
+    threading.Thread(target=_watch_parent, args=(parent,), name="locksim-parent-watch",
+                     daemon=True).start()
+
+
+@contextlib.contextmanager
+def sigint_ignored_in_children() -> Iterator[None]:
+    """Processes started inside inherit SIGINT ignored (it survives fork and exec, and
+    Python keeps an ignored SIGINT): for pools whose workers we cannot initialize
+    before they start, like Dask's. The parent's handler is back afterwards; a
+    Ctrl-C during the start is lost (blocking it instead does not hold: a thread
+    started earlier, like the progress bar's, would take it)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, old)

@@ -38,7 +38,37 @@ from models.locks.effect import (
 )
 from sim.runtime.semaphore import Semaphore, semaphore
 
-__all__ = ["Host", "Interpreter", "Subscribed", "Task"]
+__all__ = ["BUSY_LIMIT", "BusyLoop", "Host", "Interpreter", "Subscribed", "Task"]
+
+BUSY_LIMIT = 100_000
+"""Effects one task may handle without true time passing; the busiest design known
+handles a few dozen at one instant, so this only catches a loop that never waits."""
+
+
+class BusyLoop(ValueError):
+    """A lock design loops without letting time pass (``while True: yield Now()``):
+    the run would never end, and its history would grow until memory ran out."""
+
+    def __init__(self, lock: str | None, process: str, effects: int, at_ms: float,
+                 last: object) -> None:
+        name = type(last).__name__
+        super().__init__(f"lock design {lock or '?'!r} loops without letting time pass: "
+                         f"{process} yielded {effects} effects at t={at_ms:.1f} ms, "
+                         f"last {name}()")
+        self.lock, self.process, self.effects, self.at_ms, self.last = (
+            lock, process, effects, at_ms, name)
+
+    def __reduce__(self) -> tuple[Any, ...]:  # crosses a process pool's pipe intact
+        return (_busy_loop, (str(self), self.lock, self.process, self.effects, self.at_ms,
+                             self.last))
+
+
+def _busy_loop(message: str, lock: str | None, process: str, effects: int, at_ms: float,
+               last: str) -> BusyLoop:
+    exc = BusyLoop.__new__(BusyLoop)
+    ValueError.__init__(exc, message)
+    exc.lock, exc.process, exc.effects, exc.at_ms, exc.last = lock, process, effects, at_ms, last
+    return exc
 
 
 class Subscribed:
@@ -53,7 +83,8 @@ class Subscribed:
 class Task:
     """One coroutine on a loop: a request handler, a watchdog or a test program."""
 
-    __slots__ = ("alive", "gen", "on_done", "open_ops", "process", "request", "seq", "waiting")
+    __slots__ = ("alive", "busy", "busy_at", "gen", "on_done", "open_ops", "process", "request",
+                 "seq", "waiting")
 
     def __init__(self, process: str, gen: Generator[Any, Any, Any],
                  on_done: Callable[[object], None] | None = None) -> None:
@@ -65,6 +96,8 @@ class Task:
         self.waiting: str | None = None  # channel a WaitMessage is parked on
         self.open_ops: dict[str, None] = {}
         self.on_done = on_done
+        self.busy = 0  # effects handled at true time busy_at: the step guard
+        self.busy_at = -1.0
 
     def __repr__(self) -> str:
         return f"Task({self.process})"
@@ -168,12 +201,17 @@ class Interpreter:
             self.listeners.setdefault(value.channel, {})[task] = deque()
             value = None
         gen = task.gen
+        if task.busy_at != (now := self.true_now()):  # the step guard: true time moved on
+            task.busy_at, task.busy = now, 0
         while task.alive:
             try:
                 effect = gen.send(value)
             except StopIteration as stop:
                 self.finish(task, stop.value)
                 return True
+            busy = task.busy = task.busy + 1
+            if busy > BUSY_LIMIT:
+                self.busy_loop(task, busy - 1, effect)
             value = None
             kind = type(effect)
             if kind is Record:
@@ -248,6 +286,13 @@ class Interpreter:
         """This server process's name: the host's, plus its restarts."""
         name = str(getattr(self, "name", "?"))
         return name if not self.incarnation else f"{name}~{self.incarnation}"
+
+    def busy_loop(self: Any, task: Task, effects: int, last: object) -> None:
+        """Stop the run: ``task`` handled ``effects`` effects at one true instant.
+        The lock's name comes from the simulator's scenario, when there is one."""
+        scenario = getattr(getattr(self, "world", None), "scenario", None)
+        raise BusyLoop(getattr(scenario, "lock", None), task.process, effects,
+                       task.busy_at, last)
 
     # -- pub/sub -------------------------------------------------------------------
     def fan_out(self: Any, name: str, message: bytes) -> None:

@@ -10,11 +10,15 @@ is ``sim.search.shrink``; the file a violation becomes, ``sim.search.counterexam
 
 from __future__ import annotations
 
+import contextlib
 import gc
+import itertools
 import os
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, replace
+from typing import Any
 
 from models.faults import KNOWN_NAMES, Fault, Uniform, swarm_fault
 from models.faults import kind as fault_kind
@@ -102,43 +106,105 @@ def run_schedule(job: Job) -> Outcome:
     return Outcome(job.index, violated, result.trace_hash if keep else None)
 
 
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C mid-exploration (or mid-sweep): what finished travels with it, so the
+    command line can report and save it rather than lose it."""
+
+    def __init__(self, done: list[Any], total: int) -> None:
+        super().__init__(f"interrupted after {len(done)} of {total}")
+        self.done = done
+        self.total = total
+
+
+def run_range(job: Job, start: int, stop: int) -> list[Outcome]:
+    """Worker entry point for a chunk: schedules ``start..stop-1`` of ``job``'s kind.
+
+    One template crosses the pipe rather than a ``Job`` per schedule."""
+    return [run_schedule(replace(job, index=i)) for i in range(start, stop)]
+
+
+def abandon(pool: ProcessPoolExecutor) -> None:
+    """Stop a pool now: drop queued work and kill the workers mid-chunk (waiting for
+    them, or for the queue, is what made Ctrl-C take a minute)."""
+    procs = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for proc in procs:
+        with contextlib.suppress(Exception):
+            proc.terminate()
+    for proc in procs:
+        with contextlib.suppress(Exception):
+            proc.join(1.0)
+
+
 def explore(lock: str, kinds: Sequence[str], seed: int, schedules: int,
             properties: Sequence[str] | None = None, workers: int | None = None,
             check_determinism: bool = False,
             progress: Callable[[int], None] | None = None,
             dask: str | None = None, imports: Sequence[str] = (),
-            hashes: bool = False) -> list[Outcome]:
+            hashes: bool = False,
+            initializer: Callable[[], None] | None = None,
+            start_pool: Callable[[], AbstractContextManager[None]] | None = None,
+            ) -> list[Outcome]:
     """Run schedules 0..n-1; results in index order whatever the worker count.
 
     ``hashes``: keep every schedule's trace hash, not only the violating ones'.
     ``dask``: a scheduler address, or ``local`` for a LocalCluster of ``workers``
-    processes (``imports``: modules the workers import to register user locks)."""
-    jobs = [Job(lock, tuple(kinds), seed, i, tuple(properties) if properties else None,
-                check_determinism, hashes) for i in range(schedules)]
+    processes (``imports``: modules the workers import to register user locks).
+    ``initializer``: run in each worker process first (the command line's makes
+    workers die with it and ignore Ctrl-C); ``start_pool``: a context a Dask
+    LocalCluster starts in (its workers start before any initializer). Ctrl-C
+    raises ``Interrupted`` holding the outcomes finished so far."""
+    template = Job(lock, tuple(kinds), seed, 0, tuple(properties) if properties else None,
+                   check_determinism, hashes)
     if dask:
         from sim.search.dask_pool import explore_dask
 
-        return explore_dask(dask, jobs, workers, progress, imports)
+        return explore_dask(dask, template, schedules, workers, progress, imports,
+                            initializer, start_pool)
     workers = workers or os.cpu_count() or 1
     results: list[Outcome] = []
     if workers == 1:
-        for job in jobs:
-            results.append(run_schedule(job))
-            if progress:
-                progress(1)
-    else:
-        # Forked workers share the parent's heap page by page until written;
-        # frozen, the parent's objects are never walked by the workers' GC,
-        # so those pages are not copied (5-6% of a 2-worker run after a big run).
-        gc.collect()  # garbage from earlier runs would be frozen (and copied) too
-        gc.freeze()
         try:
-            with ProcessPoolExecutor(max_workers=workers) as pool:
-                chunk = max(1, schedules // (workers * 8))
-                for outcome in pool.map(run_schedule, jobs, chunksize=chunk):
-                    results.append(outcome)
-                    if progress:
-                        progress(1)
-        finally:
-            gc.unfreeze()
+            for i in range(schedules):
+                results.append(run_schedule(replace(template, index=i)))
+                if progress:
+                    progress(1)
+        except KeyboardInterrupt:
+            raise Interrupted(results, schedules) from None
+        return results
+    # Forked workers share the parent's heap page by page until written;
+    # frozen, the parent's objects are never walked by the workers' GC,
+    # so those pages are not copied (5-6% of a 2-worker run after a big run).
+    gc.collect()  # garbage from earlier runs would be frozen (and copied) too
+    gc.freeze()
+    # small chunks, few in flight: nothing big is queued when Ctrl-C comes, and
+    # ten million schedules cost no memory up front
+    chunk = max(1, min(64, schedules // (workers * 8)))
+    starts = iter(range(0, schedules, chunk))
+    pool = ProcessPoolExecutor(max_workers=workers, initializer=initializer)
+    try:
+        pending: set[Future[list[Outcome]]] = set()
+        for start in itertools.islice(starts, workers * 4):
+            pending.add(pool.submit(run_range, template, start, min(start + chunk, schedules)))
+        while pending:
+            done, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for future in done:
+                batch = future.result()
+                results.extend(batch)
+                if progress:
+                    progress(len(batch))
+                following = next(starts, None)
+                if following is not None:
+                    pending.add(pool.submit(run_range, template, following,
+                                            min(following + chunk, schedules)))
+    except KeyboardInterrupt:
+        abandon(pool)
+        raise Interrupted(sorted(results, key=lambda o: o.index), schedules) from None
+    except BaseException:
+        abandon(pool)
+        raise
+    else:
+        pool.shutdown()
+    finally:
+        gc.unfreeze()
     return sorted(results, key=lambda o: o.index)

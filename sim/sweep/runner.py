@@ -10,11 +10,12 @@ import math
 import os
 import warnings
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from typing import Any
 
 from models.checkers import check_all
 from models.metrics import metrics, percentile
+from sim.search.explore import Interrupted, abandon
 from sim.sweep.grid import SAFETY, Grid
 from sim.sweep.stats import summarize
 
@@ -64,26 +65,47 @@ def _run_task(args: tuple[Grid, int, dict[str, Any], int]) -> tuple[int, dict[st
 
 # -- the sweep ---------------------------------------------------------------------------------
 def run_rows(grid: Grid, workers: int | None = None,
-             progress: Callable[[int], None] | None = None) -> list[dict[str, Any]]:
-    """Every run's row, in the grid's order; ``workers`` processes (default: all cores)."""
+             progress: Callable[[int], None] | None = None,
+             initializer: Callable[[], None] | None = None) -> list[dict[str, Any]]:
+    """Every run's row, in the grid's order; ``workers`` processes (default: all cores).
+
+    ``initializer`` runs first in each worker (the command line's: die with the
+    parent, leave Ctrl-C to it). Ctrl-C raises ``Interrupted`` with the rows done."""
     tasks = [(grid, i, point, seed) for i, point, seed in grid.tasks()]
     n = workers if workers is not None else (os.cpu_count() or 1)
     rows: list[dict[str, Any] | None] = [None] * len(tasks)
+
+    def done() -> list[dict[str, Any]]:
+        return [r for r in rows if r is not None]
+
     if n <= 1 or len(tasks) <= 1:
-        for task in tasks:
-            i, row = _run_task(task)
-            rows[i] = row
-            if progress:
-                progress(1)
-    else:
-        # slowest first (many users, many requests), so no worker is left with a long tail
-        order = sorted(tasks, key=lambda t: -(t[2]["requests"] * max(t[2]["vus"], 1)))
-        with ProcessPoolExecutor(max_workers=n) as pool:
-            for i, row in pool.map(_run_task, order, chunksize=1):
+        try:
+            for task in tasks:
+                i, row = _run_task(task)
                 rows[i] = row
                 if progress:
                     progress(1)
-    return [r for r in rows if r is not None]
+        except KeyboardInterrupt:
+            raise Interrupted(done(), len(tasks)) from None
+        return done()
+    # slowest first (many users, many requests), so no worker is left with a long tail
+    order = sorted(tasks, key=lambda t: -(t[2]["requests"] * max(t[2]["vus"], 1)))
+    pool = ProcessPoolExecutor(max_workers=n, initializer=initializer)
+    try:
+        futures = [pool.submit(_run_task, task) for task in order]
+        for future in as_completed(futures):
+            i, row = future.result()
+            rows[i] = row
+            if progress:
+                progress(1)
+    except KeyboardInterrupt:
+        abandon(pool)
+        raise Interrupted(done(), len(tasks)) from None
+    except BaseException:
+        abandon(pool)
+        raise
+    pool.shutdown()
+    return done()
 
 
 def runs(grid: Grid, workers: int | None = None, progress: bool = True) -> Any:
