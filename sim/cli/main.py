@@ -10,6 +10,8 @@ traceback, never a traceback on the terminal unless ``--debug``.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import sys
 import tempfile
 import time
@@ -97,6 +99,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except SystemExit:
         raise
+    except BrokenPipeError:  # `locksim list | head`: the reader left; nothing to report
+        with contextlib.suppress(OSError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except Exception as exc:  # a bug: one line, the traceback in a file
         if debug:
             traceback.print_exc()
