@@ -85,6 +85,10 @@ def _lock_effects(truth: Truth, prefix: str) -> list[KeyEffect]:
 
 def _foreign_release(_h: History, truth: Truth | None = None,
                      prefix: str = LOCK_PREFIX) -> Verdict:
+    """No request's command deletes, overwrites or re-times a live lock another request set.
+
+    Judged from what Redis did (the command log), by request, not by token.
+    """
     if truth is None:
         return _no_evidence("foreign-release")
     return check_foreign_release(_lock_effects(truth, prefix))
@@ -92,6 +96,7 @@ def _foreign_release(_h: History, truth: Truth | None = None,
 
 def _immortal_lock(_h: History, truth: Truth | None = None,
                    prefix: str = LOCK_PREFIX) -> Verdict:
+    """No lock key without a TTL outlives every request that could release it."""
     if truth is None:
         return _no_evidence("immortal-lock")
     return check_immortal_lock(_lock_effects(truth, prefix), truth.requests, truth.end_ms)
@@ -99,8 +104,11 @@ def _immortal_lock(_h: History, truth: Truth | None = None,
 
 def _request_answered(_h: History, truth: Truth | None = None,
                       grace_ms: float = 20_000.0) -> Verdict:
-    """Requests that had ``grace_ms`` before the run's end to be answered (a request
-    still queued behind a fault at the horizon proves nothing)."""
+    """Every request not lost to a crash is answered (granted or refused) by the run's end.
+
+    Only requests that started ``grace_ms`` before the end are judged: one still
+    queued behind a fault at the horizon proves nothing.
+    """
     if truth is None:
         return _no_evidence("request-answered")
     cut = truth.end_ms - grace_ms
