@@ -112,7 +112,8 @@ def _request_answered(_h: History, truth: Truth | None = None,
     if truth is None:
         return _no_evidence("request-answered")
     cut = truth.end_ms - grace_ms
-    return check_request_answered([r for r in truth.requests if r.start <= cut], truth.end_ms)
+    judged = [r for r in truth.requests if r.end is not None or r.start <= cut]
+    return check_request_answered(judged, truth.end_ms)
 
 
 GROUND_TRUTH = ("foreign-release", "immortal-lock", "request-answered")
