@@ -6,6 +6,7 @@ import argparse
 import math
 import os
 import sys
+import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -28,12 +29,25 @@ def _first_existing(path: Path) -> Path:
     return probe
 
 
-def _creatable_under(path: Path, flag: str) -> None:
+def _creatable_under(path: Path, flag: str, shown: Path | None = None) -> None:
+    shown = path if shown is None else shown
     base = _first_existing(path)
     if not base.is_dir():
-        raise UsageError(f"{flag} {path}: {base} is a file, not a directory")
+        raise UsageError(f"{flag} {shown}: {base} is a file, not a directory")
     if not os.access(base, os.W_OK | os.X_OK):
-        raise UsageError(f"{flag} {path}: {base} is not writable")
+        raise UsageError(f"{flag} {shown}: {base} is not writable")
+    # permission bits are not the whole truth (root, /proc, read-only mounts): try it
+    target = path if path.absolute().parent == base else None
+    try:
+        if target is not None:
+            os.close(os.open(target, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644))
+            os.unlink(target)
+        else:
+            fd, probe = tempfile.mkstemp(dir=base, prefix=".locksim-probe-")
+            os.close(fd)
+            os.unlink(probe)
+    except OSError as exc:
+        raise UsageError(f"{flag} {shown}: cannot be written ({exc.strerror or exc})") from None
 
 
 def output_file(text: str | None, flag: str) -> Path | None:
@@ -48,6 +62,10 @@ def output_file(text: str | None, flag: str) -> Path | None:
     if path.exists():
         if not os.access(path, os.W_OK):
             raise UsageError(f"{flag} {path}: the file is not writable")
+        try:  # opened for appending and closed: the contents are untouched
+            os.close(os.open(path, os.O_WRONLY | os.O_APPEND))
+        except OSError as exc:
+            raise UsageError(f"{flag} {path}: cannot be written ({exc.strerror or exc})") from None
         return path
     _creatable_under(path, flag)
     return path
@@ -64,7 +82,7 @@ def output_dir(text: str, flag: str) -> Path:
         if not os.access(path, os.W_OK | os.X_OK):
             raise UsageError(f"{flag} {path}: the folder is not writable")
         return path
-    _creatable_under(path / "x", flag)
+    _creatable_under(path / "x", flag, shown=path)
     return path
 
 

@@ -103,14 +103,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         with contextlib.suppress(OSError):
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except OSError as exc:
+        if exc.filename is None:  # not a path the user gave: treat as a bug below
+            return _internal(exc, debug)
+        # a path the doors could not foresee (a full disk, a read-only mount): the user's
+        print(f"locksim: error: cannot use {exc.filename}: {exc.strerror or exc}",
+              file=sys.stderr)
+        return 2
     except Exception as exc:  # a bug: one line, the traceback in a file
-        if debug:
-            traceback.print_exc()
-        log = _log_internal_error(exc)
-        where = f"details in {log}" if log else "no log file could be written"
-        print(f"locksim: internal error: {type(exc).__name__}: {_one_line(exc)} "
-              f"({where}; rerun with --debug for the traceback)", file=sys.stderr)
-        return 3
+        return _internal(exc, debug)
+
+
+def _internal(exc: BaseException, debug: bool) -> int:
+    """A bug: one line, the traceback in a file (or on the terminal with --debug)."""
+    if debug:
+        traceback.print_exception(exc)
+    log = _log_internal_error(exc)
+    where = f"details in {log}" if log else "no log file could be written"
+    print(f"locksim: internal error: {type(exc).__name__}: {_one_line(exc)} "
+          f"({where}; rerun with --debug for the traceback)", file=sys.stderr)
+    return 3
 
 
 def _one_line(exc: BaseException) -> str:

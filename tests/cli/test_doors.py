@@ -310,3 +310,20 @@ def test_absurd_sizes_are_refused_not_attempted(argv: list[str], tmp_path: Path)
     assert code == 2
     one_line(err)
     assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs a Linux /proc")
+def test_paths_that_permission_bits_call_writable_are_tried(tmp_path: Path) -> None:
+    """Root passes every access() check; /proc refuses new files all the same."""
+    cx = tmp_path / "cx.json"
+    shutil.copy(STOCK, cx)
+    for argv in (
+        ["show", str(cx), "-o", "/proc/locksim-x.svg"],
+        ["run", "--monitor-log", "/proc/locksim-x.log"],
+        ["check", "--schedules", "5", "--out", "/proc/locksim-x/dir"],
+        ["regress", "add", str(cx), "--dir", "/proc/locksim-x"],
+    ):
+        code, _, err = run_cli(argv)
+        assert code == 2, (argv, err)
+        assert "cannot be written" in one_line(err)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cx.json"]
