@@ -18,7 +18,7 @@ from typing import Any
 from models.checkers import check_all
 from models.faults import FAULT_EVENTS, describe
 from models.history import History, Op, format_ms
-from models.metrics import metrics
+from models.metrics import metrics, publish_commands
 from models.scenario import Scenario, ScenarioError
 from sim.real.cluster import ClusterError, RealResult, run_real
 from sim.search import counterexample
@@ -98,8 +98,10 @@ def replay_real(path: Path, *, time_scale: float = 1.0, redis_server: Path | Non
 # -- fault-free figures in both worlds ---------------------------------------------------------
 
 
-def _figures(history: History) -> dict[str, Any]:
+def _figures(history: History, publishes: int | None) -> dict[str, Any]:
+    """The fault-free figures; ``publishes`` is Redis's own PUBLISH count (None: "-")."""
     m = metrics(history).as_dict()
+    m["publishes"] = publishes
     m["duration_s"] = m["duration_ms"] / 1000.0
     split = m["acquires_by_node"]
     total = sum(split.values()) or 1
@@ -115,7 +117,8 @@ def compare_runs(scenario: Scenario, *, redis_server: Path | None = None,
     """One scenario in the simulator and on a real Redis: figures and verdicts of both."""
     from sim.world import run
 
-    simulated = run(scenario)
+    simulated = run(scenario, monitor=True)  # the MONITOR lines count script PUBLISHes
+    sim_publish = publish_commands(argv for *_, argv in simulated.monitor or ())
     real: RealResult = run_real(scenario, redis_server=redis_server, redis_url=redis_url,
                                 monitor_log=monitor_log, imports=imports, progress=progress)
     sim_v = check_all(simulated.history)
@@ -123,9 +126,11 @@ def compare_runs(scenario: Scenario, *, redis_server: Path | None = None,
     return {
         "scenario": scenario.to_dict(),
         "redis_version": real.redis_version,
-        "simulated": {"figures": _figures(simulated.history),
+        "simulated": {"figures": _figures(simulated.history, sim_publish),
                       "verdicts": [_verdict_dict(v) for v in sim_v]},
-        "real": {"figures": _figures(real.history), "wall_s": round(real.wall_s, 3),
+        "real": {"figures": _figures(real.history,
+                                     None if sim_publish is None else real.publishes),
+                 "wall_s": round(real.wall_s, 3),
                  "verdicts": [_verdict_dict(v) for v in real_v]},
         "monitor_log": str(monitor_log) if monitor_log else None,
     }

@@ -69,6 +69,9 @@ class RealResult:
     scaled: tuple[str, ...] = ()
     wall_s: float = 0.0
     pids: dict[str, list[int]] = field(default_factory=dict)
+    publishes: int | None = None
+    """PUBLISH commands the server ran in the run (INFO commandstats counts those
+    inside scripts too); None when it cannot tell (the server restarted)."""
 
 
 # -- time scaling -------------------------------------------------------------------------------
@@ -195,6 +198,7 @@ class Cluster:
         self._monitor_thread: threading.Thread | None = None
         self._handles: list[asyncio.TimerHandle] = []
         self._closed = False
+        self._publish_base: int | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
 
     # -- lifecycle ------------------------------------------------------------------------------
@@ -222,6 +226,7 @@ class Cluster:
             self.redis_version = ".".join(map(str, self.server.version))
         if self.monitor_path is not None:
             self._start_monitor()
+        self._publish_base = self._publish_calls()
         self.t0 = time.monotonic()
         await asyncio.gather(*(self._spawn(w) for w in self.workers))
         self.t0 = time.monotonic()  # the run's time 0: after the start-up
@@ -476,6 +481,7 @@ class Cluster:
         if node == "redis":  # restart without persistence: every key is gone
             assert self.server is not None
             self.server.restart()
+            self._publish_base = None  # its command stats start again from zero
             return
         w = self.by_name[node]
         if not w.alive:
@@ -552,12 +558,28 @@ class Cluster:
             await asyncio.wait_for(self.finished.wait(), self.scenario.horizon_ms / 1000.0)
         end = self.now_ms()
         self.record(end, "nemesis", "info", "end", None, "")
+        after = self._publish_calls()
+        publishes = (after - self._publish_base
+                     if after is not None and self._publish_base is not None else None)
         return RealResult(
             scenario=self.scenario, history=self.history(), end_ms=end,
             completed=self.load.completed, stock_left=self.db.stock, time_scale=self.time_scale,
             redis_version=self.redis_version, scaled=self.scaled,
             wall_s=time.perf_counter() - started,
-            pids={w.name: list(w.pids) for w in self.workers})
+            pids={w.name: list(w.pids) for w in self.workers}, publishes=publishes)
+
+    def _publish_calls(self) -> int | None:
+        """How many PUBLISH commands the server has run so far (None: cannot ask)."""
+        import redis
+
+        try:
+            with redis.Redis(self.host, self.port, socket_timeout=2,
+                             retry=None) as probe:  # type: ignore[arg-type]
+                stats = probe.info("commandstats")
+        except (redis.RedisError, OSError):
+            return None
+        entry = stats.get("cmdstat_publish", {})
+        return int(entry.get("calls", 0)) if isinstance(entry, dict) else None
 
     async def run_program(self, node: str, process: str, target: str, *args: object,
                           timeout_s: float = 10.0) -> object:

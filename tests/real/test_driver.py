@@ -131,9 +131,22 @@ def test_fault_free_closed_load(binary):
     m = metrics(result.history)
     assert m.requests == 60 and m.issued == 60 and result.stock_left == 40
     assert m.publishes == 60
+    assert result.publishes == 60  # what the server itself counted (INFO commandstats)
     assert m.attempts_per_success is not None and m.attempts_per_success >= 1.0
     assert m.hold_min_ms is not None and m.hold_min_ms > 0
     assert set(m.acquires_by_node) == {"app1", "app2"}  # least_conn used both servers
+
+
+def test_the_comparison_counts_publish_from_redis_not_from_releases(binary):
+    """A polling lock's release returns 1 and publishes nothing: both worlds say "-"."""
+    from sim.compare import compare_runs
+
+    for lock, expected in (("polling", None), ("seed", 20)):
+        payload = compare_runs(Scenario(requests=20, vus=5, stock=100, lock=lock,
+                                        horizon_ms=30_000.0),
+                               redis_server=binary)
+        assert payload["simulated"]["figures"]["publishes"] == expected, lock
+        assert payload["real"]["figures"]["publishes"] == expected, lock
 
 
 def test_gc_pause_counterexample_reproduces_on_seed(binary):
