@@ -12,6 +12,7 @@ import atexit
 import contextlib
 import ctypes
 import os
+import shlex
 import signal
 import sys
 import threading
@@ -95,16 +96,32 @@ def pool_worker_init() -> None:
 
 @contextlib.contextmanager
 def sigint_ignored_in_children() -> Iterator[None]:
-    """Processes started inside inherit SIGINT ignored (it survives fork and exec, and
-    Python keeps an ignored SIGINT): for pools whose workers we cannot initialize
-    before they start, like Dask's. The parent's handler is back afterwards; a
-    Ctrl-C during the start is lost (blocking it instead does not hold: a thread
-    started earlier, like the progress bar's, would take it)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
+    """Python processes spawned inside start with SIGINT ignored, while this one keeps
+    its Ctrl-C: for pools whose workers we cannot initialize before they start, like
+    Dask's. An ignored SIGINT survives exec and Python keeps it, so spawn's
+    interpreter is, for the while, a two-line shell script that ignores SIGINT and
+    execs the real one. Ctrl-C during the start interrupts the start."""
+    import multiprocessing.spawn as mp_spawn
+    import shutil
+    import tempfile
+
+    sh = shutil.which("sh")
+    if sh is None:  # no shell: the old way, children deaf but a Ctrl-C now is lost
+        old = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        try:
+            yield
+        finally:
+            signal.signal(signal.SIGINT, old)
         return
-    old = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    folder = tempfile.mkdtemp(prefix="locksim-spawn-")
+    wrapper = os.path.join(folder, "python")
+    with open(wrapper, "w") as fh:
+        fh.write(f"#!{sh}\ntrap '' INT\nexec {shlex.quote(sys.executable)} \"$@\"\n")
+    os.chmod(wrapper, 0o755)
+    before = mp_spawn.get_executable()
+    mp_spawn.set_executable(wrapper)
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, old)
+        mp_spawn.set_executable(before)
+        shutil.rmtree(folder, ignore_errors=True)

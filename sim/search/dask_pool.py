@@ -63,9 +63,14 @@ def dask_client(address: str, workers: int | None = None,
         try:
             if address.lower() in LOCAL:
                 with start() if start is not None else contextlib.nullcontext():
-                    cluster = stack.enter_context(LocalCluster(
-                        n_workers=workers or os.cpu_count() or 1, threads_per_worker=1,
-                        processes=True, dashboard_address=None, silence_logs=logging.ERROR))
+                    try:
+                        cluster = stack.enter_context(LocalCluster(
+                            n_workers=workers or os.cpu_count() or 1, threads_per_worker=1,
+                            processes=True, dashboard_address=None,
+                            silence_logs=logging.ERROR))
+                    except KeyboardInterrupt:
+                        _abandon_half_started()
+                        raise
                 client = stack.enter_context(Client(cluster))
             else:
                 if "://" not in address:
@@ -80,6 +85,18 @@ def dask_client(address: str, workers: int | None = None,
             if address.lower() in LOCAL:
                 _kill_workers(cluster)
             raise
+
+
+def _abandon_half_started() -> None:
+    """Ctrl-C while a LocalCluster starts: kill what it spawned and take it off Dask's
+    exit hook, which would otherwise try a graceful close and print a traceback."""
+    _quiet()
+    from distributed.deploy.spec import SpecCluster
+
+    for cluster in list(SpecCluster._instances):
+        _kill_workers(cluster)
+        cluster.shutdown_on_close = False
+        SpecCluster._instances.discard(cluster)
 
 
 def _kill_workers(cluster: Any) -> None:
