@@ -422,7 +422,7 @@ class Aimed:
 
 DRAWS: dict[str, FaultKind] = {k.name: k for k in (
     FaultKind(
-        "aimed", Aimed, "aimed (check --faults only)", lambda nums, node: None, str, (),
+        "aimed", Aimed, "aimed (in --faults and strategies)", lambda nums, node: None, str, (),
         _aimed_swarm, _aimed_strategy, targets=("holder", "app"),
         doc="A crash, pause, delay, partition, lost reply or slow storage aimed at a "
             "protocol event (a drawn trigger): for --faults and Hypothesis."),
