@@ -162,8 +162,10 @@ def add_parser(sub: Any) -> None:
                        help="closed: k6 VUs looping (default); open: an arrival rate")
     run_p.add_argument("--rate", type=float, help="arrivals per second for --load open")
     run_p.add_argument("--fault", action="append", metavar="SPEC",
-                       help=f"add a fault: {fault_help()}; times in ms, NODE is app1.., redis "
-                       "or holder (default holder); `locksim list` explains each")
+                       help=f"add a fault: {fault_help()}; times in ms, NODE is app1.., redis, "
+                       "storage or holder (default holder); @cmd=K, @lease=F, @renewal, "
+                       "@release or @write makes it wait for that protocol event; "
+                       "`locksim list` explains each")
     run_p.add_argument("--properties", help="comma-separated checkers (default: all)")
     run_p.add_argument("--import", dest="imports", action="append", metavar="MODULE",
                        help="import a module that registers lock designs (see the README)")
