@@ -50,7 +50,7 @@ class Trigger:
         if self.event == "cmd":
             return f"cmd={self.n}"
         if self.event == "lease":
-            return f"lease={self.fraction:g}"
+            return f"lease={self.fraction!r}"  # repr: the text reads back exactly
         return self.event
 
     def tell(self) -> str:
@@ -62,6 +62,19 @@ class Trigger:
         return {"renewal": "while a renewal is in flight",
                 "release": "while its release is in flight",
                 "write": "just before its storage write"}[self.event]
+
+
+def _coerce_trigger(fault: object) -> None:
+    """Accept a trigger as its text or as ``asdict`` left it: ``type(f)(**asdict(f))`` and
+    ``Pause(..., trigger="cmd=2")`` both give a Trigger."""
+    trigger = getattr(fault, "trigger", None)
+    if isinstance(trigger, str):
+        object.__setattr__(fault, "trigger", parse_trigger(trigger))
+    elif isinstance(trigger, dict):
+        try:
+            object.__setattr__(fault, "trigger", Trigger(**trigger))
+        except TypeError as exc:
+            raise FaultError(f"bad trigger {trigger}: {exc}") from None
 
 
 def _ordinal(n: int) -> str:
@@ -104,6 +117,9 @@ class Pause:
     kind: str = "pause"
     trigger: Trigger | None = None
 
+    def __post_init__(self) -> None:
+        _coerce_trigger(self)
+
 
 @dataclass(frozen=True, slots=True)
 class Crash:
@@ -114,6 +130,9 @@ class Crash:
     node: str = "holder"
     kind: str = "crash"
     trigger: Trigger | None = None
+
+    def __post_init__(self) -> None:
+        _coerce_trigger(self)
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,6 +146,9 @@ class Delay:
     kind: str = "delay"
     trigger: Trigger | None = None
 
+    def __post_init__(self) -> None:
+        _coerce_trigger(self)
+
 
 @dataclass(frozen=True, slots=True)
 class Partition:
@@ -137,6 +159,9 @@ class Partition:
     node: str = "holder"
     kind: str = "partition"
     trigger: Trigger | None = None
+
+    def __post_init__(self) -> None:
+        _coerce_trigger(self)
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,6 +188,9 @@ class LostReply:
     kind: str = "lost-reply"
     trigger: Trigger | None = None
 
+    def __post_init__(self) -> None:
+        _coerce_trigger(self)
+
 
 @dataclass(frozen=True, slots=True)
 class SlowStorage:
@@ -178,6 +206,9 @@ class SlowStorage:
     node: str = "holder"
     kind: str = "slow-storage"
     trigger: Trigger | None = None
+
+    def __post_init__(self) -> None:
+        _coerce_trigger(self)
 
 
 @dataclass(frozen=True, slots=True)
@@ -484,6 +515,13 @@ def validate(fault: Fault) -> Fault:
     if trigger is not None:
         if not isinstance(trigger, Trigger):
             raise FaultError(f"{k.name} fault: trigger must be a Trigger, not {trigger!r}")
+        try:
+            again = parse_trigger(str(trigger))
+        except FaultError as exc:
+            raise FaultError(f"{k.name} fault: {exc}") from None
+        if again != trigger:  # its text must say all of it: that is what JSON keeps
+            raise FaultError(f"{k.name} fault: trigger {trigger!r} does not read back "
+                             f"from its text {str(trigger)!r}")
         if trigger.event not in k.triggers:
             allowed = ", ".join(k.triggers) or "none"
             raise FaultError(f"{k.name} fault cannot wait for {trigger.event!r} "

@@ -174,3 +174,23 @@ def test_hypothesis_strategies_draw_valid_new_kinds(data: st.DataObject) -> None
         assert f.trigger is not None  # type: ignore[union-attr]
     else:
         assert f.kind == name
+
+
+def test_a_fault_rebuilt_from_asdict_keeps_its_trigger() -> None:
+    """The shrinker halves a duration with ``type(f)(**asdict(f))``: the trigger survives."""
+    from dataclasses import asdict
+
+    f = parse_fault("pause:0:1000@write")
+    half = type(f)(**{**asdict(f), "duration_ms": 500.0})
+    assert half == Pause(0.0, 500.0, trigger=Trigger("write"))
+    assert Crash(0.0, trigger="cmd=2") == parse_fault("crash:0:1000@cmd=2")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("trigger", [Trigger("cmd", n=0), Trigger("lease", fraction=3.0),
+                                     Trigger("nap"), Trigger("renewal", n=3)])
+def test_a_trigger_built_by_hand_is_validated_like_its_text(trigger: Trigger) -> None:
+    from models.faults import validate
+
+    with pytest.raises(FaultError) as exc:
+        validate(Crash(0.0, trigger=trigger))
+    assert str(exc.value).startswith("crash fault: ")
