@@ -331,6 +331,31 @@ def _restart_story(f: RedisRestart) -> str:
     return f"redis restarts empty (every key lost){down}"
 
 
+def _slow_storage_swarm(at: float, rng: Uniform, node: str) -> Fault:
+    duration, extra = _r(rng.uniform(100.0, 6000.0)), _r(rng.uniform(50.0, 2000.0))
+    return SlowStorage(at, duration, extra, "storage" if rng.uniform(0.0, 1.0) < 0.3 else node)
+
+
+def _redis_swarm(at: float, rng: Uniform, node: str) -> Fault:
+    """Redis itself: a restart, a pause (a slow script, a fork), a partition or a delay."""
+    u = rng.uniform(0.0, 4.0)
+    if u < 1.0:
+        return RedisRestart(at, _r(rng.uniform(0.0, 2000.0)))
+    if u < 2.0:
+        return Pause(at, _r(rng.uniform(50.0, 6000.0)), "redis")
+    if u < 3.0:
+        return Partition(at, _r(rng.uniform(50.0, 6000.0)), "redis")
+    return Delay(at, _r(rng.uniform(100.0, 6000.0)), _r(rng.uniform(1.0, 3000.0)), "redis")
+
+
+def _redis_strategy(st: Any, at: Any, node: Any) -> Any:
+    ms = st.integers(1, 6000).map(float)
+    return st.one_of(st.builds(RedisRestart, at, st.integers(0, 2000).map(float)),
+                     st.builds(Pause, at, ms, st.just("redis")),
+                     st.builds(Partition, at, ms, st.just("redis")),
+                     st.builds(Delay, at, ms, st.integers(1, 3000).map(float), st.just("redis")))
+
+
 def _lost_reply_swarm(at: float, rng: Uniform, node: str) -> Fault:
     u = rng.uniform(0.0, 1.0)
     trigger = (None if u < 0.3 else Trigger("cmd", n=2) if u < 0.7
@@ -362,15 +387,18 @@ def _aimed_swarm(at: float, rng: Uniform, node: str) -> Fault:
     """A fault of one of the aimable kinds, waiting for a drawn protocol event."""
     name = _AIMED[min(int(rng.uniform(0.0, len(_AIMED))), len(_AIMED) - 1)]
     trigger = _aimed_trigger(name, rng.uniform(0.0, 1.0), rng.uniform(0.0, 1.0))
-    base = FAULTS[name].swarm(at, rng, node if node != "redis" else "holder")
-    return replace(base, trigger=trigger)  # type: ignore[type-var, arg-type]
+    target = node if node != "redis" else "holder"  # a trigger's event is an app's
+    base = FAULTS[name].swarm(at, rng, target)
+    return replace(base, node=target, trigger=trigger)  # type: ignore[type-var, arg-type]
 
 
 def _aimed_strategy(st: Any, at: Any, node: Any) -> Any:
     def aim(name: str) -> Any:
         k = FAULTS[name]
-        return st.tuples(k.strategy(st, at, node), st.floats(0, 1), st.floats(0, 1)).map(
-            lambda t, n=name: replace(t[0], trigger=_aimed_trigger(n, t[1], t[2])))
+        return st.tuples(k.strategy(st, at, node), node, st.floats(0, 1),
+                         st.floats(0, 1)).map(
+            lambda t, n=name: replace(t[0], node=t[1] if t[1] != "redis" else "holder",
+                                      trigger=_aimed_trigger(n, t[2], t[3])))
     return st.one_of(*(aim(n) for n in _AIMED))
 
 
@@ -432,10 +460,10 @@ FAULTS: dict[str, FaultKind] = {k.name: k for k in (
         lambda f: (f"the database answers {'every node' if f.node == 'storage' else f.node} "
                    f"{f.extra_ms:g} ms slower for {f.duration_ms:g} ms"),
         ("slow-storage",),
-        lambda at, rng, node: SlowStorage(at, _r(rng.uniform(100.0, 6000.0)),
-                                          _r(rng.uniform(50.0, 2000.0)), node),
+        _slow_storage_swarm,
         lambda st, at, node: st.builds(SlowStorage, at, st.integers(1, 6000).map(float),
-                                       st.integers(1, 2000).map(float), node),
+                                       st.integers(1, 2000).map(float),
+                                       st.one_of(node, st.just("storage"))),
         durations=("duration_ms",), triggers=("cmd", "lease", "write"),
         targets=("holder", "storage", "app")),
     FaultKind(
@@ -448,7 +476,7 @@ FAULTS: dict[str, FaultKind] = {k.name: k for k in (
 
 
 class Aimed:
-    """Not a value: the ``aimed`` draw yields a fault of another kind with a trigger."""
+    """Not a value: a draw (``aimed``, ``redis``) yields faults of other kinds."""
 
 
 DRAWS: dict[str, FaultKind] = {k.name: k for k in (
@@ -457,11 +485,16 @@ DRAWS: dict[str, FaultKind] = {k.name: k for k in (
         _aimed_swarm, _aimed_strategy, targets=("holder", "app"),
         doc="A crash, pause, delay, partition, lost reply or slow storage aimed at a "
             "protocol event (a drawn trigger): for --faults and Hypothesis."),
+    FaultKind(
+        "redis", Aimed, "redis (in --faults and strategies)", lambda nums, node: None, str, (),
+        _redis_swarm, _redis_strategy, targets=("redis",),
+        doc="Redis itself faulted: a restart, a pause, a partition or a delay of node "
+            "redis (swarms never aim the other kinds at it)."),
 )}
 """Names ``--faults`` and the strategies accept that draw faults of other kinds."""
 
 DEFAULT_KINDS: tuple[str, ...] = (*FAULTS, *DRAWS)
-"""What ``check`` explores when ``--faults`` is not given: every kind, and aimed ones."""
+"""What ``check`` explores when ``--faults`` is not given: every kind, and the draws."""
 
 ALIASES: dict[str, str] = {a: k.name for k in FAULTS.values() for a in k.aliases}
 KNOWN_NAMES: tuple[str, ...] = (*FAULTS, *DRAWS, *ALIASES)

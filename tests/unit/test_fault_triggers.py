@@ -128,7 +128,7 @@ def test_every_kind_allows_only_its_triggers() -> None:
 
 def test_new_kinds_draw_round_trip_and_record_known_events() -> None:
     rng = random.Random(11)
-    for name in ("lost-reply", "slow-storage", "redis-restart", "aimed"):
+    for name in ("lost-reply", "slow-storage", "redis-restart", "aimed", "redis"):
         for _ in range(50):
             f = swarm_fault(name, rng, rng.choice(("holder", "app1", "app2")))
             assert fault_from_dict(fault_to_dict(f)) == f and describe(f)
@@ -137,9 +137,18 @@ def test_new_kinds_draw_round_trip_and_record_known_events() -> None:
                 assert 50.0 <= f.extra_ms <= 2000.0
             if isinstance(f, RedisRestart):
                 assert f.node == "redis"
+            if name == "redis":
+                assert f.node == "redis" and f.kind in ("redis-restart", "pause", "partition",
+                                                        "delay")
             if name == "aimed":
                 assert f.trigger is not None and f.node != "redis"  # type: ignore[union-attr]
                 assert f.trigger.event in kind_of(f).triggers  # type: ignore[union-attr]
+
+
+def test_the_redis_draw_reaches_every_redis_fault() -> None:
+    rng = random.Random(8)
+    assert {swarm_fault("redis", rng, "app1").kind for _ in range(100)} == \
+        {"redis-restart", "pause", "partition", "delay"}
 
 
 def test_aimed_draws_reach_every_aimable_kind_and_event() -> None:
@@ -152,9 +161,10 @@ def test_aimed_draws_reach_every_aimable_kind_and_event() -> None:
 
 def test_check_defaults_to_every_kind_and_the_aimed_draw() -> None:
     assert set(DEFAULT_KINDS) == set(FAULTS) | set(DRAWS)
-    assert kind("aimed") is DRAWS["aimed"]
-    with pytest.raises(FaultError):  # a draw, not a value: no JSON kind "aimed"
-        fault_from_dict({"kind": "aimed", "at_ms": 0.0})
+    assert kind("aimed") is DRAWS["aimed"] and kind("redis") is DRAWS["redis"]
+    for name in DRAWS:  # a draw, not a value: no JSON kind of that name
+        with pytest.raises(FaultError):
+            fault_from_dict({"kind": name, "at_ms": 0.0})
 
 
 def test_scaling_keeps_the_trigger_and_stretches_new_durations() -> None:
@@ -167,10 +177,13 @@ def test_scaling_keeps_the_trigger_and_stretches_new_durations() -> None:
 @settings(max_examples=60, deadline=None)
 @given(st.data())
 def test_hypothesis_strategies_draw_valid_new_kinds(data: st.DataObject) -> None:
-    name = data.draw(st.sampled_from(("lost-reply", "slow-storage", "redis-restart", "aimed")))
+    name = data.draw(st.sampled_from(("lost-reply", "slow-storage", "redis-restart", "aimed",
+                                      "redis")))
     f = data.draw(fault_strategy(name, anchors=(0.0, 500.0)))
     assert fault_from_dict(fault_to_dict(f)) == f
-    if name == "aimed":
+    if name == "redis":
+        assert f.node == "redis"
+    elif name == "aimed":
         assert f.trigger is not None  # type: ignore[union-attr]
     else:
         assert f.kind == name
