@@ -216,7 +216,8 @@ class RedisRestart:
     """Redis restarts without persistence: every key is gone; it is unreachable for ``down_ms``.
 
     Connections and subscriptions survive (clients reconnect at once); what
-    is sent while it is down arrives when it is back."""
+    is sent while it is down is served when it is back. A restart while Redis is
+    paused or down strikes when it serves again."""
 
     at_ms: float
     down_ms: float = 0.0
