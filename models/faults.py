@@ -26,6 +26,17 @@ from typing import Any, Protocol
 
 TRIGGER_EVENTS = ("cmd", "lease", "renewal", "release", "write")
 _NET_EVENTS = ("cmd", "lease", "renewal", "release")  # storage traffic is not on the network
+TRIGGER_FORMS = {"cmd": "cmd=K", "lease": "lease=F", "renewal": "renewal", "release": "release",
+                 "write": "write"}
+TRIGGER_DOCS = {
+    "cmd": "Right after the target request's K-th Redis command after AT (between two commands).",
+    "lease": "When the holder's key has fraction F of its TTL left, by Redis's own clock.",
+    "renewal": "While a command the holder sends while it holds (a renewal, an extend) is in "
+               "flight.",
+    "release": "While the holder's release command is in flight.",
+    "write": "Just before the holder sends its storage write, after the read it checked.",
+}
+"""The ``@TRIGGER`` forms and their one line each, for ``locksim list``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -409,7 +420,7 @@ def _r(x: float, digits: int = 3) -> float:
 
 FAULTS: dict[str, FaultKind] = {k.name: k for k in (
     FaultKind(
-        "pause", Pause, "pause:AT:DURATION[:NODE]", _pause_parse,
+        "pause", Pause, "pause:AT:DURATION[:NODE][@TRIGGER]", _pause_parse,
         lambda f: f"{f.node} pauses (stop-the-world) for {f.duration_ms:g} ms",
         ("pause", "resume"),
         lambda at, rng, node: Pause(at, _r(rng.uniform(50.0, 9000.0)), node),
@@ -417,7 +428,7 @@ FAULTS: dict[str, FaultKind] = {k.name: k for k in (
         durations=("duration_ms",), aliases=("gc-pause",), seed_name="gc-pause",
         triggers=TRIGGER_EVENTS),
     FaultKind(
-        "delay", Delay, "delay:AT:DURATION:EXTRA[:NODE]", _delay_parse,
+        "delay", Delay, "delay:AT:DURATION:EXTRA[:NODE][@TRIGGER]", _delay_parse,
         lambda f: f"{f.node}'s network slows by {f.extra_ms:g} ms for {f.duration_ms:g} ms",
         ("delay",),
         lambda at, rng, node: Delay(at, _r(rng.uniform(100.0, 6000.0)),
@@ -426,7 +437,7 @@ FAULTS: dict[str, FaultKind] = {k.name: k for k in (
                                        st.integers(1, 3000).map(float), node),
         durations=("duration_ms",), triggers=_NET_EVENTS),
     FaultKind(
-        "partition", Partition, "partition:AT:DURATION[:NODE]", _partition_parse,
+        "partition", Partition, "partition:AT:DURATION[:NODE][@TRIGGER]", _partition_parse,
         lambda f: f"{f.node} is cut off from the network for {f.duration_ms:g} ms",
         ("partition", "heal"),
         lambda at, rng, node: Partition(at, _r(rng.uniform(50.0, 8000.0)), node),
@@ -443,7 +454,7 @@ FAULTS: dict[str, FaultKind] = {k.name: k for k in (
                                        st.integers(-200, 200).map(lambda d: d / 1000.0),
                                        st.sampled_from(("app1", "app2")))),
     FaultKind(
-        "crash", Crash, "crash:AT[:RESTART_AFTER][:NODE]", _crash_parse, _crash_story,
+        "crash", Crash, "crash:AT[:RESTART_AFTER][:NODE][@TRIGGER]", _crash_parse, _crash_story,
         ("crash", "restart"),
         lambda at, rng, node: Crash(at, _r(rng.uniform(100.0, 3000.0)), node),
         lambda st, at, node: st.builds(
@@ -456,7 +467,7 @@ FAULTS: dict[str, FaultKind] = {k.name: k for k in (
         ("lost-reply",), _lost_reply_swarm, _lost_reply_strategy,
         triggers=("cmd", "lease", "renewal", "release"), targets=("holder", "app")),
     FaultKind(
-        "slow-storage", SlowStorage, "slow-storage:AT:DURATION:EXTRA[:NODE]",
+        "slow-storage", SlowStorage, "slow-storage:AT:DURATION:EXTRA[:NODE][@TRIGGER]",
         _slow_storage_parse,
         lambda f: (f"the database answers {'every node' if f.node == 'storage' else f.node} "
                    f"{f.extra_ms:g} ms slower for {f.duration_ms:g} ms"),
@@ -482,12 +493,12 @@ class Aimed:
 
 DRAWS: dict[str, FaultKind] = {k.name: k for k in (
     FaultKind(
-        "aimed", Aimed, "aimed (in --faults and strategies)", lambda nums, node: None, str, (),
+        "aimed", Aimed, "aimed", lambda nums, node: None, str, (),
         _aimed_swarm, _aimed_strategy, targets=("holder", "app"),
         doc="A crash, pause, delay, partition, lost reply or slow storage aimed at a "
             "protocol event (a drawn trigger): for --faults and Hypothesis."),
     FaultKind(
-        "redis", Aimed, "redis (in --faults and strategies)", lambda nums, node: None, str, (),
+        "redis", Aimed, "redis", lambda nums, node: None, str, (),
         _redis_swarm, _redis_strategy, targets=("redis",),
         doc="Redis itself faulted: a restart, a pause, a partition or a delay of node "
             "redis (swarms never aim the other kinds at it)."),

@@ -136,9 +136,18 @@ def cmd_run_real(args: argparse.Namespace, scenario: Scenario) -> int:
     return 1 if any(v["valid"] is False for w in worlds for v in w["verdicts"]) else 0
 
 
+class _WholeSpecs(argparse.HelpFormatter):
+    """Wraps help text without breaking a fault spec at a hyphen (``lost-reply:AT``)."""
+
+    def _split_lines(self, text: str, width: int) -> list[str]:
+        import textwrap
+
+        return textwrap.wrap(" ".join(text.split()), width, break_on_hyphens=False)
+
+
 def add_parser(sub: Any) -> None:
     run_p = sub.add_parser(
-        "run",
+        "run", formatter_class=_WholeSpecs,
         help="run one scenario (default: the field report's) and print its figures",
         description="Run one scenario and print its metrics beside the report's table 7.1, "
         "and the verdict of every checker. Exit 1 if a property was violated.",
