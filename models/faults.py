@@ -43,7 +43,8 @@ TRIGGER_DOCS = {
 class Trigger:
     """The protocol event a fault waits for once ``at_ms`` has passed.
 
-    ``cmd`` (``n``): the target request's n-th Redis command after ``at_ms``;
+    ``cmd`` (``n``): the target request's n-th Redis command after ``at_ms`` (its
+    SUBSCRIBEs, on the subscriber connection, do not count);
     ``lease`` (``fraction``): the holder's key has that fraction of its TTL
     left, by Redis's clock; ``renewal``: a command the holder sends while it
     holds (a renewal, an extend, a check) is in flight; ``release``: the
