@@ -156,3 +156,15 @@ def test_the_exhaustive_explorer_permutes_around_an_aimed_fault():
         assert run(finding.scenario).trace_hash == finding.trace_hash
     twin = exhaust(tiny("zoo-correct", faults=crash), depth=6)
     assert twin.covered and "immortal-lock" not in twin.violations
+
+
+def test_swarms_of_aimed_faults_reach_the_window_times_never_do():
+    from sim.search.explore import Job, run_schedule
+
+    def found(lock: str, kinds: tuple[str, ...]) -> list[int]:
+        return [i for i in range(150)
+                if "immortal-lock" in run_schedule(Job(lock, kinds, 1, i)).violated]
+
+    aimed, timed = found("zoo-setnx-pexpire", ("aimed",)), found("zoo-setnx-pexpire", ("crash",))
+    assert len(aimed) > len(timed)  # a crash at a uniform time almost never hits the gap
+    assert not found("zoo-correct", ("aimed",))
