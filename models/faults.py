@@ -5,6 +5,11 @@ counterexample replays it exactly. ``node`` is an app server name (``app1``),
 ``redis``, or ``holder``: the app server whose request holds the lock when
 the fault starts (resolved at that instant, deterministically).
 
+A fault may also wait for a protocol event after ``at_ms`` (its ``trigger``):
+the target request's k-th Redis command, a lease run down to a fraction by
+Redis's TTL, a renewal or a release in flight, the holder's storage write.
+Times alone almost never land in the few milliseconds where lock bugs live.
+
 Every kind is declared once, in ``FAULTS``: its value type, its spellings,
 its CLI grammar, its story line, its history events, its swarm draws and its
 Hypothesis strategy. Adding a kind is one declaration here plus one applier
@@ -19,6 +24,100 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any, Protocol
 
+TRIGGER_EVENTS = ("cmd", "lease", "renewal", "release", "write")
+_NET_EVENTS = ("cmd", "lease", "renewal", "release")  # storage traffic is not on the network
+TRIGGER_FORMS = {"cmd": "cmd=K", "lease": "lease=F", "renewal": "renewal", "release": "release",
+                 "write": "write"}
+TRIGGER_DOCS = {
+    "cmd": "Right after the target request's K-th Redis command after AT (between two commands).",
+    "lease": "When the holder's key has fraction F of its TTL left, by Redis's own clock.",
+    "renewal": "While a command the holder sends while it holds (a renewal, an extend) is in "
+               "flight.",
+    "release": "While the holder's release command is in flight.",
+    "write": "Just before the holder sends its storage write, after the read it checked.",
+}
+"""The ``@TRIGGER`` forms and their one line each, for ``locksim list``."""
+
+
+@dataclass(frozen=True, slots=True)
+class Trigger:
+    """The protocol event a fault waits for once ``at_ms`` has passed.
+
+    ``cmd`` (``n``): the target request's n-th Redis command after ``at_ms`` (its
+    SUBSCRIBEs, on the subscriber connection, do not count);
+    ``lease`` (``fraction``): the holder's key has that fraction of its TTL
+    left, by Redis's clock; ``renewal``: a command the holder sends while it
+    holds (a renewal, an extend, a check) is in flight; ``release``: the
+    release's command is in flight; ``write``: the holder is about to send its
+    storage write (a pause lands between its last check and the write). A
+    delay or partition catches the event's command itself; a crash or pause
+    falls right after it is sent; a lost reply loses its reply.
+    """
+
+    event: str
+    n: int = 1
+    fraction: float = 0.0
+
+    def __str__(self) -> str:
+        if self.event == "cmd":
+            return f"cmd={self.n}"
+        if self.event == "lease":
+            return f"lease={self.fraction!r}"  # repr: the text reads back exactly
+        return self.event
+
+    def tell(self) -> str:
+        """The story's words for it."""
+        if self.event == "cmd":
+            return f"right after its {_ordinal(self.n)} Redis command"
+        if self.event == "lease":
+            return f"when its lease has {self.fraction:.0%} left"
+        return {"renewal": "while a renewal is in flight",
+                "release": "while its release is in flight",
+                "write": "just before its storage write"}[self.event]
+
+
+def _coerce_trigger(fault: object) -> None:
+    """Accept a trigger as its text or as ``asdict`` left it: ``type(f)(**asdict(f))`` and
+    ``Pause(..., trigger="cmd=2")`` both give a Trigger."""
+    trigger = getattr(fault, "trigger", None)
+    if isinstance(trigger, str):
+        object.__setattr__(fault, "trigger", parse_trigger(trigger))
+    elif isinstance(trigger, dict):
+        try:
+            object.__setattr__(fault, "trigger", Trigger(**trigger))
+        except TypeError as exc:
+            raise FaultError(f"bad trigger {trigger}: {exc}") from None
+
+
+def _ordinal(n: int) -> str:
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
+def parse_trigger(text: str) -> Trigger:
+    """Read ``cmd=K``, ``lease=F``, ``renewal``, ``release`` or ``write``; FaultError if not."""
+    if not isinstance(text, str):
+        raise FaultError(f"a trigger is a string such as 'cmd=2', not {text!r}")
+    head, _, arg = text.partition("=")
+    if head in ("renewal", "release", "write") and not arg:
+        return Trigger(head)
+    try:
+        if head == "cmd" and arg:
+            n = int(arg)
+            if not 1 <= n <= 1000:
+                raise FaultError(f"trigger {text!r}: cmd=K needs 1 <= K <= 1000")
+            return Trigger("cmd", n=n)
+        if head == "lease" and arg:
+            fraction = float(arg)
+            if not 0.0 < fraction <= 1.0:
+                raise FaultError(f"trigger {text!r}: lease=F needs 0 < F <= 1")
+            return Trigger("lease", fraction=fraction)
+    except ValueError as exc:
+        if isinstance(exc, FaultError):
+            raise
+    raise FaultError(f"cannot read trigger {text!r}; the forms are cmd=K, lease=F, "
+                     "renewal, release, write")
+
 
 @dataclass(frozen=True, slots=True)
 class Pause:
@@ -28,6 +127,10 @@ class Pause:
     duration_ms: float
     node: str = "holder"
     kind: str = "pause"
+    trigger: Trigger | None = None
+
+    def __post_init__(self) -> None:
+        _coerce_trigger(self)
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +141,10 @@ class Crash:
     restart_after_ms: float | None = 1000.0
     node: str = "holder"
     kind: str = "crash"
+    trigger: Trigger | None = None
+
+    def __post_init__(self) -> None:
+        _coerce_trigger(self)
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +156,10 @@ class Delay:
     extra_ms: float
     node: str = "holder"
     kind: str = "delay"
+    trigger: Trigger | None = None
+
+    def __post_init__(self) -> None:
+        _coerce_trigger(self)
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +170,10 @@ class Partition:
     duration_ms: float
     node: str = "holder"
     kind: str = "partition"
+    trigger: Trigger | None = None
+
+    def __post_init__(self) -> None:
+        _coerce_trigger(self)
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +187,57 @@ class Clock:
     kind: str = "clock"
 
 
-Fault = Pause | Crash | Delay | Partition | Clock
+@dataclass(frozen=True, slots=True)
+class LostReply:
+    """Redis runs the command but its reply never arrives: the client times out, outcome unknown.
+
+    It strikes the target request's first command after ``at_ms`` (or the
+    command of its trigger). The connection drops as the reply leaves Redis:
+    the client gets ``TIMED_OUT`` then, or when its call's timeout fires first."""
+
+    at_ms: float
+    node: str = "holder"
+    kind: str = "lost-reply"
+    trigger: Trigger | None = None
+
+    def __post_init__(self) -> None:
+        _coerce_trigger(self)
+
+
+@dataclass(frozen=True, slots=True)
+class SlowStorage:
+    """The database slows: each storage operation sent in the window takes ``extra_ms`` longer.
+
+    Node ``storage``: everyone's; an app server or the holder: only its
+    operations (a slow critical section, whose write can land after its
+    lease ran out)."""
+
+    at_ms: float
+    duration_ms: float
+    extra_ms: float
+    node: str = "holder"
+    kind: str = "slow-storage"
+    trigger: Trigger | None = None
+
+    def __post_init__(self) -> None:
+        _coerce_trigger(self)
+
+
+@dataclass(frozen=True, slots=True)
+class RedisRestart:
+    """Redis restarts without persistence: every key is gone; it is unreachable for ``down_ms``.
+
+    Connections and subscriptions survive (clients reconnect at once); what
+    is sent while it is down is served when it is back. A restart while Redis is
+    paused or down strikes when it serves again."""
+
+    at_ms: float
+    down_ms: float = 0.0
+    node: str = "redis"
+    kind: str = "redis-restart"
+
+
+Fault = Pause | Crash | Delay | Partition | Clock | LostReply | SlowStorage | RedisRestart
 
 
 class FaultError(ValueError):
@@ -116,6 +281,12 @@ class FaultKind:
     """Old spellings still accepted (counterexample files, scripts)."""
     seed_name: str = ""
     """The spelling mixed into a swarm schedule's seed: frozen, so schedule ids stay."""
+    triggers: tuple[str, ...] = ()
+    """The ``Trigger`` events a fault of this kind may wait for (none: times only)."""
+    targets: tuple[str, ...] = ("holder", "redis", "app")
+    """What it may strike: ``holder``, ``redis``, ``storage``, ``app`` (app1, app2, ...)."""
+    doc: str = ""
+    """One line for ``locksim list`` when the type's docstring is not the whole story."""
 
     @property
     def swarm_seed_name(self) -> str:
@@ -153,34 +324,126 @@ def _crash_story(f: Crash) -> str:
     return f"{f.node} crashes{again}"
 
 
+def _lost_reply_parse(nums: list[float], node: str) -> Fault | None:
+    return LostReply(nums[0], node) if len(nums) == 1 else None
+
+
+def _slow_storage_parse(nums: list[float], node: str) -> Fault | None:
+    return SlowStorage(nums[0], nums[1], nums[2], node) if len(nums) == 3 else None
+
+
+def _restart_parse(nums: list[float], node: str) -> Fault | None:
+    if len(nums) not in (1, 2):
+        return None
+    return RedisRestart(nums[0], nums[1] if len(nums) == 2 else 0.0,
+                        "redis" if node == "holder" else node)
+
+
+def _restart_story(f: RedisRestart) -> str:
+    down = f", unreachable for {f.down_ms:g} ms" if f.down_ms else ""
+    return f"redis restarts empty (every key lost){down}"
+
+
+def _slow_storage_swarm(at: float, rng: Uniform, node: str) -> Fault:
+    duration, extra = _r(rng.uniform(100.0, 6000.0)), _r(rng.uniform(50.0, 2000.0))
+    return SlowStorage(at, duration, extra, "storage" if rng.uniform(0.0, 1.0) < 0.3 else node)
+
+
+def _redis_swarm(at: float, rng: Uniform, node: str) -> Fault:
+    """Redis itself: a restart, a pause (a slow script, a fork), a partition or a delay."""
+    u = rng.uniform(0.0, 4.0)
+    if u < 1.0:
+        return RedisRestart(at, _r(rng.uniform(0.0, 2000.0)))
+    if u < 2.0:
+        return Pause(at, _r(rng.uniform(50.0, 6000.0)), "redis")
+    if u < 3.0:
+        return Partition(at, _r(rng.uniform(50.0, 6000.0)), "redis")
+    return Delay(at, _r(rng.uniform(100.0, 6000.0)), _r(rng.uniform(1.0, 3000.0)), "redis")
+
+
+def _redis_strategy(st: Any, at: Any, node: Any) -> Any:
+    ms = st.integers(1, 6000).map(float)
+    return st.one_of(st.builds(RedisRestart, at, st.integers(0, 2000).map(float)),
+                     st.builds(Pause, at, ms, st.just("redis")),
+                     st.builds(Partition, at, ms, st.just("redis")),
+                     st.builds(Delay, at, ms, st.integers(1, 3000).map(float), st.just("redis")))
+
+
+def _lost_reply_swarm(at: float, rng: Uniform, node: str) -> Fault:
+    u = rng.uniform(0.0, 1.0)
+    trigger = (None if u < 0.3 else Trigger("cmd", n=2) if u < 0.7
+               else Trigger("renewal") if u < 0.85 else Trigger("release"))
+    return LostReply(at, node, trigger=trigger)
+
+
+def _lost_reply_strategy(st: Any, at: Any, node: Any) -> Any:
+    trigger = st.one_of(st.none(), st.integers(1, 4).map(lambda n: Trigger("cmd", n=n)),
+                        st.sampled_from((Trigger("renewal"), Trigger("release"))))
+    return st.builds(LostReply, at, node, trigger=trigger)
+
+
+# What an aimed draw may pick, and the events each of its kinds may wait for.
+_AIMED = ("crash", "pause", "delay", "partition", "lost-reply", "slow-storage")
+
+
+def _aimed_trigger(name: str, u: float, v: float) -> Trigger:
+    events = FAULTS[name].triggers
+    event = events[min(int(u * len(events)), len(events) - 1)]
+    if event == "cmd":
+        return Trigger("cmd", n=1 + min(int(v * 4), 3))
+    if event == "lease":
+        return Trigger("lease", fraction=round(0.02 + 0.48 * v, 3))
+    return Trigger(event)
+
+
+def _aimed_swarm(at: float, rng: Uniform, node: str) -> Fault:
+    """A fault of one of the aimable kinds, waiting for a drawn protocol event."""
+    name = _AIMED[min(int(rng.uniform(0.0, len(_AIMED))), len(_AIMED) - 1)]
+    trigger = _aimed_trigger(name, rng.uniform(0.0, 1.0), rng.uniform(0.0, 1.0))
+    target = node if node != "redis" else "holder"  # a trigger's event is an app's
+    base = FAULTS[name].swarm(at, rng, target)
+    return replace(base, node=target, trigger=trigger)  # type: ignore[type-var, arg-type]
+
+
+def _aimed_strategy(st: Any, at: Any, node: Any) -> Any:
+    def aim(name: str) -> Any:
+        k = FAULTS[name]
+        return st.tuples(k.strategy(st, at, node), node, st.floats(0, 1),
+                         st.floats(0, 1)).map(
+            lambda t, n=name: replace(t[0], node=t[1] if t[1] != "redis" else "holder",
+                                      trigger=_aimed_trigger(n, t[2], t[3])))
+    return st.one_of(*(aim(n) for n in _AIMED))
+
+
 def _r(x: float, digits: int = 3) -> float:
     return round(x, digits)
 
 
 FAULTS: dict[str, FaultKind] = {k.name: k for k in (
     FaultKind(
-        "pause", Pause, "pause:AT:DURATION[:NODE]", _pause_parse,
+        "pause", Pause, "pause:AT:DURATION[:NODE][@TRIGGER]", _pause_parse,
         lambda f: f"{f.node} pauses (stop-the-world) for {f.duration_ms:g} ms",
         ("pause", "resume"),
         lambda at, rng, node: Pause(at, _r(rng.uniform(50.0, 9000.0)), node),
         lambda st, at, node: st.builds(Pause, at, st.integers(1, 9000).map(float), node),
-        durations=("duration_ms",), aliases=("gc-pause",), seed_name="gc-pause"),
+        durations=("duration_ms",), aliases=("gc-pause",), seed_name="gc-pause",
+        triggers=TRIGGER_EVENTS),
     FaultKind(
-        "delay", Delay, "delay:AT:DURATION:EXTRA[:NODE]", _delay_parse,
+        "delay", Delay, "delay:AT:DURATION:EXTRA[:NODE][@TRIGGER]", _delay_parse,
         lambda f: f"{f.node}'s network slows by {f.extra_ms:g} ms for {f.duration_ms:g} ms",
         ("delay",),
         lambda at, rng, node: Delay(at, _r(rng.uniform(100.0, 6000.0)),
                                     _r(rng.uniform(1.0, 3000.0)), node),
         lambda st, at, node: st.builds(Delay, at, st.integers(1, 6000).map(float),
                                        st.integers(1, 3000).map(float), node),
-        durations=("duration_ms",)),
+        durations=("duration_ms",), triggers=_NET_EVENTS),
     FaultKind(
-        "partition", Partition, "partition:AT:DURATION[:NODE]", _partition_parse,
+        "partition", Partition, "partition:AT:DURATION[:NODE][@TRIGGER]", _partition_parse,
         lambda f: f"{f.node} is cut off from the network for {f.duration_ms:g} ms",
         ("partition", "heal"),
         lambda at, rng, node: Partition(at, _r(rng.uniform(50.0, 8000.0)), node),
         lambda st, at, node: st.builds(Partition, at, st.integers(1, 8000).map(float), node),
-        durations=("duration_ms",)),
+        durations=("duration_ms",), triggers=_NET_EVENTS),
     FaultKind(
         "clock", Clock, "clock:AT:OFFSET[:DRIFT][:NODE]", _clock_parse,
         lambda f: f"{f.node}'s clock jumps {f.offset_ms:+g} ms (drift {f.drift:g})",
@@ -192,17 +455,63 @@ FAULTS: dict[str, FaultKind] = {k.name: k for k in (
                                        st.integers(-200, 200).map(lambda d: d / 1000.0),
                                        st.sampled_from(("app1", "app2")))),
     FaultKind(
-        "crash", Crash, "crash:AT[:RESTART_AFTER][:NODE]", _crash_parse, _crash_story,
+        "crash", Crash, "crash:AT[:RESTART_AFTER][:NODE][@TRIGGER]", _crash_parse, _crash_story,
         ("crash", "restart"),
         lambda at, rng, node: Crash(at, _r(rng.uniform(100.0, 3000.0)), node),
         lambda st, at, node: st.builds(
             Crash, at, st.one_of(st.none(), st.integers(1, 3000).map(float)), node),
-        durations=("restart_after_ms",)),
+        durations=("restart_after_ms",), triggers=TRIGGER_EVENTS),
+    FaultKind(
+        "lost-reply", LostReply, "lost-reply:AT[:NODE][@TRIGGER]", _lost_reply_parse,
+        lambda f: (f"a Redis command of {f.node} runs but its reply is lost" if f.trigger
+                   else f"{f.node}'s next Redis command runs but its reply is lost"),
+        ("lost-reply",), _lost_reply_swarm, _lost_reply_strategy,
+        triggers=("cmd", "lease", "renewal", "release"), targets=("holder", "app")),
+    FaultKind(
+        "slow-storage", SlowStorage, "slow-storage:AT:DURATION:EXTRA[:NODE][@TRIGGER]",
+        _slow_storage_parse,
+        lambda f: (f"the database answers {'every node' if f.node == 'storage' else f.node} "
+                   f"{f.extra_ms:g} ms slower for {f.duration_ms:g} ms"),
+        ("slow-storage",),
+        _slow_storage_swarm,
+        lambda st, at, node: st.builds(SlowStorage, at, st.integers(1, 6000).map(float),
+                                       st.integers(1, 2000).map(float),
+                                       st.one_of(node, st.just("storage"))),
+        durations=("duration_ms",), triggers=("cmd", "lease", "write"),
+        targets=("holder", "storage", "app")),
+    FaultKind(
+        "redis-restart", RedisRestart, "redis-restart:AT[:DOWN]", _restart_parse,
+        _restart_story, ("crash", "restart"),
+        lambda at, rng, node: RedisRestart(at, _r(rng.uniform(0.0, 2000.0))),
+        lambda st, at, node: st.builds(RedisRestart, at, st.integers(0, 2000).map(float)),
+        durations=("down_ms",), targets=("redis",)),
 )}
 
+
+class Aimed:
+    """Not a value: a draw (``aimed``, ``redis``) yields faults of other kinds."""
+
+
+DRAWS: dict[str, FaultKind] = {k.name: k for k in (
+    FaultKind(
+        "aimed", Aimed, "aimed", lambda nums, node: None, str, (),
+        _aimed_swarm, _aimed_strategy, targets=("holder", "app"),
+        doc="A crash, pause, delay, partition, lost reply or slow storage aimed at a "
+            "protocol event (a drawn trigger): for --faults and Hypothesis."),
+    FaultKind(
+        "redis", Aimed, "redis", lambda nums, node: None, str, (),
+        _redis_swarm, _redis_strategy, targets=("redis",),
+        doc="Redis itself faulted: a restart, a pause, a partition or a delay of node "
+            "redis (swarms never aim the other kinds at it)."),
+)}
+"""Names ``--faults`` and the strategies accept that draw faults of other kinds."""
+
+DEFAULT_KINDS: tuple[str, ...] = (*FAULTS, *DRAWS)
+"""What ``check`` explores when ``--faults`` is not given: every kind, and the draws."""
+
 ALIASES: dict[str, str] = {a: k.name for k in FAULTS.values() for a in k.aliases}
-KNOWN_NAMES: tuple[str, ...] = (*FAULTS, *ALIASES)
-"""Every accepted spelling: the names first, then the old ones."""
+KNOWN_NAMES: tuple[str, ...] = (*FAULTS, *DRAWS, *ALIASES)
+"""Every accepted spelling: the names first, the draws, then the old ones."""
 FAULT_EVENTS: frozenset[str] = frozenset(e for k in FAULTS.values() for e in k.events)
 """Every nemesis op a fault can record."""
 FAULT_KINDS: dict[str, type] = {name: k.type for name, k in FAULTS.items()}
@@ -212,9 +521,9 @@ _BY_TYPE: dict[type, FaultKind] = {k.type: k for k in FAULTS.values()}
 
 def kind(name: str) -> FaultKind:
     """The kind called ``name`` (or an old spelling of it); FaultError when unknown."""
-    found = FAULTS.get(ALIASES.get(name, name))
+    found = FAULTS.get(ALIASES.get(name, name)) or DRAWS.get(name)
     if found is None:
-        raise FaultError(f"unknown fault kind {name!r}; known: {', '.join(FAULTS)}")
+        raise FaultError(f"unknown fault kind {name!r}; known: {', '.join((*FAULTS, *DRAWS))}")
     return found
 
 
@@ -224,11 +533,18 @@ def kind_of(fault: Fault) -> FaultKind:
 
 # -- validation, the CLI grammar, JSON -------------------------------------------------------
 
-_NODE = re.compile(r"(holder|redis|app[1-9][0-9]*)")
+_NODE = re.compile(r"(holder|redis|storage|app[1-9][0-9]*)")
+_APP = re.compile(r"app[1-9][0-9]*")
+
+
+def _targets(k: FaultKind) -> str:
+    words = {"app": "app1..", "holder": "holder", "redis": "redis", "storage": "storage"}
+    return ", ".join(words[t] for t in k.targets)
 
 
 def validate(fault: Fault) -> Fault:
-    """The fault if it makes sense: finite numbers, times not negative, a known target."""
+    """The fault if it makes sense: finite numbers, times not negative, a target and a
+    trigger its kind allows."""
     k = kind_of(fault)
     for f in fields(fault):
         value = getattr(fault, f.name)
@@ -237,9 +553,28 @@ def validate(fault: Fault) -> Fault:
                 raise FaultError(f"{k.name} fault: {f.name} must be finite, not {value}")
             if (f.name == "at_ms" or f.name in k.durations or f.name == "extra_ms") and value < 0:
                 raise FaultError(f"{k.name} fault: {f.name} must not be negative, not {value:g}")
-    if not isinstance(fault.node, str) or not _NODE.fullmatch(fault.node):
-        raise FaultError(f"{k.name} fault: unknown target {fault.node!r} "
-                         "(app1.., redis or holder)")
+    node = fault.node
+    if (not isinstance(node, str) or not _NODE.fullmatch(node)
+            or not (node in k.targets or ("app" in k.targets and _APP.fullmatch(node)))):
+        raise FaultError(f"{k.name} fault: unknown target {node!r} ({_targets(k)})")
+    trigger = getattr(fault, "trigger", None)
+    if trigger is not None:
+        if not isinstance(trigger, Trigger):
+            raise FaultError(f"{k.name} fault: trigger must be a Trigger, not {trigger!r}")
+        try:
+            again = parse_trigger(str(trigger))
+        except FaultError as exc:
+            raise FaultError(f"{k.name} fault: {exc}") from None
+        if again != trigger:  # its text must say all of it: that is what JSON keeps
+            raise FaultError(f"{k.name} fault: trigger {trigger!r} does not read back "
+                             f"from its text {str(trigger)!r}")
+        if trigger.event not in k.triggers:
+            allowed = ", ".join(k.triggers) or "none"
+            raise FaultError(f"{k.name} fault cannot wait for {trigger.event!r} "
+                             f"(its triggers: {allowed})")
+        if node != "holder" and not _APP.fullmatch(node):
+            raise FaultError(f"{k.name} fault: a trigger needs a holder or app target, "
+                             f"not {node!r}")
     return fault
 
 
@@ -254,8 +589,12 @@ def _is_number(text: str) -> bool:
 def parse_fault(spec: str) -> Fault:
     """Read a CLI spec: ``pause:AT:DURATION[:NODE]``, ``crash:AT[:RESTART_AFTER][:NODE]``,
     ``delay:AT:DURATION:EXTRA[:NODE]``, ``partition:AT:DURATION[:NODE]``,
-    ``clock:AT:OFFSET[:DRIFT][:NODE]``; times in ms, NODE app1.., redis or holder."""
-    head, *rest = spec.split(":")
+    ``clock:AT:OFFSET[:DRIFT][:NODE]``, ``lost-reply:AT[:NODE]``,
+    ``slow-storage:AT:DURATION:EXTRA[:NODE]``, ``redis-restart:AT[:DOWN]``; times in ms,
+    NODE app1.., redis, storage or holder. ``@TRIGGER`` at the end makes it wait for a
+    protocol event (``crash:0@cmd=1``, ``pause:0:3000@lease=0.1``, ``@renewal``, ...)."""
+    body, at_sign, trigger_text = spec.partition("@")
+    head, *rest = body.split(":")
     k = FAULTS.get(ALIASES.get(head, head))
     if k is None:
         raise FaultError(f"cannot read fault {spec!r}: unknown kind {head!r}; "
@@ -270,13 +609,24 @@ def parse_fault(spec: str) -> Fault:
     if fault is None:
         raise FaultError(f"cannot read fault {spec!r}; the form is {k.spec}")
     try:
+        if at_sign:
+            if not k.triggers:
+                raise FaultError(f"{k.name} fault cannot wait for a protocol event")
+            fault = replace(fault, trigger=parse_trigger(trigger_text))  # type: ignore[type-var, arg-type]
         return validate(fault)
     except FaultError as exc:
         raise FaultError(f"cannot read fault {spec!r}: {exc}") from None
 
 
 def fault_to_dict(fault: Fault) -> dict[str, Any]:
-    return asdict(fault)
+    """JSON data; a fault with no trigger has no ``trigger`` key (old files stay as they were)."""
+    data = asdict(fault)
+    trigger = getattr(fault, "trigger", None)
+    if trigger is None:
+        data.pop("trigger", None)
+    else:
+        data["trigger"] = str(trigger)
+    return data
 
 
 def fault_from_dict(data: dict[str, Any]) -> Fault:
@@ -287,10 +637,17 @@ def fault_from_dict(data: dict[str, Any]) -> Fault:
     k = FAULTS.get(ALIASES.get(name, name)) if isinstance(name, str) else None
     if k is None:
         raise FaultError(f"unknown fault kind {name!r}; known: {', '.join(FAULTS)}")
+    given = {**data, "kind": k.name}
     try:
-        fault = k.type(**{**data, "kind": k.name})
+        if given.get("trigger") is not None:
+            if not k.triggers:
+                raise FaultError(f"{k.name} fault cannot wait for a protocol event")
+            given["trigger"] = parse_trigger(given["trigger"])
+        fault = k.type(**given)
     except TypeError as exc:
         raise FaultError(f"bad {k.name} fault {data}: {exc}") from None
+    except FaultError as exc:
+        raise FaultError(f"{exc}: {data}") from None
     try:
         return validate(fault)
     except FaultError as exc:
@@ -298,8 +655,12 @@ def fault_from_dict(data: dict[str, Any]) -> Fault:
 
 
 def describe(fault: Fault) -> str:
-    """One line for a story: what, where, when."""
-    return kind_of(fault).describe(fault)  # type: ignore[no-any-return]
+    """One line for a story: what, where, and the protocol event it waited for."""
+    line: str = kind_of(fault).describe(fault)
+    trigger = getattr(fault, "trigger", None)
+    if trigger is not None:
+        line += f", {trigger.tell()} (@{trigger})"
+    return line
 
 
 def scaled(fault: Fault, x: float) -> Fault:

@@ -214,7 +214,7 @@ class Scenario:
             raise ScenarioError("arrival times must not be negative")
         if self.load == "open" and self.rate_rps <= 0:
             raise ScenarioError("rate_rps must be positive for an open load")
-        names = {f"app{i + 1}" for i in range(self.servers)} | {"holder", "redis"}
+        names = {f"app{i + 1}" for i in range(self.servers)} | {"holder", "redis", "storage"}
         for fault in self.faults:
             if fault.node not in names:
                 raise ScenarioError(f"fault on unknown node {fault.node!r}: {fault}")

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from models.checkers import PRIORITY
+from models.faults import DEFAULT_KINDS
 from sim.cli.common import (
     UsageError,
     at_least,
@@ -61,7 +62,7 @@ def validate_args(args: argparse.Namespace) -> None:
     args.depth = 10 if args.depth is None else args.depth
     args.levels = "0,1000" if args.levels is None else args.levels
     args.max_runs = 20000 if args.max_runs is None else args.max_runs
-    args.faults = "gc-pause" if args.faults is None else args.faults
+    args.faults = ",".join(DEFAULT_KINDS) if args.faults is None else args.faults
     output_dir(args.out, "--out")
     output_file(args.graph, "--graph")
     if args.graph and Path(args.graph).suffix.lower() not in (".graphml", ".json", ".xml"):
@@ -275,7 +276,7 @@ def add_parser(sub: Any) -> None:
                          help="--exhaustive: write the explored graph (GraphML, or .json)")
     check_p.add_argument("--faults", default=None,
                          help=f"comma-separated fault kinds: {fault_kinds_help()} "
-                         "(default gc-pause; '' for none, which proves little)")
+                         "(default: every kind; '' for none, which proves little)")
     check_p.add_argument("--schedules", type=int, default=None, help="how many (default 1000)")
     check_p.add_argument("--seed", type=int, default=1, help="exploration seed (default 1)")
     check_p.add_argument("--properties", help="comma-separated checkers (default: all)")

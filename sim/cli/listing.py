@@ -18,7 +18,7 @@ def _first_line(doc: str | None) -> str:
 def catalogue() -> dict[str, list[dict[str, Any]]]:
     """Locks, fault kinds, properties and topologies, each with one line of meaning."""
     from models.checkers import CHECKERS, PRIORITY
-    from models.faults import FAULTS
+    from models.faults import DRAWS, FAULTS, TRIGGER_DOCS, TRIGGER_EVENTS, TRIGGER_FORMS
     from models.locks import LOCKS, make_lock
 
     locks = []
@@ -32,10 +32,19 @@ def catalogue() -> dict[str, list[dict[str, Any]]]:
             doc = f"(cannot build with defaults: {type(exc).__name__})"
         locks.append({"name": name, "doc": doc})
     faults = [{"name": k.name, "spec": k.spec, "aliases": list(k.aliases),
-               "doc": _first_line(k.type.__doc__)} for k in FAULTS.values()]
+               "triggers": list(k.triggers), "doc": _first_line(k.type.__doc__)}
+              for k in FAULTS.values()]
+    draws = [{"name": k.name, "spec": f"--faults {k.name}", "doc": k.doc}
+             for k in DRAWS.values()]
+    triggers = []
+    for e in TRIGGER_EVENTS:
+        takers = [k.name for k in FAULTS.values() if e in k.triggers]
+        triggers.append({"name": e, "spec": f"@{TRIGGER_FORMS[e]}", "kinds": takers,
+                         "doc": f"{TRIGGER_DOCS[e]} ({', '.join(takers)})"})
     order = sorted(CHECKERS, key=lambda p: PRIORITY.index(p) if p in PRIORITY else 99)
     properties = [{"name": p, "doc": _first_line(CHECKERS[p].__doc__)} for p in order]
-    return {"locks": locks, "faults": faults, "properties": properties,
+    return {"locks": locks, "faults": faults, "fault draws": draws, "triggers": triggers,
+            "properties": properties,
             "topologies": [{"name": n, "doc": d} for n, d in TOPOLOGIES.items()]}
 
 
@@ -63,10 +72,10 @@ def fault_help() -> str:
 
 
 def fault_kinds_help() -> str:
-    from models.faults import FAULTS
+    from models.faults import DRAWS, FAULTS
 
     return ", ".join(k.name + (f" (or {'/'.join(k.aliases)})" if k.aliases else "")
-                     for k in FAULTS.values())
+                     for k in (*FAULTS.values(), *DRAWS.values()))
 
 
 def add_parser(sub: Any) -> None:

@@ -136,9 +136,18 @@ def cmd_run_real(args: argparse.Namespace, scenario: Scenario) -> int:
     return 1 if any(v["valid"] is False for w in worlds for v in w["verdicts"]) else 0
 
 
+class _WholeSpecs(argparse.HelpFormatter):
+    """Wraps help text without breaking a fault spec at a hyphen (``lost-reply:AT``)."""
+
+    def _split_lines(self, text: str, width: int) -> list[str]:
+        import textwrap
+
+        return textwrap.wrap(" ".join(text.split()), width, break_on_hyphens=False)
+
+
 def add_parser(sub: Any) -> None:
     run_p = sub.add_parser(
-        "run",
+        "run", formatter_class=_WholeSpecs,
         help="run one scenario (default: the field report's) and print its figures",
         description="Run one scenario and print its metrics beside the report's table 7.1, "
         "and the verdict of every checker. Exit 1 if a property was violated.",
@@ -162,8 +171,10 @@ def add_parser(sub: Any) -> None:
                        help="closed: k6 VUs looping (default); open: an arrival rate")
     run_p.add_argument("--rate", type=float, help="arrivals per second for --load open")
     run_p.add_argument("--fault", action="append", metavar="SPEC",
-                       help=f"add a fault: {fault_help()}; times in ms, NODE is app1.., redis "
-                       "or holder (default holder); `locksim list` explains each")
+                       help=f"add a fault: {fault_help()}; times in ms, NODE is app1.., redis, "
+                       "storage or holder (default holder); @cmd=K, @lease=F, @renewal, "
+                       "@release or @write makes it wait for that protocol event; "
+                       "`locksim list` explains each")
     run_p.add_argument("--properties", help="comma-separated checkers (default: all)")
     run_p.add_argument("--import", dest="imports", action="append", metavar="MODULE",
                        help="import a module that registers lock designs (see the README)")

@@ -35,7 +35,18 @@ from typing import Any, assert_never
 
 from models.balancer import Balancer
 from models.database import Database
-from models.faults import Clock, Crash, Delay, Fault, Partition, Pause
+from models.faults import (
+    Clock,
+    Crash,
+    Delay,
+    Fault,
+    LostReply,
+    Partition,
+    Pause,
+    RedisRestart,
+    SlowStorage,
+    describe,
+)
 from models.faults import scaled as scaled_fault
 from models.history import History, Recorder
 from models.locks import UnknownLock, make_lock
@@ -154,6 +165,22 @@ class WorkerHandle:
 # -- the cluster ----------------------------------------------------------------------------------
 
 
+def refuse_unreal(faults: tuple[Fault, ...]) -> None:
+    """ClusterError for a fault this world cannot apply honestly: the real workers' Redis
+    commands go through redis-py unseen, so nothing can wait for a protocol event or
+    drop a reply after Redis ran the command."""
+    for i, fault in enumerate(faults):
+        if isinstance(fault, LostReply):
+            raise ClusterError(f"fault {i} ({describe(fault)}): lost replies need the "
+                               "simulator (the real workers' replies cannot be dropped)")
+        trigger = getattr(fault, "trigger", None)
+        if trigger is not None:
+            raise ClusterError(f"fault {i} ({fault.kind}@{trigger}): protocol-event triggers "
+                               "need the simulator (the real workers' commands are not "
+                               "watched)")
+
+
+
 class Cluster:
     """One real run's processes and state. ``async with Cluster(...)`` then ``await run()``."""
 
@@ -172,9 +199,10 @@ class Cluster:
         self.binary = redis_server
         self.redis_url = redis_url
         if redis_url and any(f.node == "redis" for f in scenario.faults
-                             if isinstance(f, Pause | Crash)):
-            raise ClusterError("Redis pauses and crashes need a server locksim started "
-                               "(drop --redis-url)")
+                             if isinstance(f, Pause | Crash | RedisRestart)):
+            raise ClusterError("Redis pauses, crashes and restarts need a server locksim "
+                               "started (drop --redis-url)")
+        refuse_unreal(scenario.faults)
         self.monitor_path = Path(monitor_log) if monitor_log else None
         self.imports = imports
         self.server: RedisServer | None = None
@@ -186,6 +214,7 @@ class Cluster:
         self.balancer = Balancer(self.workers)  # type: ignore[arg-type]
         self.load = Load(self)
         self.nemesis = Nemesis(self._apply)
+        self.slow_storage: dict[str, list[tuple[float, float, float]]] = {}  # node -> windows
         self.chooser = Chooser(self.scenario.seed)
         self.db = Database(self.scenario.stock, self.scenario.fencing_storage)
         self.t0 = time.monotonic()
@@ -350,8 +379,11 @@ class Cluster:
             opened.pop(f, None)
         if f == "acquire" and type_ == "ok":
             self.nemesis.acquired(process, node)
-        elif f == "release" and type_ == "invoke":
-            self.nemesis.released(process)
+        elif f == "release":
+            if type_ == "invoke":
+                self.nemesis.released(process)
+            else:
+                self.nemesis.release_answered(process)
 
     def _event(self, f: str, node: str, value: object = None) -> None:
         self.record(self.now_ms(), "nemesis", "info", f, value, node)
@@ -378,7 +410,13 @@ class Cluster:
             if w.incarnation == incarnation:
                 w.send({"k": "sto", "id": sid, "r": result})
 
-        self._later(lat.sample(self.chooser), apply)
+        self._later(lat.sample(self.chooser) + self._storage_extra(w.name), apply)
+
+    def _storage_extra(self, node: str) -> float:
+        """What the slow-storage windows open now add to an operation ``node`` sends."""
+        now = self.now_ms()
+        return sum(ms for who in (node, "storage") for start, end, ms in
+                   self.slow_storage.get(who, ()) if start <= now < end)
 
     def _later(self, ms: float, fn: Callable[[], None]) -> None:
         assert self.loop is not None
@@ -440,8 +478,34 @@ class Cluster:
                     self.by_name[node].send({"k": "clock", "offset": fault.offset_ms,
                                              "drift": fault.drift})
                 self._event("clock", node, (fault.offset_ms, fault.drift))
+            case SlowStorage():
+                now = self.now_ms()
+                self.slow_storage.setdefault(node, []).append(
+                    (now, now + fault.duration_ms, fault.extra_ms))
+                self._event("slow-storage", node, (fault.extra_ms, fault.duration_ms))
+            case RedisRestart():
+                self._redis_restart(fault.down_ms)
+            case LostReply():  # refused when the cluster was built
+                raise ClusterError("lost replies need the simulator")
             case _:
                 assert_never(fault)
+
+    def _redis_restart(self, down_ms: float) -> None:
+        """SIGKILL, ``down_ms`` with nothing listening, then an empty server on the same port."""
+        assert self.server is not None
+        self._event("crash", "redis")
+        if down_ms <= 0:
+            self.server.restart()
+            self._event("restart", "redis")
+            return
+        self.server.kill()
+
+        def back() -> None:
+            if not self._closed and self.server is not None:
+                self.server.start()
+                self._event("restart", "redis")
+
+        self._later(down_ms, back)
 
     def _pause(self, node: str, duration_ms: float) -> None:
         end = self.now_ms() + duration_ms

@@ -229,6 +229,7 @@ class Interpreter:
                     return False
             elif kind is Storage:
                 s = task.seq = task.seq + 1
+                self.calling = task.request  # whose write it is (fault triggers)
                 self.storage(effect, lambda r, t=task, s=s: self.wake_if(t, s, r))
                 return True
             elif kind is Sleep:

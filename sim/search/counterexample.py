@@ -87,7 +87,8 @@ class Counterexample:
                 f"{arrivals} ms")
 
     def fault_lines(self) -> list[str]:
-        return [f"  at {f.at_ms:g} ms: {describe(f)}" for f in self.scenario.faults]
+        return [f"  {'from' if getattr(f, 'trigger', None) else 'at'} {f.at_ms:g} ms: "
+                f"{describe(f)}" for f in self.scenario.faults]
 
     def witness_lines(self) -> list[str]:
         return [f"  #{op.index} {format_ms(op.time)} ms {op.process} {op.type} {op.f}"

@@ -40,9 +40,13 @@ def struck(result: RunResult) -> list[dict[str, Any]]:
             used.add(hit.index)
         node = hit.node if hit is not None else None
         line = describe(fault).replace(fault.node, node or fault.node, 1)
+        trigger = getattr(fault, "trigger", None)
         if hit is None:
-            line = (f"{describe(fault)}: scheduled at {fault.at_ms:g} ms, never struck"
-                    + (" (nobody acquired the lock after it)" if fault.node == "holder" else ""))
+            why = (" (its protocol event never came)" if trigger is not None
+                   else " (nobody acquired the lock after it)" if fault.node == "holder" else "")
+            line = f"{describe(fault)}: scheduled at {fault.at_ms:g} ms, never struck{why}"
+        elif trigger is not None:
+            line = f"at {hit.time:.3f} ms: {line} (armed at {fault.at_ms:g} ms)"
         elif abs(hit.time - fault.at_ms) > 1e-6:
             line = (f"at {hit.time:.3f} ms: {line} (scheduled at {fault.at_ms:g} ms, "
                     f"deferred to the next acquire)")

@@ -14,7 +14,8 @@ from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from models.locks.effect import Record, Storage
+from models.faults import LostReply, Pause
+from models.locks.effect import TIMED_OUT, Record, Storage
 from sim.runtime.loop import Interpreter, Task
 from sim.world.kernel import URGENT, call_after
 from sim.world.network import Connection
@@ -26,6 +27,13 @@ if TYPE_CHECKING:
 
 _RESUME = 0
 _MESSAGE = 1
+
+
+def _lost(on_reply: Callable[[object], None]) -> Callable[[object], None]:
+    """A lost reply: Redis ran the command, but the connection drops as the reply
+    leaves; the client learns then that the outcome is unknown (``TIMED_OUT``),
+    unless the call's own timeout fired first."""
+    return lambda _reply: on_reply(TIMED_OUT)
 
 
 class AppServer(Interpreter):
@@ -46,6 +54,7 @@ class AppServer(Interpreter):
         self.active = 0  # requests in progress, for least_conn
         self._idle = False  # the loop waits for a callback to run
         self._burning: tuple[float, Any, tuple[Any, ...]] | None = None  # CPU frozen by a pause
+        self._held: list[tuple[Storage, Any]] = []  # storage sends a triggered pause holds
         self.pool: list[Connection] = []  # idle connections for blocking calls
         self.pooled: list[Connection] = []  # every connection the pool ever opened
         self.cmd: Connection
@@ -136,13 +145,33 @@ class AppServer(Interpreter):
 
     def call(self, argv: tuple[object, ...], blocking: bool,
              on_reply: Callable[[object], None]) -> None:
+        nemesis = self.world.nemesis
+        if nemesis.watches:  # a triggered fault waits for a command
+            request = self.calling
+            if any(type(f) is LostReply for f in nemesis.sent(request, self.name, True)):
+                on_reply = _lost(on_reply)
+            self._send(argv, blocking, on_reply)
+            nemesis.sent(request, self.name, False)
+        else:
+            self._send(argv, blocking, on_reply)
+
+    def _send(self, argv: tuple[object, ...], blocking: bool,
+              on_reply: Callable[[object], None]) -> None:
         if blocking:
             self._call_pooled(argv, on_reply)
         else:
             self.cmd.send(argv, on_reply, self.calling)
 
     def storage(self, effect: Storage, on_reply: Callable[[object], None]) -> None:
-        self.world.storage_call(effect, on_reply)
+        nemesis = self.world.nemesis
+        if nemesis.watches:  # a triggered fault may wait for the holder's write
+            fired = nemesis.stored(self.calling, self.name, effect.op)
+            if not self.alive:
+                return  # it crashed between its last step and the write: never sent
+            if self.paused and any(type(f) is Pause for f in fired):
+                self._held.append((effect, on_reply))  # sent once the pause ends
+                return
+        self.world.storage_call(effect, on_reply, self.name)
 
     def subscribe(self, channel: str, on_confirmed: Callable[[], None]) -> None:
         self.sub.send(("SUBSCRIBE", channel), lambda _r: on_confirmed())
@@ -204,6 +233,10 @@ class AppServer(Interpreter):
             return
         self.paused = False
         self.frozen_total += self.world.now - self.frozen_since
+        if self._held:
+            held, self._held = self._held, []
+            for effect, on_reply in held:
+                self.world.storage_call(effect, on_reply, self.name)
         if self._burning is not None:
             burning, self._burning = self._burning, None
             call_after(self.env, 0, self._cpu, *burning)
@@ -222,6 +255,7 @@ class AppServer(Interpreter):
         self.listeners.clear()
         self.sems.clear()
         self.queue.clear()
+        self._held.clear()
         self.cmd.close()
         self.sub.close()
         for conn in self.pooled:

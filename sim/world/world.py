@@ -21,7 +21,18 @@ import simpy
 from models.balancer import Balancer
 from models.checkers.ground_truth import KeyEffect, RequestSpan
 from models.database import Database
-from models.faults import Clock, Crash, Delay, Fault, NetFaults, Partition, Pause
+from models.faults import (
+    Clock,
+    Crash,
+    Delay,
+    Fault,
+    LostReply,
+    NetFaults,
+    Partition,
+    Pause,
+    RedisRestart,
+    SlowStorage,
+)
 from models.history import History, Recorder
 from models.locks import LockDesign, make_lock
 from models.locks.effect import Record, Storage
@@ -81,7 +92,8 @@ class World:
         self.recorder = Recorder()
         self.net_faults: dict[str, NetFaults] = {}
         self.pause_ends: dict[str, list[float]] = {}
-        self.nemesis = Nemesis(self._apply)
+        self.slow_storage: dict[str, list[tuple[float, float, float]]] = {}  # node -> windows
+        self.nemesis = Nemesis(self._apply, self)
         self._client_ids = 0
         self.redis = RedisNode(self, scenario.redis_version, scenario.redis_service_ms,
                                scenario.script_service_ms, monitor=monitor)
@@ -133,12 +145,36 @@ class World:
             task.open_ops.pop(f, None)
         if f == "acquire" and type_ == "ok":
             self.nemesis.acquired(task.process, node)
-        elif f == "release" and type_ == "invoke":
-            self.nemesis.released(task.process)
+        elif f == "release":
+            if type_ == "invoke":
+                self.nemesis.released(task.process)
+            else:
+                self.nemesis.release_answered(task.process)
 
-    def storage_call(self, op: Storage, reply: Callable[[object], None]) -> None:
+    def storage_call(self, op: Storage, reply: Callable[[object], None], node: str = "") -> None:
         lat = self.scenario.storage_latency
-        self.at(self.env.now + lat.sample(self.chooser), self._storage_apply, op, reply)
+        arrive = self.env.now + lat.sample(self.chooser)
+        if self.slow_storage:
+            arrive += self._storage_extra(node)
+        self.at(arrive, self._storage_apply, op, reply)
+
+    def _storage_extra(self, node: str) -> float:
+        """The extra ms a slow-storage window adds to an operation ``node`` sends now."""
+        now = self.env.now
+        extra = 0.0
+        for who in (node, "storage"):
+            for start, end, ms in self.slow_storage.get(who, ()):
+                if start <= now < end:
+                    extra += ms
+        return extra
+
+    def lease(self, process: str) -> tuple[float, float] | None:
+        """The deadline and full TTL of the key ``process`` last set or renewed, by Redis's
+        own log (None: its key has no TTL); what a ``lease=F`` trigger runs down."""
+        for e in reversed(self.redis.effects):
+            if e.request == process and e.effect in ("set", "expire"):
+                return None if e.ttl_ms is None else (e.time + e.ttl_ms, e.ttl_ms)
+        return None
 
     def _storage_apply(self, op: Storage, reply: Callable[[object], None]) -> None:
         result = self.db.apply(op)
@@ -235,6 +271,25 @@ class World:
                 if node in self.by_name:
                     self.by_name[node].set_clock(fault.offset_ms, fault.drift)
                 self._event("clock", node, (fault.offset_ms, fault.drift))
+            case LostReply():  # the app server drops the reply (see AppServer.call)
+                self._event("lost-reply", node, None)
+            case SlowStorage():
+                self.slow_storage.setdefault(node, []).append(
+                    (now, now + fault.duration_ms, fault.extra_ms))
+                self._event("slow-storage", node, (fault.extra_ms, fault.duration_ms))
+            case RedisRestart():
+                if self.redis.busy_until > now + 1e-9:
+                    # Redis has already run, at later times, the commands queued while it
+                    # is paused or down (the node runs a command when it arrives): the
+                    # restart lands once they are done, so Redis's log stays in order.
+                    self.at(self.redis.busy_until, self._apply, node, fault)
+                    return
+                self._event("crash", "redis", None)
+                self.redis.lost()
+                self.redis.model.flush()
+                if fault.down_ms > 0:  # nothing is served until it is back
+                    self.redis.busy_until = max(self.redis.busy_until, now + fault.down_ms)
+                self.at(now + fault.down_ms, lambda: self._event("restart", "redis", None))
             case _:
                 assert_never(fault)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from models.checkers import check_all
-from models.faults import FAULTS
+from models.faults import DEFAULT_KINDS
 from models.locks import LOCKS
 from models.locks.zoo import BUGGY, CORPUS, CORRECT
 from sim.search.explore import Job, run_schedule, schedule
@@ -28,11 +28,11 @@ def test_fault_free_run_is_clean(name):
 @pytest.mark.parametrize("name", sorted(CORRECT))
 def test_twins_never_break_ownership(name):
     for index in range(40):
-        outcome = run_schedule(Job(name, tuple(FAULTS), 1, index))
+        outcome = run_schedule(Job(name, DEFAULT_KINDS, 1, index))
         assert "owner-only-release" not in outcome.violated, (name, index)
 
 
 def test_unconditional_del_is_caught_as_foreign_release():
     found = {p for i in range(40)
-             for p in run_schedule(Job("zoo-unconditional-del", tuple(FAULTS), 1, i)).violated}
+             for p in run_schedule(Job("zoo-unconditional-del", DEFAULT_KINDS, 1, i)).violated}
     assert "owner-only-release" in found

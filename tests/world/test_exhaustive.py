@@ -20,7 +20,7 @@ def test_the_seed_lock_loses_a_wakeup_and_every_finding_replays():
     for finding in found.findings[:5]:
         result = run(finding.scenario)
         assert result.trace_hash == finding.trace_hash
-        violated = {v.property for v in check_all(result.history) if v.valid is False}
+        violated = {v.property for v in check_all(result.history, truth=result) if v.valid is False}
         assert set(finding.violated) == violated
 
 
