@@ -15,6 +15,7 @@ from typing import Any
 
 from models.dist import Dist
 from models.faults import Fault, fault_from_dict, fault_to_dict
+from models.topology import Topology, TopologyError, parse_topology
 from models.validation import ValueProblem, at_least, at_most, check_fields, positive
 
 
@@ -31,7 +32,7 @@ STORAGE_LATENCY = Dist("uniform", 1.4, 2.0)
 MINIMUM = {
     "servers": 1, "requests": 0, "vus": 1, "first_user": 0, "repeat_users": 1, "stock": 0,
     "redis_service_ms": 0, "script_service_ms": 0, "callback_cpu_ms": 0, "handler_cpu_ms": 0,
-    "seed": 0,
+    "seed": 0, "restart_delay_ms": 0,
 }
 # The largest: past these a run would take days or exhaust memory, which is never
 # what the user meant (a typo, or a unit mixed up).
@@ -83,6 +84,13 @@ def _check_design(lock: str, params: tuple[tuple[str, Any], ...]) -> None:
 
 
 _GOOD_DESIGNS: set[object] = set()
+
+
+def _design(lock: str, params: tuple[tuple[str, Any], ...]) -> object:
+    """The design, already known to build (``_check_design`` ran)."""
+    from models.locks import make_lock
+
+    return make_lock(lock, **dict(params))
 
 
 def _type_name(hint: Any) -> str:
@@ -140,6 +148,14 @@ class Scenario:
     horizon_ms: float = about(600_000.0, 'a run stops here even if requests are still waiting')
     redis_version: tuple[int, int] = about(
         (7, 0), 'the Redis dialect modelled, [major, minor] (6 or 7)')
+    topology: str = about(
+        "single", 'the Redis nodes: single, redlock:N (locksim list names them)')
+    persistence: str = about(
+        "none", "every node's persistence: none, aof-always, aof-everysec or rdb:MS")
+    restart_delay_ms: float = about(
+        0.0, 'a crashed Redis node comes back no sooner than this after its crash')
+    redis_clocks: tuple[tuple[str, float, float], ...] = about(
+        (), "Redis nodes' wall clocks at the start: [node, offset_ms, drift] each")
     extra: tuple[tuple[str, Any], ...] = about(
         (), 'reserved; kept for files written by older versions')
 
@@ -214,12 +230,28 @@ class Scenario:
             raise ScenarioError("arrival times must not be negative")
         if self.load == "open" and self.rate_rps <= 0:
             raise ScenarioError("rate_rps must be positive for an open load")
-        names = {f"app{i + 1}" for i in range(self.servers)} | {"holder", "redis"}
+        topology = self.redis_topology()
+        names = {f"app{i + 1}" for i in range(self.servers)} | {"holder", *topology.names}
         for fault in self.faults:
             if fault.node not in names:
                 raise ScenarioError(f"fault on unknown node {fault.node!r}: {fault}")
         self._check_lock()
+        wanted = getattr(_design(self.lock, self.lock_params), "nodes", None)
+        if isinstance(wanted, tuple):
+            missing = [n for n in wanted if n not in topology.names]
+            if missing:
+                raise ScenarioError(f"lock {self.lock!r} needs Redis node(s) "
+                                    f"{', '.join(missing)}, which topology {self.topology!r} "
+                                    f"does not have (nodes: {', '.join(topology.names)})")
         return self
+
+    def redis_topology(self) -> Topology:
+        """The Redis nodes this scenario runs; ScenarioError when they cannot be built."""
+        try:
+            return parse_topology(self.topology, self.persistence, self.restart_delay_ms,
+                                  self.redis_clocks)
+        except TopologyError as exc:
+            raise ScenarioError(str(exc)) from None
 
     def _check_lock(self) -> None:
         """The design must exist and accept these parameters (designs validate their own)."""
@@ -237,6 +269,7 @@ class Scenario:
         data["redis_version"] = list(self.redis_version)
         data["arrivals_ms"] = list(self.arrivals_ms)
         data["choices"] = list(self.choices)
+        data["redis_clocks"] = [list(c) for c in self.redis_clocks]
         return data
 
     def to_json(self) -> str:
@@ -270,6 +303,11 @@ class Scenario:
                         raise ScenarioError(
                             f"{key}: expected an object, got {type(value).__name__}")
                     kw[key] = tuple(sorted(value.items()))
+                elif key == "redis_clocks":
+                    if not isinstance(value, list | tuple):
+                        raise ScenarioError(f"{key}: expected a list, got {type(value).__name__}")
+                    kw[key] = tuple(tuple(c) if isinstance(c, list | tuple) else c
+                                    for c in value)
                 elif key in ("redis_version", "choices", "arrivals_ms"):
                     if not isinstance(value, list | tuple):
                         raise ScenarioError(f"{key}: expected a list, got {type(value).__name__}")
