@@ -224,7 +224,7 @@ def kind_of(fault: Fault) -> FaultKind:
 
 # -- validation, the CLI grammar, JSON -------------------------------------------------------
 
-_NODE = re.compile(r"(holder|redis(?:[1-9][0-9]*)?|app[1-9][0-9]*)")
+_NODE = re.compile(r"(holder|redis(?:[1-9][0-9]*)?|app[1-9][0-9]*(?:/redis[1-9][0-9]*)?)")
 
 
 def validate(fault: Fault) -> Fault:
@@ -239,7 +239,7 @@ def validate(fault: Fault) -> Fault:
                 raise FaultError(f"{k.name} fault: {f.name} must not be negative, not {value:g}")
     if not isinstance(fault.node, str) or not _NODE.fullmatch(fault.node):
         raise FaultError(f"{k.name} fault: unknown target {fault.node!r} "
-                         "(app1.., redis, redis1.. or holder)")
+                         "(app1.., redis, redis1.., app1/redis2 or holder)")
     return fault
 
 

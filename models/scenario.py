@@ -231,7 +231,10 @@ class Scenario:
         if self.load == "open" and self.rate_rps <= 0:
             raise ScenarioError("rate_rps must be positive for an open load")
         topology = self.redis_topology()
-        names = {f"app{i + 1}" for i in range(self.servers)} | {"holder", *topology.names}
+        apps = {f"app{i + 1}" for i in range(self.servers)}
+        names = apps | {"holder", *topology.names}
+        if topology.kind != "single":  # one app server's link to one node: "app1/redis3"
+            names |= {f"{a}/{n}" for a in apps for n in topology.names}
         for fault in self.faults:
             if fault.node not in names:
                 raise ScenarioError(f"fault on unknown node {fault.node!r}: {fault}")

@@ -75,8 +75,11 @@ class Connection:
         self.client_id = client_id
         self.owner = owner  # the AppServer, which receives pushed messages
         self.redis = redis = world.redis if redis is None else redis
-        self.up = Link(world, latency, (node, redis.name))
-        self.down = Link(world, latency, (node, redis.name))
+        # a multi-node world also cuts single links: a fault on "app1/redis3"
+        ends = ((node, redis.name) if redis.name == "redis"
+                else (node, redis.name, f"{node}/{redis.name}"))
+        self.up = Link(world, latency, ends)
+        self.down = Link(world, latency, ends)
         self.open = True
         redis.connections[client_id] = self
 
