@@ -93,7 +93,7 @@ def check_validity_exclusion(history: History | Iterable[Op]) -> Verdict:
                 end, why = deadline, f"its validity ended at {_ms(deadline)} ms"
         sections.append((enter.time, max(end, enter.time), enter, acquire, why))
 
-    for op in h.events():
+    for op in h:  # acquires are paired ops: every op, in history order
         if op.process == NEMESIS:
             if op.f == "crash" and op.node:
                 crashes[op.node].append(op.time)
