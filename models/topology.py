@@ -29,6 +29,7 @@ TOPOLOGIES: dict[str, str] = {
     "sentinel:N": "a master, N replicas and three Sentinels (not built yet)",
 }
 MAX_NODES = 15
+NO_PERSISTENCE = Persistence()
 
 
 class TopologyError(ValueError):
@@ -41,7 +42,7 @@ class NodeSpec:
 
     name: str
     role: str = "master"
-    persistence: Persistence = Persistence()
+    persistence: Persistence = NO_PERSISTENCE
     restart_delay_ms: float = 0.0
     clock_offset_ms: float = 0.0
     clock_drift: float = 0.0
@@ -79,6 +80,7 @@ def parse_topology(spec: str, persistence: str = "none", restart_delay_ms: float
             or restart_delay_ms < 0:
         raise TopologyError(f"restart delay must be a number >= 0, not {restart_delay_ms!r}")
     head, _, count = spec.partition(":")
+    names: tuple[str, ...]
     if spec == "single":
         names = ("redis",)
     elif head in ("redlock", "replicas", "sentinel") and count:

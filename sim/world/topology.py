@@ -19,7 +19,6 @@ connections kept), so existing runs keep their trace hashes.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from models.checkers.ground_truth import KeyEffect
@@ -28,13 +27,11 @@ from models.redis.clock import NodeClock
 from models.redis.persistence import Durable, Image, restore
 from models.redis.reply import ReplyError
 from models.topology import NodeSpec
-from sim.world.redis_node import _SKIP, RedisNode
+from sim.world.redis_node import _SKIP, RedisNode, ReplyFn
 
 if TYPE_CHECKING:
     from sim.world.network import Connection
     from sim.world.world import World
-
-ReplyFn = Callable[[object], None]
 
 
 def down_error(name: str) -> ReplyError:
