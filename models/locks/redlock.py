@@ -13,7 +13,8 @@ can make).
 The acquire reports ``(token, None, validity_ms)``: the lease the client
 believes it holds, measured on its own clock from the end of the attempt.
 A holder that respects it stops by then (``models.checkers.validity``).
-Release is the token-checked delete on every master, in parallel.
+Release is the token-checked delete on every master, in parallel; it reports
+``(token, 1 if a quorum of keys was still ours else 0, keys deleted)``.
 
 ``request_timeout_ms``: node-redlock waits for every reply (ioredis has no
 command timeout); pottery's thread pool likewise. With a partition that
@@ -112,4 +113,5 @@ class RedlockLock:
         yield Record("invoke", "release", held.token)
         replies = yield from self._unlock(held.key, held.token)
         freed = sum(1 for r in replies if r == 1)
-        yield Record("ok", "release", (held.token, freed))
+        # 1 as a single-key release says it: the lock (a quorum of its keys) was still ours
+        yield Record("ok", "release", (held.token, int(freed >= self.quorum), freed))

@@ -139,7 +139,11 @@ def build_nodes(world: World, monitor: bool) -> dict[str, RedisNode]:
     if len(topology.nodes) == 1 and first.legacy:
         return {"redis": RedisNode(world, sc.redis_version, sc.redis_service_ms,
                                    sc.script_service_ms, monitor=monitor)}
-    return {spec.name: ClusterNode(world, spec, monitor=monitor) for spec in topology.nodes}
+    nodes = {spec.name: ClusterNode(world, spec, monitor=monitor) for spec in topology.nodes}
+    shared = next(iter(nodes.values())).monitor
+    for node in nodes.values():  # one MONITOR log in execution order, as explorers read it
+        node.monitor = shared
+    return dict(nodes)
 
 
 def merged_log(nodes: list[RedisNode]) -> list[tuple[float, int, tuple[object, ...], object]]:

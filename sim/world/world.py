@@ -291,10 +291,8 @@ class World:
         # horizon is judged for its whole length.
         self.recorder.record(self.env.now, "nemesis", "info", "end", None, "")
         history = self.recorder.history()
-        monitor = (tuple(m for n in nodes for m in n.monitor or ())
-                   if self.redis.monitor is not None else None)
-        if monitor is not None and len(nodes) > 1:
-            monitor = tuple(sorted(monitor, key=lambda m: m[0]))
+        # the nodes of a topology share one MONITOR log (sim.world.topology)
+        monitor = tuple(self.redis.monitor) if self.redis.monitor is not None else None
         counts: dict[str, int] = {}
         for redis in nodes:
             for name, n in redis.counts.items():
