@@ -27,12 +27,13 @@ NO_THINK = Dist("const", 0.0)
 CLIENT_LATENCY = Dist("uniform", 0.3, 0.7)
 REDIS_LATENCY = Dist("uniform", 0.05, 0.15)
 STORAGE_LATENCY = Dist("uniform", 1.4, 2.0)
+REPLICA_LAG = Dist("uniform", 0.1, 1.0)
 
 # The smallest value each number may take (types come from the annotations).
 MINIMUM = {
     "servers": 1, "requests": 0, "vus": 1, "first_user": 0, "repeat_users": 1, "stock": 0,
     "redis_service_ms": 0, "script_service_ms": 0, "callback_cpu_ms": 0, "handler_cpu_ms": 0,
-    "seed": 0, "restart_delay_ms": 0,
+    "seed": 0, "restart_delay_ms": 0, "down_after_ms": 0,
 }
 # The largest: past these a run would take days or exhaust memory, which is never
 # what the user meant (a typo, or a unit mixed up).
@@ -156,6 +157,10 @@ class Scenario:
         0.0, 'a crashed Redis node comes back no sooner than this after its crash')
     redis_clocks: tuple[tuple[str, float, float], ...] = about(
         (), "Redis nodes' wall clocks at the start: [node, offset_ms, drift] each")
+    replica_lag: Dist = about(
+        REPLICA_LAG, 'replicas:N, sentinel:N: master -> replica delay of each replicated write')
+    down_after_ms: float = about(
+        30_000.0, "sentinel:N: Sentinel's down-after-milliseconds before it fails over")
     extra: tuple[tuple[str, Any], ...] = about(
         (), 'reserved; kept for files written by older versions')
 
@@ -212,7 +217,8 @@ class Scenario:
                     raise ValueProblem(f"choices: item {i} must be 0..1000, not {choice}")
             if self.redis_version[0] not in (6, 7) or self.redis_version[1] < 0:
                 raise ValueProblem(f"redis_version must be 6.x or 7.x, not {self.redis_version}")
-            for name in ("think", "client_latency", "redis_latency", "storage_latency"):
+            for name in ("think", "client_latency", "redis_latency", "storage_latency",
+                         "replica_lag"):
                 try:
                     getattr(self, name).validate()
                 except ValueError as exc:
@@ -290,7 +296,8 @@ class Scenario:
         kw: dict[str, Any] = {}
         try:
             for key, value in data.items():
-                if key in ("think", "client_latency", "redis_latency", "storage_latency"):
+                if key in ("think", "client_latency", "redis_latency", "storage_latency",
+                           "replica_lag"):
                     if isinstance(value, dict):
                         kw[key] = Dist(**value)
                     elif isinstance(value, str):

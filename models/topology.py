@@ -5,9 +5,11 @@
   restart delay, no node clock).
 - ``redlock:N``: N independent masters ``redis1`` .. ``redisN``, no
   replication between them (Redlock's deployment).
-- ``replicas:N``, ``sentinel:N``: a master and N asynchronous replicas (with
-  three Sentinels); named here so the command line can say they are not
-  built yet, rather than run something else.
+- ``replicas:N``: a master ``redis1`` and N asynchronous replicas
+  ``redis2`` .. (``sim.world.replication``).
+- ``sentinel:N``: the same plus Sentinel, which promotes the replica with the
+  largest replication offset once the master has been down for
+  ``down_after_ms`` (``sim.world.sentinel``).
 
 Every node is its own pure ``RedisModel`` with its own keyspace, wall clock,
 single thread, persistence policy and restart delay. Lock designs reach a
@@ -25,8 +27,8 @@ from models.redis.persistence import Persistence, PersistenceError
 TOPOLOGIES: dict[str, str] = {
     "single": "one Redis, named redis (the default)",
     "redlock:N": "N independent masters redis1..redisN (Redlock)",
-    "replicas:N": "a master and N async replicas (not built yet)",
-    "sentinel:N": "a master, N replicas and three Sentinels (not built yet)",
+    "replicas:N": "a master redis1 and N async replicas redis2.. (no failover)",
+    "sentinel:N": "a master, N async replicas and Sentinel, which promotes one",
 }
 MAX_NODES = 15
 NO_PERSISTENCE = Persistence()
@@ -90,10 +92,9 @@ def parse_topology(spec: str, persistence: str = "none", restart_delay_ms: float
             raise TopologyError(f"cannot read topology {spec!r}: N must be an integer") from None
         if head == "redlock" and not 1 <= n <= MAX_NODES:
             raise TopologyError(f"redlock:N needs 1..{MAX_NODES} masters, not {n}")
-        if head != "redlock":
-            raise TopologyError(f"topology {spec!r} cannot be built yet: replication and "
-                                "Sentinel are not modelled (use single or redlock:N)")
-        names = tuple(f"redis{i + 1}" for i in range(n))
+        if head != "redlock" and not 1 <= n < MAX_NODES:
+            raise TopologyError(f"{head}:N needs 1..{MAX_NODES - 1} replicas, not {n}")
+        names = tuple(f"redis{i + 1}" for i in range(n if head == "redlock" else n + 1))
     else:
         raise TopologyError(f"unknown topology {spec!r}; known: {', '.join(TOPOLOGIES)}")
     offsets = {name: (0.0, 0.0) for name in names}
@@ -107,6 +108,8 @@ def parse_topology(spec: str, persistence: str = "none", restart_delay_ms: float
                 or drift <= -1:
             raise TopologyError(f"bad clock for {name}: offset {offset!r}, drift {drift!r}")
         offsets[name] = (float(offset), float(drift))
+    replicated = head in ("replicas", "sentinel")
     return Topology(head if spec != "single" else "single", tuple(
-        NodeSpec(name, "master", policy, float(restart_delay_ms), *offsets[name])
-        for name in names))
+        NodeSpec(name, "replica" if replicated and i else "master", policy,
+                 float(restart_delay_ms), *offsets[name])
+        for i, name in enumerate(names)))

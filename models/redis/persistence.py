@@ -62,7 +62,8 @@ class Persistence:
 Image = tuple[dict[bytes, object], dict[bytes, int]]
 
 
-def _copy(value: object) -> object:
+def copy_value(value: object) -> object:
+    """A value later commands cannot change (hashes and lists change in place)."""
     if isinstance(value, dict):
         return dict(value)
     if isinstance(value, deque):
@@ -72,14 +73,14 @@ def _copy(value: object) -> object:
 
 def snapshot(ks: Keyspace) -> Image:
     """A copy of the keyspace that later commands cannot change."""
-    return {k: _copy(v) for k, v in ks.data.items()}, dict(ks.deadlines)
+    return {k: copy_value(v) for k, v in ks.data.items()}, dict(ks.deadlines)
 
 
 def restore(ks: Keyspace, image: Image) -> None:
     """Load ``image`` into ``ks`` (a copy: the disk keeps its own)."""
     ks.clear()
     for key, value in image[0].items():
-        ks.data[key] = _copy(value)  # type: ignore[assignment]
+        ks.data[key] = copy_value(value)  # type: ignore[assignment]
     ks.deadlines.update(image[1])
 
 

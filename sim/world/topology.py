@@ -24,14 +24,29 @@ from typing import TYPE_CHECKING
 from models.checkers.ground_truth import KeyEffect
 from models.redis import RedisModel
 from models.redis.clock import NodeClock
-from models.redis.persistence import Durable, Image, restore
+from models.redis.persistence import Durable, Image, copy_value, restore
 from models.redis.reply import ReplyError
 from models.topology import NodeSpec
 from sim.world.redis_node import _SKIP, RedisNode, ReplyFn
 
 if TYPE_CHECKING:
     from sim.world.network import Connection
+    from sim.world.replication import Replication
     from sim.world.world import World
+
+
+def _name(argv: tuple[object, ...]) -> str:
+    head = argv[0] if argv else b""
+    return (head.decode() if isinstance(head, bytes) else str(head)).upper()
+
+
+def _look(value: object) -> object:
+    """A value as a comparable snapshot (hashes and lists change in place)."""
+    if isinstance(value, dict):
+        return tuple(value.items())
+    if value is not None and not isinstance(value, bytes):
+        return tuple(value)  # type: ignore[call-overload,arg-type]
+    return value
 
 
 def down_error(name: str) -> ReplyError:
@@ -53,6 +68,10 @@ class ClusterNode(RedisNode):
         self.resubscribe = resubscribe
         self.crashes = 0
         self._subscriptions: dict[int, list[bytes]] = {}
+        self.role = spec.role
+        self.replication: Replication | None = None  # a master's streams to its replicas
+        self.source: Replication | None = None  # a replica's master's stream
+        self.repl_offset = 0
 
     @property
     def local_now(self) -> float:
@@ -68,7 +87,44 @@ class ClusterNode(RedisNode):
         now = self.world.env.now
         start = now if now >= self.busy_until else self.busy_until
         self.durable.before_command(self.model.ks, self.clock.local(start))
+        replication = self.replication
+        if replication is None or self.role != "master":
+            if _name(argv) == "WAIT":  # no replicas: none acknowledged
+                self.busy_until = start + self.service_ms
+                conn.reply(start + self.service_ms, 0, on_reply)
+                return
+            super().execute(conn, argv, on_reply, request)
+            return
+        name = _name(argv)
+        if name == "WAIT":
+            self._wait(conn, argv, on_reply, start, replication)
+            return
+        keys = (self._exec_keys(conn.client_id) if name == "EXEC"
+                else self._keys(name, argv, conn.client_id))
+        ks = self.model.ks
+        before = [(_look(ks.data.get(k)), ks.deadlines.get(k)) for k in keys]
         super().execute(conn, argv, on_reply, request)
+        changed: list[tuple[bytes, object, int | None]] = []
+        for key, (v0, d0) in zip(keys, before, strict=True):
+            value = ks.data.get(key)
+            deadline = ks.deadlines.get(key)
+            if _look(value) != v0 or deadline != d0:
+                changed.append((key, None if value is None else copy_value(value), deadline))
+        if changed:
+            replication.propagate(start, changed)
+
+    def _wait(self, conn: Connection, argv: tuple[object, ...], on_reply: ReplyFn,
+              start: float, replication: Replication) -> None:
+        """``WAIT numreplicas timeout``: answered by the replication stream's acks."""
+        done = start + self.service_ms
+        self.busy_until = done
+        try:
+            needed, timeout = int(argv[1]), float(argv[2])  # type: ignore[call-overload,arg-type]
+        except (IndexError, TypeError, ValueError):
+            conn.reply(done, ReplyError("ERR wrong number of arguments for 'wait' command"),
+                       on_reply)
+            return
+        replication.wait(conn, needed, timeout, done, on_reply)  # type: ignore[arg-type]
 
     # -- faults ------------------------------------------------------------------
     def jump(self, step_ms: float, drift: float) -> None:
@@ -101,6 +157,7 @@ class ClusterNode(RedisNode):
         fresh.script_log = []
         self.model = fresh
         self.busy_until = now
+        world.node_down(self)
         if restart_after_ms is None:
             return None
         at = now + max(restart_after_ms, self.spec.restart_delay_ms)
@@ -129,6 +186,7 @@ class ClusterNode(RedisNode):
                         self.model.pubsub.subscribe(client, channel)
         self._subscriptions = {}
         world.node_event("restart", self.name)
+        world.node_back(self)
 
 
 def build_nodes(world: World, monitor: bool) -> dict[str, RedisNode]:
@@ -143,6 +201,11 @@ def build_nodes(world: World, monitor: bool) -> dict[str, RedisNode]:
     shared = next(iter(nodes.values())).monitor
     for node in nodes.values():  # one MONITOR log in execution order, as explorers read it
         node.monitor = shared
+    if topology.kind in ("replicas", "sentinel"):
+        from sim.world.replication import Replication
+
+        master, *replicas = nodes.values()
+        master.replication = Replication(world, master, replicas)
     return dict(nodes)
 
 

@@ -33,6 +33,7 @@ from sim.runtime.nemesis import Nemesis
 from sim.world.app_server import AppServer, Task
 from sim.world.kernel import NORMAL, Timer, call_after, drive
 from sim.world.redis_node import RedisNode, trace_digest
+from sim.world.sentinel import Sentinel
 from sim.world.topology import ClusterNode, build_nodes, merged_log
 
 
@@ -87,6 +88,11 @@ class World:
         # the Redis nodes by name, the primary first (sim.world.topology)
         self.nodes: dict[str, RedisNode] = build_nodes(self, monitor)
         self.redis = next(iter(self.nodes.values()))
+        kind = scenario.redis_topology().kind
+        self.sentinel: Sentinel | None = None
+        if kind in ("replicas", "sentinel"):
+            self.sentinel = Sentinel(self, self.redis.name, scenario.down_after_ms,
+                                     enabled=kind == "sentinel")
         self.db = Database(scenario.stock, scenario.fencing_storage)
         self.servers = [AppServer(self, f"app{i + 1}", scenario.callback_cpu_ms)
                         for i in range(scenario.servers)]
@@ -207,8 +213,16 @@ class World:
         self.recorder.record(self.env.now, "nemesis", "info", f, value, node)
 
     def node_event(self, f: str, node: str) -> None:
-        """A Redis node's own event (its restart) in the history."""
+        """A Redis node's own event (its restart, a promotion) in the history."""
         self._event(f, node, None)
+
+    def node_down(self, node: ClusterNode) -> None:
+        if self.sentinel is not None:
+            self.sentinel.node_down(node)
+
+    def node_back(self, node: ClusterNode) -> None:
+        if self.sentinel is not None:
+            self.sentinel.node_back(node)
 
     def _record_op(self, process: str, type_: str, f: str, value: object, node: str) -> None:
         self.recorder.record(self.env.now, process, type_, f, value, node)
