@@ -107,7 +107,7 @@ class Replication:
     def _settle(self) -> None:
         now = self.world.env.now
         for entry in list(self.waits):
-            needed, offset, conn, on_reply, _ = entry
+            needed, offset = entry[0], entry[1]
             if self.count(offset) >= needed:
                 self._answer(entry, now)
 

@@ -19,7 +19,7 @@ REDLOCK = ["run", "--redis", "redlock:3", "--lock", "redlock", "--ttl", "3000",
 
 
 @pytest.mark.parametrize(("argv", "said"), [
-    (["--redis", "sentinel:2"], "cannot be built yet"),
+    (["--redis", "sentinel:0"], "1..14 replicas"),
     (["--redis", "redlock:0"], "1..15"),
     (["--redis", "ring:3"], "unknown topology"),
     (["--persistence", "rdb:0"], "snapshot period"),
