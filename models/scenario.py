@@ -41,6 +41,11 @@ MAXIMUM = {"servers": 1000, "requests": 10_000_000, "vus": 1_000_000, "horizon_m
            "seed": 2**63 - 1, "stock": 2**62}
 
 
+TOPOLOGY_FIELDS = ("topology", "persistence", "restart_delay_ms", "redis_clocks", "replica_lag",
+                   "down_after_ms")
+"""Fields of the multi-node world (issue 15); left out of JSON while at their defaults."""
+
+
 def _check_fault(i: int, fault: object) -> None:
     name = f"faults: item {i} ({getattr(fault, 'kind', '?')})"
     try:
@@ -85,6 +90,10 @@ def _check_design(lock: str, params: tuple[tuple[str, Any], ...]) -> None:
 
 
 _GOOD_DESIGNS: set[object] = set()
+
+
+def _defaults() -> dict[str, Any]:
+    return {f.name: f.default for f in fields(Scenario)}
 
 
 def _design(lock: str, params: tuple[tuple[str, Any], ...]) -> object:
@@ -170,8 +179,9 @@ class Scenario:
         hints = typing.get_type_hints(Scenario)
         rows = ["| field | type | default | minimum | maximum | meaning |",
                 "|---|---|---|---|---|---|"]
+        every = {**asdict(Scenario()), "redis_clocks": [], **Scenario().to_dict()}
         for f in fields(Scenario):
-            default = Scenario().to_dict()[f.name]
+            default = every[f.name]
             low = MINIMUM.get(f.name, "")
             high = MAXIMUM.get(f.name, "")
             kind = _type_name(hints[f.name])
@@ -279,6 +289,9 @@ class Scenario:
         data["arrivals_ms"] = list(self.arrivals_ms)
         data["choices"] = list(self.choices)
         data["redis_clocks"] = [list(c) for c in self.redis_clocks]
+        for name in TOPOLOGY_FIELDS:  # at their defaults, files stay as older versions wrote
+            if getattr(self, name) == _DEFAULTS[name]:
+                del data[name]
         return data
 
     def to_json(self) -> str:
@@ -329,3 +342,6 @@ class Scenario:
         except (TypeError, ValueError) as exc:
             raise ScenarioError(f"bad scenario field: {_one_line(exc)}") from None
         return Scenario(**kw).validate()
+
+
+_DEFAULTS = _defaults()
