@@ -70,6 +70,7 @@ class Replication:
         if replica.source is not self or not replica.up or self.master.crashes != crashes:
             return  # re-pointed, down, or the master died with the write still in its buffer
         ks = replica.model.ks
+        replica.durable.before_command(ks, replica.local_now)  # its own disk follows too
         for key, value, deadline in entries:
             if value is None:
                 ks.data.pop(key, None)
