@@ -9,7 +9,10 @@
   its own validity deadline: the lease its acquire reported (the third item
   of the ``ok acquire`` value: TTL for single-key designs, the remaining
   validity for ``redlock``), counted on the holder's own local clock from
-  the instant the acquire completed. The holder's clock follows the
+  the instant the acquire completed, and moved by every successful renewal
+  (``ok extend`` of the same token with result 1: its TTL counted from the
+  renewal's invocation, the latest instant the holder knows it was still
+  set). The holder's clock follows the
   ``clock`` nemesis events of its node (step and drift), so a holder whose
   clock runs slow overstays in true time and is judged for it. This is the
   property Redlock promises; it fails only when the servers break the
@@ -85,10 +88,16 @@ def check_validity_exclusion(history: History | Iterable[Op]) -> Verdict:
     inside: dict[str, tuple[Op, Op | None]] = {}
     sections: list[Section] = []
 
+    extend_at: dict[str, float] = {}  # process -> its pending extend's invocation
+    extended: dict[object, list[tuple[float, float, str]]] = defaultdict(list)
+
     def close(enter: Op, acquire: Op | None, end: float, why: str) -> None:
         lease = _lease(acquire)
         if lease is not None and acquire is not None:
             deadline = lease_end(acquire.time, lease, clocks.get(enter.node, []))
+            for at, ttl, node in extended.get(_token(acquire), ()):
+                if acquire.time <= at <= end:  # a watchdog's renewal moves the deadline
+                    deadline = max(deadline, lease_end(at, ttl, clocks.get(node, [])))
             if deadline < end:
                 end, why = deadline, f"its validity ended at {_ms(deadline)} ms"
         sections.append((enter.time, max(end, enter.time), enter, acquire, why))
@@ -97,6 +106,16 @@ def check_validity_exclusion(history: History | Iterable[Op]) -> Verdict:
         if op.process == NEMESIS:
             if op.f == "crash" and op.node:
                 crashes[op.node].append(op.time)
+            continue
+        if op.f == "extend":
+            if op.type == "invoke":
+                extend_at[op.process] = op.time
+            elif op.type == "ok" and op.process in extend_at:
+                value = op.value
+                at = extend_at.pop(op.process)
+                if isinstance(value, tuple) and len(value) >= 3 and value[1] == 1 \
+                        and _is_num(value[2]):
+                    extended[value[0]].append((at, float(value[2]), op.node))
             continue
         if op.f == "acquire" and op.type == "ok":
             last_acquire[op.process] = op

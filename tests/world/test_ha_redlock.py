@@ -118,3 +118,25 @@ def test_runs_replay_byte_for_byte():
     assert run(scenario).trace_hash == run(scenario).trace_hash
     other = redlock((CUT, INSIDE, Clock(500.0, float(TTL), 0.0, "redis2")), seed=2)
     assert run(other).trace_hash != run(scenario).trace_hash
+
+
+def test_a_renewal_moves_the_validity_deadline():
+    from models.checkers.validity import check_validity_exclusion
+    from models.history import Recorder
+
+    def history(renewed: int):
+        r = Recorder()
+        r.record(0.0, "app1/req1", "invoke", "acquire", "k", "app1")
+        r.record(1.0, "app1/req1", "ok", "acquire", ("t1", None, 1000), "app1")
+        r.record(1.0, "app1/req1", "ok", "enter", ("t1", None), "app1")
+        r.record(800.0, "app1/req1/watchdog", "invoke", "extend", "t1", "app1")
+        r.record(801.0, "app1/req1/watchdog", "ok", "extend", ("t1", renewed, 1000), "app1")
+        r.record(1500.0, "app2/req2", "invoke", "acquire", "k", "app2")
+        r.record(1500.0, "app2/req2", "ok", "acquire", ("t2", None, 1000), "app2")
+        r.record(1500.0, "app2/req2", "ok", "enter", ("t2", None), "app2")
+        r.record(1501.0, "app2/req2", "ok", "leave", ("t2", None), "app2")
+        r.record(1700.0, "app1/req1", "ok", "leave", ("t1", None), "app1")
+        return r.history()
+
+    assert check_validity_exclusion(history(1)).valid is False  # renewed until 1800: overlap
+    assert check_validity_exclusion(history(0)).valid is True  # not renewed: valid until 1001
