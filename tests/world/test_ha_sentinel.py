@@ -115,3 +115,18 @@ def test_wait_counts_the_replicas_that_acknowledged():
 def test_replicated_runs_replay_byte_for_byte():
     assert run(failover(SLOW)).trace_hash == run(failover(SLOW)).trace_hash
     assert run(failover(SLOW)).trace_hash != run(failover(FAST)).trace_hash
+
+
+def test_a_replica_lag_spike_is_a_delay_on_the_replica():
+    from models.faults import Delay
+
+    def waited(faults: tuple[Fault, ...]) -> list[object]:
+        world = World(Scenario(servers=1, requests=0, topology="replicas:2", replica_lag=FAST,
+                               faults=faults))
+        got: list[object] = []
+        world.spawn("app1", "app1/w", _wait_program(got, 2, 100))
+        world.run_until(5_000.0)
+        return got
+
+    assert waited(()) == [2]
+    assert waited((Delay(0.0, 1000.0, 500.0, "redis2"),)) == [1]  # redis2 acks too late
