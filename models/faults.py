@@ -533,13 +533,31 @@ def kind_of(fault: Fault) -> FaultKind:
 
 # -- validation, the CLI grammar, JSON -------------------------------------------------------
 
-_NODE = re.compile(r"(holder|redis|storage|app[1-9][0-9]*)")
+_NODE = re.compile(r"(holder|storage|redis(?:[1-9][0-9]*)?|app[1-9][0-9]*(?:/redis[1-9][0-9]*)?)")
 _APP = re.compile(r"app[1-9][0-9]*")
+_REDIS = re.compile(r"redis(?:[1-9][0-9]*)?")
+_LINK = re.compile(r"app[1-9][0-9]*/redis[1-9][0-9]*")
+_LINK_KINDS = ("delay", "partition")  # what one app server's link to one node can suffer
 
 
 def _targets(k: FaultKind) -> str:
-    words = {"app": "app1..", "holder": "holder", "redis": "redis", "storage": "storage"}
-    return ", ".join(words[t] for t in k.targets)
+    words = {"app": "app1..", "holder": "holder", "redis": "redis (redis1.. with several nodes)",
+             "storage": "storage"}
+    shown = [words[t] for t in k.targets]
+    if k.name in _LINK_KINDS:
+        shown.append("app1/redis2 (one link)")
+    return ", ".join(shown)
+
+
+def _allowed(k: FaultKind, node: str) -> bool:
+    """Whether ``node`` is a kind of target ``k`` strikes (``redis2`` counts as redis)."""
+    if node in k.targets:
+        return True
+    if _APP.fullmatch(node):
+        return "app" in k.targets
+    if _REDIS.fullmatch(node):
+        return "redis" in k.targets
+    return bool(_LINK.fullmatch(node)) and k.name in _LINK_KINDS
 
 
 def validate(fault: Fault) -> Fault:
@@ -555,7 +573,7 @@ def validate(fault: Fault) -> Fault:
                 raise FaultError(f"{k.name} fault: {f.name} must not be negative, not {value:g}")
     node = fault.node
     if (not isinstance(node, str) or not _NODE.fullmatch(node)
-            or not (node in k.targets or ("app" in k.targets and _APP.fullmatch(node)))):
+            or not _allowed(k, node)):
         raise FaultError(f"{k.name} fault: unknown target {node!r} ({_targets(k)})")
     trigger = getattr(fault, "trigger", None)
     if trigger is not None:

@@ -15,6 +15,7 @@ from typing import Any
 
 from models.dist import Dist
 from models.faults import Fault, fault_from_dict, fault_to_dict
+from models.topology import Topology, TopologyError, parse_topology
 from models.validation import ValueProblem, at_least, at_most, check_fields, positive
 
 
@@ -26,17 +27,23 @@ NO_THINK = Dist("const", 0.0)
 CLIENT_LATENCY = Dist("uniform", 0.3, 0.7)
 REDIS_LATENCY = Dist("uniform", 0.05, 0.15)
 STORAGE_LATENCY = Dist("uniform", 1.4, 2.0)
+REPLICA_LAG = Dist("uniform", 0.1, 1.0)
 
 # The smallest value each number may take (types come from the annotations).
 MINIMUM = {
     "servers": 1, "requests": 0, "vus": 1, "first_user": 0, "repeat_users": 1, "stock": 0,
     "redis_service_ms": 0, "script_service_ms": 0, "callback_cpu_ms": 0, "handler_cpu_ms": 0,
-    "seed": 0,
+    "seed": 0, "restart_delay_ms": 0, "down_after_ms": 0,
 }
 # The largest: past these a run would take days or exhaust memory, which is never
 # what the user meant (a typo, or a unit mixed up).
 MAXIMUM = {"servers": 1000, "requests": 10_000_000, "vus": 1_000_000, "horizon_ms": 1e10,
            "seed": 2**63 - 1, "stock": 2**62}
+
+
+TOPOLOGY_FIELDS = ("topology", "persistence", "restart_delay_ms", "redis_clocks", "replica_lag",
+                   "down_after_ms")
+"""Fields of the multi-node world (issue 15); left out of JSON while at their defaults."""
 
 
 def _check_fault(i: int, fault: object) -> None:
@@ -83,6 +90,17 @@ def _check_design(lock: str, params: tuple[tuple[str, Any], ...]) -> None:
 
 
 _GOOD_DESIGNS: set[object] = set()
+
+
+def _defaults() -> dict[str, Any]:
+    return {f.name: f.default for f in fields(Scenario)}
+
+
+def _design(lock: str, params: tuple[tuple[str, Any], ...]) -> object:
+    """The design, already known to build (``_check_design`` ran)."""
+    from models.locks import make_lock
+
+    return make_lock(lock, **dict(params))
 
 
 def _type_name(hint: Any) -> str:
@@ -140,6 +158,18 @@ class Scenario:
     horizon_ms: float = about(600_000.0, 'a run stops here even if requests are still waiting')
     redis_version: tuple[int, int] = about(
         (7, 0), 'the Redis dialect modelled, [major, minor] (6 or 7)')
+    topology: str = about(
+        "single", 'the Redis nodes: single, redlock:N (locksim list names them)')
+    persistence: str = about(
+        "none", "every node's persistence: none, aof-always, aof-everysec or rdb:MS")
+    restart_delay_ms: float = about(
+        0.0, 'a crashed Redis node comes back no sooner than this after its crash')
+    redis_clocks: tuple[tuple[str, float, float], ...] = about(
+        (), "Redis nodes' wall clocks at the start: [node, offset_ms, drift] each")
+    replica_lag: Dist = about(
+        REPLICA_LAG, 'replicas:N, sentinel:N: master -> replica delay of each replicated write')
+    down_after_ms: float = about(
+        30_000.0, "sentinel:N: Sentinel's down-after-milliseconds before it fails over")
     extra: tuple[tuple[str, Any], ...] = about(
         (), 'reserved; kept for files written by older versions')
 
@@ -149,8 +179,9 @@ class Scenario:
         hints = typing.get_type_hints(Scenario)
         rows = ["| field | type | default | minimum | maximum | meaning |",
                 "|---|---|---|---|---|---|"]
+        every = {**asdict(Scenario()), "redis_clocks": [], **Scenario().to_dict()}
         for f in fields(Scenario):
-            default = Scenario().to_dict()[f.name]
+            default = every[f.name]
             low = MINIMUM.get(f.name, "")
             high = MAXIMUM.get(f.name, "")
             kind = _type_name(hints[f.name])
@@ -196,7 +227,8 @@ class Scenario:
                     raise ValueProblem(f"choices: item {i} must be 0..1000, not {choice}")
             if self.redis_version[0] not in (6, 7) or self.redis_version[1] < 0:
                 raise ValueProblem(f"redis_version must be 6.x or 7.x, not {self.redis_version}")
-            for name in ("think", "client_latency", "redis_latency", "storage_latency"):
+            for name in ("think", "client_latency", "redis_latency", "storage_latency",
+                         "replica_lag"):
                 try:
                     getattr(self, name).validate()
                 except ValueError as exc:
@@ -214,12 +246,31 @@ class Scenario:
             raise ScenarioError("arrival times must not be negative")
         if self.load == "open" and self.rate_rps <= 0:
             raise ScenarioError("rate_rps must be positive for an open load")
-        names = {f"app{i + 1}" for i in range(self.servers)} | {"holder", "redis", "storage"}
+        topology = self.redis_topology()
+        apps = {f"app{i + 1}" for i in range(self.servers)}
+        names = apps | {"holder", "storage", *topology.names}
+        if topology.kind != "single":  # one app server's link to one node: "app1/redis3"
+            names |= {f"{a}/{n}" for a in apps for n in topology.names}
         for fault in self.faults:
             if fault.node not in names:
                 raise ScenarioError(f"fault on unknown node {fault.node!r}: {fault}")
         self._check_lock()
+        wanted = getattr(_design(self.lock, self.lock_params), "nodes", None)
+        if isinstance(wanted, tuple):
+            missing = [n for n in wanted if n not in topology.names]
+            if missing:
+                raise ScenarioError(f"lock {self.lock!r} needs Redis node(s) "
+                                    f"{', '.join(missing)}, which topology {self.topology!r} "
+                                    f"does not have (nodes: {', '.join(topology.names)})")
         return self
+
+    def redis_topology(self) -> Topology:
+        """The Redis nodes this scenario runs; ScenarioError when they cannot be built."""
+        try:
+            return parse_topology(self.topology, self.persistence, self.restart_delay_ms,
+                                  self.redis_clocks)
+        except TopologyError as exc:
+            raise ScenarioError(str(exc)) from None
 
     def _check_lock(self) -> None:
         """The design must exist and accept these parameters (designs validate their own)."""
@@ -237,6 +288,10 @@ class Scenario:
         data["redis_version"] = list(self.redis_version)
         data["arrivals_ms"] = list(self.arrivals_ms)
         data["choices"] = list(self.choices)
+        data["redis_clocks"] = [list(c) for c in self.redis_clocks]
+        for name in TOPOLOGY_FIELDS:  # at their defaults, files stay as older versions wrote
+            if getattr(self, name) == _DEFAULTS[name]:
+                del data[name]
         return data
 
     def to_json(self) -> str:
@@ -254,7 +309,8 @@ class Scenario:
         kw: dict[str, Any] = {}
         try:
             for key, value in data.items():
-                if key in ("think", "client_latency", "redis_latency", "storage_latency"):
+                if key in ("think", "client_latency", "redis_latency", "storage_latency",
+                           "replica_lag"):
                     if isinstance(value, dict):
                         kw[key] = Dist(**value)
                     elif isinstance(value, str):
@@ -270,6 +326,11 @@ class Scenario:
                         raise ScenarioError(
                             f"{key}: expected an object, got {type(value).__name__}")
                     kw[key] = tuple(sorted(value.items()))
+                elif key == "redis_clocks":
+                    if not isinstance(value, list | tuple):
+                        raise ScenarioError(f"{key}: expected a list, got {type(value).__name__}")
+                    kw[key] = tuple(tuple(c) if isinstance(c, list | tuple) else c
+                                    for c in value)
                 elif key in ("redis_version", "choices", "arrivals_ms"):
                     if not isinstance(value, list | tuple):
                         raise ScenarioError(f"{key}: expected a list, got {type(value).__name__}")
@@ -281,3 +342,6 @@ class Scenario:
         except (TypeError, ValueError) as exc:
             raise ScenarioError(f"bad scenario field: {_one_line(exc)}") from None
         return Scenario(**kw).validate()
+
+
+_DEFAULTS = _defaults()

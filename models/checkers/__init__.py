@@ -40,6 +40,7 @@ from models.checkers.ground_truth import (
 )
 from models.checkers.liveness import check_no_lost_wakeup
 from models.checkers.ownership import check_owner_only_release
+from models.checkers.validity import check_belief_exclusion, check_validity_exclusion
 from models.history import History, Op
 
 # -- registry -------------------------------------------------------------------------------------
@@ -160,6 +161,8 @@ CHECKERS: dict[str, Checker] = {
     "foreign-release": _foreign_release,
     "immortal-lock": _immortal_lock,
     "request-answered": _request_answered,
+    "belief-exclusion": check_belief_exclusion,
+    "validity-exclusion": check_validity_exclusion,
 }
 
 

@@ -12,6 +12,7 @@ Registered designs, each taking ``ttl_ms`` (default 5000, the report's):
 - ``blpop``: python-redis-lock, one waiter woken per release via ``BLPOP``.
 - ``redisson``: Redisson's RLock, one waiter per process, waits bounded by PTTL.
 - ``lua-atomic``: no lock; one script checks the user and takes the stock.
+- ``redlock``: Redlock over N masters (needs ``topology`` ``redlock:N``).
 """
 
 from __future__ import annotations
@@ -19,12 +20,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from models.locks import blpop, lua_atomic, polling, redisson, seed
+from models.locks import blpop, lua_atomic, polling, redisson, redlock, seed
 from models.locks.blpop import BlpopLock
 from models.locks.held import Held
 from models.locks.lua_atomic import LuaAtomic
 from models.locks.polling import PollingLock
 from models.locks.redisson import RedissonLock
+from models.locks.redlock import RedlockLock
 from models.locks.seed import SeedLock
 from models.redis.scripting import trust
 
@@ -32,7 +34,8 @@ from models.redis.scripting import trust
 # engine that ran them can serve the next run (models/redis/scripting.py).
 trust(seed.RELEASE_SCRIPT, seed.WATCHDOG_SCRIPT, polling.RELEASE_SCRIPT,
       blpop.UNLOCK_SCRIPT, blpop.EXTEND_SCRIPT, redisson.ACQUIRE_SCRIPT,
-      redisson.RENEW_SCRIPT, redisson.UNLOCK_SCRIPT, lua_atomic.ISSUE_SCRIPT)
+      redisson.RENEW_SCRIPT, redisson.UNLOCK_SCRIPT, lua_atomic.ISSUE_SCRIPT,
+      redlock.RELEASE_SCRIPT)
 
 
 class LockDesign(Protocol):
@@ -53,6 +56,7 @@ LOCKS: dict[str, Callable[..., LockDesign]] = {
     "blpop": lambda **kw: BlpopLock(**kw),
     "redisson": lambda **kw: RedissonLock(**kw),
     "lua-atomic": lambda **kw: LuaAtomic(**kw),
+    "redlock": lambda **kw: RedlockLock(**kw),
 }
 
 WAIT_STRATEGIES = ("seed", "polling", "blpop", "redisson", "lua-atomic")
@@ -79,5 +83,5 @@ def register(name: str, factory: Callable[..., LockDesign]) -> None:
 
 __all__ = [
     "LOCKS", "WAIT_STRATEGIES", "BlpopLock", "Held", "LockDesign", "LuaAtomic", "PollingLock",
-    "RedissonLock", "SeedLock", "UnknownLock", "make_lock", "register",
+    "RedissonLock", "RedlockLock", "SeedLock", "UnknownLock", "make_lock", "register",
 ]

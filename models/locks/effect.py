@@ -30,11 +30,29 @@ class Call:
     that blocks on the server (BLPOP) then holds up no other task's commands,
     as it would on the shared command connection. A real driver runs it on a
     pooled connection, never on the one its other tasks share.
+
+    ``node`` names the Redis node to send it to (``redis1``, a topology's node
+    names); None is the world's primary node, the one Redis of ``single``.
     """
 
     argv: tuple[object, ...]
     timeout_ms: float | None = None
     blocking: bool = False
+    node: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Parallel:
+    """Send several ``Call``s at once and wait for all their replies (Promise.all,
+    a thread pool's futures): Redlock's fan-out to its masters.
+
+    Result: a tuple of replies in ``calls`` order; a reply still missing when
+    ``timeout_ms`` (local time) has passed is ``TIMED_OUT``. A ``Call``'s own
+    ``timeout_ms`` is ignored here.
+    """
+
+    calls: tuple[Call, ...]
+    timeout_ms: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,6 +188,6 @@ TIMED_OUT = _TimedOut()
 
 Effect = (
     Call | Sleep | Work | Subscribe | Unsubscribe | WaitMessage | Now | Token | Spawn | Cancel
-    | Record | Storage | Identity
+    | Record | Storage | Identity | Parallel
 )
 Program = Generator[Effect, Any, Any]

@@ -6,8 +6,7 @@ import argparse
 import json
 from typing import Any
 
-TOPOLOGIES = {"single": "one Redis server, no replicas (the report's)"}
-"""The Redis topologies a scenario can have; only one so far."""
+from models.topology import TOPOLOGIES as TOPOLOGIES  # the Redis topologies (--redis)
 
 
 def _first_line(doc: str | None) -> str:

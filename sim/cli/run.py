@@ -24,6 +24,7 @@ from sim.cli.common import (
     real_options,
 )
 from sim.cli.listing import fault_help
+from sim.cli.topology import add_topology_options, topology_changes
 
 
 def parse_fault(text: str) -> Fault:
@@ -64,6 +65,7 @@ def _scenario_from_args(args: argparse.Namespace) -> Scenario:
             changes["redis_latency"] = Dist.parse(args.redis_latency)
         except ValueError as exc:
             raise UsageError(f"--redis-latency: {exc}") from None
+    changes.update(topology_changes(args, base))
     if args.fault:
         changes["faults"] = base.faults + tuple(parse_fault(f) for f in args.fault)
     if args.rate is not None and changes.get("load", base.load) != "open":
@@ -158,7 +160,7 @@ def add_parser(sub: Any) -> None:
     run_p.add_argument("--vus", type=int, help="k6 virtual users (default 100)")
     run_p.add_argument("--ttl", type=int, help="lock TTL in ms (default 5000)")
     run_p.add_argument("--lock", help="lock design: seed, seed-fenced, polling, blpop, redisson, "
-                       "lua-atomic (default seed)")
+                       "lua-atomic, redlock (default seed)")
     run_p.add_argument("--subscribe", choices=("before", "after"),
                        help="waiters subscribe before or after their failed SET (default after)")
     run_p.add_argument("--wait-timeout", type=float,
@@ -171,10 +173,10 @@ def add_parser(sub: Any) -> None:
                        help="closed: k6 VUs looping (default); open: an arrival rate")
     run_p.add_argument("--rate", type=float, help="arrivals per second for --load open")
     run_p.add_argument("--fault", action="append", metavar="SPEC",
-                       help=f"add a fault: {fault_help()}; times in ms, NODE is app1.., redis, "
-                       "storage or holder (default holder); @cmd=K, @lease=F, @renewal, "
-                       "@release or @write makes it wait for that protocol event; "
-                       "`locksim list` explains each")
+                       help=f"add a fault: {fault_help()}; times in ms, NODE is app1.., redis "
+                       "(redis1.. and app1/redis2 with --redis redlock:N), storage or holder "
+                       "(default holder); @cmd=K, @lease=F, @renewal, @release or @write makes "
+                       "it wait for that protocol event; `locksim list` explains each")
     run_p.add_argument("--properties", help="comma-separated checkers (default: all)")
     run_p.add_argument("--import", dest="imports", action="append", metavar="MODULE",
                        help="import a module that registers lock designs (see the README)")
@@ -182,5 +184,6 @@ def add_parser(sub: Any) -> None:
     run_p.add_argument("--monitor-log", metavar="FILE",
                        help="also write the run's Redis commands as a MONITOR log "
                        "(with --real-redis: the real server's MONITOR capture)")
+    add_topology_options(run_p)
     add_real_options(run_p)
     run_p.set_defaults(func=cmd_run)

@@ -190,6 +190,11 @@ class Cluster:
                  progress: Callable[[int], None] | None = None) -> None:
         self.progress = progress
         self.original = scenario.validate()
+        nodes = scenario.redis_topology().nodes
+        if len(nodes) > 1 or not nodes[0].legacy:  # issue 15: simulated only, so far
+            raise ClusterError(f"the real driver runs one Redis at its defaults; topology "
+                               f"{scenario.topology!r} with persistence {scenario.persistence!r}"
+                               ", a restart delay or node clocks is simulated only")
         self.scenario, self.scaled = scale_scenario(scenario, time_scale)
         self.time_scale = time_scale
         try:

@@ -339,6 +339,9 @@ class Worker(Interpreter):
 
     def call(self, argv: tuple[object, ...], blocking: bool,
              on_reply: Callable[[object], None]) -> None:
+        if self.target is not None:
+            raise NotImplementedError(f"the real driver runs one Redis; Call(node={self.target!r})"
+                                      " needs a topology it cannot start yet")
         if blocking:
             self._call_pooled(argv, on_reply)
         else:

@@ -26,6 +26,7 @@ from models.locks.effect import (
     Cancel,
     Identity,
     Now,
+    Parallel,
     Record,
     Sleep,
     Spawn,
@@ -154,6 +155,8 @@ class Interpreter:
         # the request whose Call is being sent: read by the host's ``call``, so
         # Redis can attribute the command (the Host protocol stays as it is)
         self.calling: str | None = None
+        # the Redis node the Call being sent names (None: the primary), read the same way
+        self.target: str | None = None
         self.incarnation = 0  # bumped by a host's restart: a new server process
 
     # -- tasks ---------------------------------------------------------------
@@ -219,6 +222,7 @@ class Interpreter:
             elif kind is Call:
                 s = task.seq = task.seq + 1
                 self.calling = task.request
+                self.target = effect.node
                 self.call(effect.argv, effect.blocking,
                           lambda r, t=task, s=s: self.wake_if(t, s, r))
                 if effect.timeout_ms is not None:
@@ -279,9 +283,36 @@ class Interpreter:
                 self.kill(effect.handle)
             elif kind is Identity:
                 value = (self.server_identity(), task.request)
+            elif kind is Parallel:
+                self.parallel(task, effect)
+                return True
             else:
                 raise TypeError(f"{task.process} yielded {effect!r}, which is not an effect")
         return True
+
+    def parallel(self: Any, task: Task, effect: Parallel) -> None:
+        """Send every call now; wake ``task`` with all replies, or at the timeout."""
+        s = task.seq = task.seq + 1
+        calls = effect.calls
+        replies: list[object] = [TIMED_OUT] * len(calls)
+        left = [len(calls)]
+
+        def got(i: int, reply: object) -> None:
+            replies[i] = reply
+            left[0] -= 1
+            if left[0] == 0:
+                self.wake_if(task, s, tuple(replies))
+
+        if not calls:
+            self.wake_if(task, s, ())
+            return
+        for i, call in enumerate(calls):
+            self.calling = task.request
+            self.target = call.node
+            self.call(call.argv, call.blocking, lambda r, i=i: got(i, r))
+        self.target = None
+        if effect.timeout_ms is not None:
+            self.after_local(effect.timeout_ms, lambda: self.wake_if(task, s, tuple(replies)))
 
     def server_identity(self) -> str:
         """This server process's name: the host's, plus its restarts."""

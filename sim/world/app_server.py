@@ -59,6 +59,7 @@ class AppServer(Interpreter):
         self.pooled: list[Connection] = []  # every connection the pool ever opened
         self.cmd: Connection
         self.sub: Connection
+        self.conns: dict[str, Connection] = {}  # command connections to named nodes
         self._connect()
         # The loop is a chain of callbacks on SimPy's queue, not a SimPy process
         # (cheaper per step); it starts as a process would: urgent, at once.
@@ -157,10 +158,25 @@ class AppServer(Interpreter):
 
     def _send(self, argv: tuple[object, ...], blocking: bool,
               on_reply: Callable[[object], None]) -> None:
-        if blocking:
+        if self.target is not None:
+            self._node_conn(self.target).send(argv, on_reply, self.calling)
+        elif blocking:
             self._call_pooled(argv, on_reply)
         else:
             self.cmd.send(argv, on_reply, self.calling)
+
+    def _node_conn(self, name: str) -> Connection:
+        """The command connection to node ``name``, opened on first use."""
+        conn = self.conns.get(name)
+        if conn is None:
+            world = self.world
+            node = world.nodes.get(name)
+            if node is None:
+                raise ValueError(f"{self.name} sent a command to Redis node {name!r}, which "
+                                 f"this world does not have (nodes: {', '.join(world.nodes)})")
+            conn = self.conns[name] = Connection(world, world.next_client_id(), self,
+                                                 world.scenario.redis_latency, self.name, node)
+        return conn
 
     def storage(self, effect: Storage, on_reply: Callable[[object], None]) -> None:
         nemesis = self.world.nemesis
@@ -260,6 +276,9 @@ class AppServer(Interpreter):
         self.sub.close()
         for conn in self.pooled:
             conn.close()
+        for conn in self.conns.values():
+            conn.close()
+        self.conns.clear()
         self.pool.clear()
         self.pooled.clear()
         self.active = 0

@@ -18,6 +18,7 @@ from models.faults import NetFaults as NetFaults  # the policy lives with the fa
 from sim.world.kernel import NORMAL, Timer
 
 if TYPE_CHECKING:
+    from sim.world.redis_node import RedisNode
     from sim.world.world import World
 
 
@@ -65,19 +66,22 @@ class Link:
 
 
 class Connection:
-    """One app server's TCP connection to Redis: a link each way and a client id."""
+    """One app server's TCP connection to a Redis node (``redis``: the world's primary)."""
 
     __slots__ = ("client_id", "down", "open", "owner", "redis", "up")
 
     def __init__(self, world: World, client_id: int, owner: Subscriber, latency: Dist,
-                 node: str) -> None:
+                 node: str, redis: RedisNode | None = None) -> None:
         self.client_id = client_id
         self.owner = owner  # the AppServer, which receives pushed messages
-        self.redis = world.redis
-        self.up = Link(world, latency, (node, "redis"))
-        self.down = Link(world, latency, (node, "redis"))
+        self.redis = redis = world.redis if redis is None else redis
+        # a multi-node world also cuts single links: a fault on "app1/redis3"
+        ends = ((node, redis.name) if redis.name == "redis"
+                else (node, redis.name, f"{node}/{redis.name}"))
+        self.up = Link(world, latency, ends)
+        self.down = Link(world, latency, ends)
         self.open = True
-        world.redis.connections[client_id] = self
+        redis.connections[client_id] = self
 
     def send(self, argv: tuple[object, ...], on_reply: Callable[[object], None],
              request: str | None = None) -> None:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from models.checkers.ground_truth import KeyEffect
 from models.redis import BLOCKED, RedisModel
+from models.redis.clock import NodeClock
 from models.redis.model import Delivery, Served
 from models.redis.reply import Reply
 
@@ -58,8 +59,11 @@ class RedisNode:
     """Single-threaded Redis: FIFO service, pub/sub fan-out, blocked clients."""
 
     def __init__(self, world: World, version: tuple[int, int], service_ms: float,
-                 script_ms: float, monitor: bool = False) -> None:
+                 script_ms: float, monitor: bool = False, name: str = "redis") -> None:
         self.world = world
+        self.name = name
+        # the node's wall clock (models.redis.clock.NodeClock); None: true time itself
+        self.clock: NodeClock | None = None
         self.model = RedisModel(version)
         self.service_ms = service_ms
         self.script_ms = script_ms
@@ -108,7 +112,9 @@ class RedisNode:
                 self._expired[key] = deadline
                 before = _view(value)
                 if before is not _SKIP:
-                    self.effects.append(KeyEffect(float(deadline), "redis", None, "expire",
+                    at = (float(deadline) if self.clock is None
+                          else self.clock.true_time(float(deadline)))
+                    self.effects.append(KeyEffect(at, self.name, None, "expire",
                                                   key.decode(), before, None, None,  # type: ignore[arg-type]
                                                   "expired"))
             return None, None
@@ -125,9 +131,9 @@ class RedisNode:
         return keys
 
     def _log_effects(self, start: float, request: str | None, name: str, keys: list[bytes],
-                     before: list[tuple[object, int | None]]) -> None:
+                     before: list[tuple[object, int | None]], local: float) -> None:
         """One KeyEffect per key whose value or TTL the command changed."""
-        now = int(start)
+        now = int(local)
         ran = self.model.script_log
         for key, (v0, d0) in zip(keys, before, strict=True):
             v1, d1 = self._state(key, now, start)
@@ -146,18 +152,19 @@ class RedisNode:
                 kind = "set"
             else:
                 kind = "expire"
-            ttl = None if d1 is None else d1 - start
-            self.effects.append(KeyEffect(start, "redis", request, command, key.decode(),
+            ttl = None if d1 is None else d1 - local
+            self.effects.append(KeyEffect(start, self.name, request, command, key.decode(),
                                           v0, v1, ttl, kind))  # type: ignore[arg-type]
 
     def lost(self) -> None:
         """A restart without persistence: every live key is gone (call before the flush)."""
         ks = self.model.ks
         now = self.world.env.now
+        local = now if self.clock is None else self.clock.local(now)
         for key in list(ks.data):
-            value, _ = self._state(key, int(now), now)
+            value, _ = self._state(key, int(local), now)
             if value is not None and value is not _SKIP:
-                self.effects.append(KeyEffect(now, "redis", None, "RESTART", key.decode(),
+                self.effects.append(KeyEffect(now, self.name, None, "RESTART", key.decode(),
                                               value, None, None, "lost"))  # type: ignore[arg-type]
         self._expired.clear()
 
@@ -178,12 +185,14 @@ class RedisNode:
                 self._names[head] = name
         keys = (self._exec_keys(conn.client_id) if name == "EXEC"
                 else self._keys(name, argv, conn.client_id))
+        clock = self.clock
+        local = start if clock is None else clock.local(start)
         if keys:
-            now = int(start)
+            now = int(local)
             before = [self._state(k, now, start) for k in keys]
-        outcome = self.model.execute(argv, start, conn.client_id)
+        outcome = self.model.execute(argv, local, conn.client_id)
         if keys:
-            self._log_effects(start, request, name, keys, before)
+            self._log_effects(start, request, name, keys, before, local)
         self.commands += 1
         counts = self.counts
         counts[name] = counts.get(name, 0) + 1

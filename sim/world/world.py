@@ -44,6 +44,8 @@ from sim.runtime.nemesis import Nemesis
 from sim.world.app_server import AppServer, Task
 from sim.world.kernel import NORMAL, Timer, call_after, drive
 from sim.world.redis_node import RedisNode, trace_digest
+from sim.world.sentinel import Sentinel
+from sim.world.topology import ClusterNode, build_nodes, merged_log
 
 
 @dataclass(frozen=True)
@@ -95,8 +97,14 @@ class World:
         self.slow_storage: dict[str, list[tuple[float, float, float]]] = {}  # node -> windows
         self.nemesis = Nemesis(self._apply, self)
         self._client_ids = 0
-        self.redis = RedisNode(self, scenario.redis_version, scenario.redis_service_ms,
-                               scenario.script_service_ms, monitor=monitor)
+        # the Redis nodes by name, the primary first (sim.world.topology)
+        self.nodes: dict[str, RedisNode] = build_nodes(self, monitor)
+        self.redis = next(iter(self.nodes.values()))
+        kind = scenario.redis_topology().kind
+        self.sentinel: Sentinel | None = None
+        if kind in ("replicas", "sentinel"):
+            self.sentinel = Sentinel(self, self.redis.name, scenario.down_after_ms,
+                                     enabled=kind == "sentinel")
         self.db = Database(scenario.stock, scenario.fencing_storage)
         self.servers = [AppServer(self, f"app{i + 1}", scenario.callback_cpu_ms)
                         for i in range(scenario.servers)]
@@ -240,6 +248,18 @@ class World:
     def _event(self, f: str, node: str, value: object) -> None:
         self.recorder.record(self.env.now, "nemesis", "info", f, value, node)
 
+    def node_event(self, f: str, node: str) -> None:
+        """A Redis node's own event (its restart, a promotion) in the history."""
+        self._event(f, node, None)
+
+    def node_down(self, node: ClusterNode) -> None:
+        if self.sentinel is not None:
+            self.sentinel.node_down(node)
+
+    def node_back(self, node: ClusterNode) -> None:
+        if self.sentinel is not None:
+            self.sentinel.node_back(node)
+
     def _record_op(self, process: str, type_: str, f: str, value: object, node: str) -> None:
         self.recorder.record(self.env.now, process, type_, f, value, node)
 
@@ -250,8 +270,9 @@ class World:
             case Pause():
                 end = now + fault.duration_ms
                 self._event("pause", node, fault.duration_ms)
-                if node == "redis":
-                    self.redis.busy_until = max(self.redis.busy_until, end)
+                if node in self.nodes:
+                    redis = self.nodes[node]
+                    redis.busy_until = max(redis.busy_until, end)
                 else:
                     self.pause_ends.setdefault(node, []).append(end)
                     self.by_name[node].pause(fault.duration_ms)
@@ -270,6 +291,8 @@ class World:
             case Clock():
                 if node in self.by_name:
                     self.by_name[node].set_clock(fault.offset_ms, fault.drift)
+                elif isinstance(self.nodes.get(node), ClusterNode):
+                    self.nodes[node].jump(fault.offset_ms, fault.drift)  # type: ignore[attr-defined]
                 self._event("clock", node, (fault.offset_ms, fault.drift))
             case LostReply():  # the app server drops the reply (see AppServer.call)
                 self._event("lost-reply", node, None)
@@ -278,6 +301,10 @@ class World:
                     (now, now + fault.duration_ms, fault.extra_ms))
                 self._event("slow-storage", node, (fault.extra_ms, fault.duration_ms))
             case RedisRestart():
+                if isinstance(self.nodes.get(node), ClusterNode):
+                    # a node of a topology: its crash path keeps what its persistence kept
+                    self._crash(node, Crash(fault.at_ms, fault.down_ms, node))
+                    return
                 if self.redis.busy_until > now + 1e-9:
                     # Redis has already run, at later times, the commands queued while it
                     # is paused or down (the node runs a command when it arrives): the
@@ -295,9 +322,13 @@ class World:
 
     def _crash(self, node: str, fault: Crash) -> None:
         self._event("crash", node, None)
-        if node == "redis":  # restart without persistence: every key is gone
-            self.redis.lost()
-            self.redis.model.flush()
+        redis = self.nodes.get(node)
+        if isinstance(redis, ClusterNode):  # down, then back with what its disk kept
+            redis.crash(fault.restart_after_ms)
+            return
+        if redis is not None:  # single: a restart without persistence, in place
+            redis.lost()
+            redis.model.flush()
             return
         server = self.by_name[node]
         if not server.alive:
@@ -326,24 +357,31 @@ class World:
         self.at(self.scenario.horizon_ms, self.finish)
         with _fewer_collections():
             drive(self.env, self.finished)
-        self.redis.model.release_scripts()  # the next run in this process may reuse it
+        nodes = list(self.nodes.values())
+        for redis in nodes:
+            redis.model.release_scripts()  # the next run in this process may reuse it
         # Close the history at the run's end, so a wait still pending at the
         # horizon is judged for its whole length.
         self.recorder.record(self.env.now, "nemesis", "info", "end", None, "")
         history = self.recorder.history()
+        # the nodes of a topology share one MONITOR log (sim.world.topology)
         monitor = tuple(self.redis.monitor) if self.redis.monitor is not None else None
+        counts: dict[str, int] = {}
+        for redis in nodes:
+            for name, n in redis.counts.items():
+                counts[name] = counts.get(name, 0) + n
         return RunResult(
             scenario=self.scenario,
             history=history,
-            redis_log=self.redis.log,
+            redis_log=merged_log(nodes),
             end_ms=self.env.now,
             completed=self.load.completed,
-            redis_commands=self.redis.commands,
-            redis_counts=dict(sorted(self.redis.counts.items())),
+            redis_commands=sum(n.commands for n in nodes),
+            redis_counts=dict(sorted(counts.items())),
             stock_left=self.db.stock,
             monitor=monitor,
             events=next(self.env._eid),
-            effects=tuple(self.redis.effects),
+            effects=tuple(e for n in nodes for e in n.effects),
             requests=tuple(RequestSpan(r, n, s, e, c) for r, (n, s, e, c) in self.spans.items()),
         )
 

@@ -167,7 +167,8 @@ def test_list_reads_the_registries() -> None:
     assert [i["spec"] for i in data["faults"]] == [k.spec for k in FAULTS.values()]
     assert {i["name"] for i in data["properties"]} == set(CHECKERS)
     assert all(i["doc"] for section in data.values() for i in section)
-    assert [i["name"] for i in data["topologies"]] == ["single"]
+    assert [i["name"] for i in data["topologies"]] == ["single", "redlock:N", "replicas:N",
+                                                      "sentinel:N"]
     code, out, _ = run_cli(["list"])
     assert code == 0 and "pause:AT:DURATION[:NODE]" in out and "mutual-exclusion" in out
     help_text = " ".join(build_parser()._subparsers._group_actions[0]  # type: ignore[union-attr]

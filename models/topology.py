@@ -1,0 +1,115 @@
+"""Which Redis nodes a world has: the topology, as scenario data.
+
+- ``single`` (default): one node named ``redis``, today's world bit for bit
+  while its settings stay at their defaults (no persistence policy, no
+  restart delay, no node clock).
+- ``redlock:N``: N independent masters ``redis1`` .. ``redisN``, no
+  replication between them (Redlock's deployment).
+- ``replicas:N``: a master ``redis1`` and N asynchronous replicas
+  ``redis2`` .. (``sim.world.replication``).
+- ``sentinel:N``: the same plus Sentinel, which promotes the replica with the
+  largest replication offset once the master has been down for
+  ``down_after_ms`` (``sim.world.sentinel``).
+
+Every node is its own pure ``RedisModel`` with its own keyspace, wall clock,
+single thread, persistence policy and restart delay. Lock designs reach a
+node by name (``Call(..., node="redis2")``); a ``Call`` without a node goes
+to the primary (``redis`` or ``redis1``).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from models.redis.persistence import Persistence, PersistenceError
+
+TOPOLOGIES: dict[str, str] = {
+    "single": "one Redis, named redis (the default)",
+    "redlock:N": "N independent masters redis1..redisN (Redlock)",
+    "replicas:N": "a master redis1 and N async replicas redis2.. (no failover)",
+    "sentinel:N": "a master, N async replicas and Sentinel, which promotes one",
+}
+MAX_NODES = 15
+NO_PERSISTENCE = Persistence()
+
+
+class TopologyError(ValueError):
+    """A topology that cannot be built: one line saying why."""
+
+
+@dataclass(frozen=True, slots=True)
+class NodeSpec:
+    """One Redis node's settings."""
+
+    name: str
+    role: str = "master"
+    persistence: Persistence = NO_PERSISTENCE
+    restart_delay_ms: float = 0.0
+    clock_offset_ms: float = 0.0
+    clock_drift: float = 0.0
+
+    @property
+    def legacy(self) -> bool:
+        """Today's one Redis exactly: a crash empties it at once, connections kept."""
+        return (self.name == "redis" and self.persistence.mode == "none"
+                and self.restart_delay_ms == 0 and self.clock_offset_ms == 0
+                and self.clock_drift == 0)
+
+
+@dataclass(frozen=True, slots=True)
+class Topology:
+    kind: str
+    nodes: tuple[NodeSpec, ...]
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(n.name for n in self.nodes)
+
+    @property
+    def masters(self) -> tuple[str, ...]:
+        return tuple(n.name for n in self.nodes if n.role == "master")
+
+
+def parse_topology(spec: str, persistence: str = "none", restart_delay_ms: float = 0.0,
+                   clocks: tuple[tuple[str, float, float], ...] = ()) -> Topology:
+    """Build the topology ``spec`` names; TopologyError (one line) when it cannot be built."""
+    try:
+        policy = Persistence.parse(persistence)
+    except PersistenceError as exc:
+        raise TopologyError(str(exc)) from None
+    if not isinstance(restart_delay_ms, int | float) or not math.isfinite(restart_delay_ms) \
+            or restart_delay_ms < 0:
+        raise TopologyError(f"restart delay must be a number >= 0, not {restart_delay_ms!r}")
+    head, _, count = spec.partition(":")
+    names: tuple[str, ...]
+    if spec == "single":
+        names = ("redis",)
+    elif head in ("redlock", "replicas", "sentinel") and count:
+        try:
+            n = int(count)
+        except ValueError:
+            raise TopologyError(f"cannot read topology {spec!r}: N must be an integer") from None
+        if head == "redlock" and not 1 <= n <= MAX_NODES:
+            raise TopologyError(f"redlock:N needs 1..{MAX_NODES} masters, not {n}")
+        if head != "redlock" and not 1 <= n < MAX_NODES:
+            raise TopologyError(f"{head}:N needs 1..{MAX_NODES - 1} replicas, not {n}")
+        names = tuple(f"redis{i + 1}" for i in range(n if head == "redlock" else n + 1))
+    else:
+        raise TopologyError(f"unknown topology {spec!r}; known: {', '.join(TOPOLOGIES)}")
+    offsets = {name: (0.0, 0.0) for name in names}
+    for entry in clocks:
+        if not (isinstance(entry, tuple | list) and len(entry) == 3):
+            raise TopologyError(f"a node clock is [node, offset_ms, drift], not {entry!r}")
+        name, offset, drift = entry
+        if name not in offsets:
+            raise TopologyError(f"clock for unknown node {name!r}; nodes: {', '.join(names)}")
+        if not all(isinstance(x, int | float) and math.isfinite(x) for x in (offset, drift)) \
+                or drift <= -1:
+            raise TopologyError(f"bad clock for {name}: offset {offset!r}, drift {drift!r}")
+        offsets[name] = (float(offset), float(drift))
+    replicated = head in ("replicas", "sentinel")
+    return Topology(head if spec != "single" else "single", tuple(
+        NodeSpec(name, "replica" if replicated and i else "master", policy,
+                 float(restart_delay_ms), *offsets[name])
+        for i, name in enumerate(names)))

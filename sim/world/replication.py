@@ -1,0 +1,140 @@
+"""Asynchronous replication: a master streams its writes to its replicas.
+
+After every command that changed keys, the master ships each changed key's
+new state (value and absolute deadline: Redis 7 replicates TTLs as absolute
+timestamps, PR #8474) to every replica, one stream per replica, in order,
+each write delayed by a lag drawn from the run's chooser (``replica_lag``)
+plus any network fault on the master or the replica: the time until the
+replica has applied it. A master that crashes first takes the writes still
+in flight with it (its output buffer dies with the process). A replica never
+expires keys itself; promoted, it expires them by its own clock. A replica
+acknowledges each write it applied after another lag draw; ``WAIT n
+timeout`` answers with the number of replicas that acknowledged every write
+the master had made when WAIT ran, once n have or the timeout passes
+(0: no timeout). A replica that is down loses what reached it meanwhile, and
+a replica re-pointed at a new master (or an old master demoted) gets a full
+copy of the new master's keyspace: what it had of its own is discarded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from models.redis.persistence import restore, snapshot
+
+if TYPE_CHECKING:
+    from sim.world.network import Connection
+    from sim.world.topology import ClusterNode
+    from sim.world.world import World
+
+Entry = tuple[bytes, object, int | None]  # key, value (None: deleted), deadline
+
+
+class Replication:
+    """One master's streams to its replicas, with offsets and acknowledgements."""
+
+    def __init__(self, world: World, master: ClusterNode, replicas: list[ClusterNode]) -> None:
+        self.world = world
+        self.master = master
+        self.replicas = replicas
+        self.offset = 0
+        self.acked: dict[str, int] = {r.name: 0 for r in replicas}
+        self._last: dict[str, float] = {r.name: 0.0 for r in replicas}
+        self.waits: list[list[Any]] = []  # [needed, offset, conn, on_reply, answered]
+        for r in replicas:
+            r.source = self
+            r.repl_offset = 0
+
+    # -- the stream ---------------------------------------------------------------
+    def _arrival(self, replica: ClusterNode, depart: float) -> float:
+        world = self.world
+        arrive = depart + world.scenario.replica_lag.sample(world.chooser)
+        for node in (self.master.name, replica.name):
+            faults = world.net_faults.get(node)
+            if faults is not None:
+                arrive = faults.adjust(depart, arrive)
+        arrive = max(arrive, self._last.get(replica.name, 0.0))
+        self._last[replica.name] = arrive
+        return arrive
+
+    def propagate(self, depart: float, entries: list[Entry]) -> None:
+        """Ship one write (its changed keys) to every replica."""
+        self.offset += 1
+        for replica in self.replicas:
+            self.world.at(self._arrival(replica, depart), self._apply, replica, self.offset,
+                          entries, self.master.crashes)
+
+    def _apply(self, replica: ClusterNode, offset: int, entries: list[Entry],
+               crashes: int) -> None:
+        if replica.source is not self or not replica.up or self.master.crashes != crashes:
+            return  # re-pointed, down, or the master died with the write still in its buffer
+        ks = replica.model.ks
+        replica.durable.before_command(ks, replica.local_now)  # its own disk follows too
+        for key, value, deadline in entries:
+            if value is None:
+                ks.data.pop(key, None)
+                ks.deadlines.pop(key, None)
+            else:
+                ks.data[key] = value  # type: ignore[assignment]  # a copy made at the master
+                if deadline is None:
+                    ks.deadlines.pop(key, None)
+                else:
+                    ks.deadlines[key] = deadline
+        replica.repl_offset = offset
+        now = self.world.env.now
+        back = now + self.world.scenario.replica_lag.sample(self.world.chooser)
+        self.world.at(back, self._ack, replica.name, offset)
+
+    def _ack(self, name: str, offset: int) -> None:
+        if offset > self.acked.get(name, 0):
+            self.acked[name] = offset
+        self._settle()
+
+    # -- WAIT ---------------------------------------------------------------------
+    def count(self, offset: int) -> int:
+        return sum(1 for r in self.replicas if self.acked.get(r.name, 0) >= offset)
+
+    def wait(self, conn: Connection, needed: int, timeout_ms: float, done: float,
+             on_reply: Callable[[object], None]) -> None:
+        entry = [needed, self.offset, conn, on_reply, False]
+        if self.count(self.offset) >= needed:
+            conn.reply(done, self.count(self.offset), on_reply)
+            return
+        self.waits.append(entry)
+        if timeout_ms > 0:
+            self.world.at(done + timeout_ms, self._timeout, entry)
+
+    def _settle(self) -> None:
+        now = self.world.env.now
+        for entry in list(self.waits):
+            needed, offset = entry[0], entry[1]
+            if self.count(offset) >= needed:
+                self._answer(entry, now)
+
+    def _timeout(self, entry: list[Any]) -> None:
+        if not entry[4]:
+            self._answer(entry, self.world.env.now)
+
+    def _answer(self, entry: list[Any], now: float) -> None:
+        entry[4] = True
+        self.waits.remove(entry)
+        entry[2].reply(now, self.count(entry[1]), entry[3])
+
+    # -- reconfiguration ------------------------------------------------------------
+    def full_sync(self, replica: ClusterNode) -> None:
+        """Point ``replica`` at this master with a copy of its keyspace (after one lag)."""
+        replica.source = self
+        if replica not in self.replicas:
+            self.replicas.append(replica)
+        self.acked[replica.name] = 0
+        image = snapshot(self.master.model.ks)
+        offset = self.offset
+
+        def load() -> None:
+            if replica.source is self and replica.up:
+                restore(replica.model.ks, image)
+                replica.repl_offset = offset
+                self.acked[replica.name] = offset
+
+        self.world.at(self._arrival(replica, self.world.env.now), load)
