@@ -74,6 +74,7 @@ class RedisNode:
         # command changed, attributed to the request that sent it
         self.effects: list[KeyEffect] = []
         self._expired: dict[bytes, int] = {}  # key -> deadline its "expired" was logged at
+        self._setter: dict[bytes, str | None] = {}  # key -> the request whose value it holds
         self.model.script_log = []  # a script's commands name its effects ("EVAL>DEL")
         self._names: dict[str, str] = {}  # argv[0] -> counted name, computed once
         # MONITOR log: (start, client id, node, argv); a script's commands follow
@@ -125,13 +126,23 @@ class RedisNode:
         return keys
 
     def _log_effects(self, start: float, request: str | None, name: str, keys: list[bytes],
-                     before: list[tuple[object, int | None]]) -> None:
-        """One KeyEffect per key whose value or TTL the command changed."""
+                     before: list[tuple[object, int | None]], argv: tuple[object, ...]) -> None:
+        """One KeyEffect per key whose value or TTL the command changed.
+
+        Also one ``refused`` entry when a plain ``SET`` was refused by a key that
+        holds the same request's value: the request asked for a lock it already
+        had, with ``wanted``, another value or the same (an orphan's evidence).
+        """
         now = int(start)
         ran = self.model.script_log
         for key, (v0, d0) in zip(keys, before, strict=True):
             v1, d1 = self._state(key, now, start)
             if v0 is _SKIP or v1 is _SKIP or (v0 == v1 and d0 == d1):
+                if (name == "SET" and v0 is not None and request is not None
+                        and self._setter.get(key) == request and len(argv) > 2):
+                    self.effects.append(KeyEffect(
+                        start, "redis", request, name, key.decode(), v0, v0,  # type: ignore[arg-type]
+                        None if d0 is None else d0 - start, "refused", _key(argv[2])))
                 continue
             command = name
             if ran:
@@ -146,6 +157,8 @@ class RedisNode:
                 kind = "set"
             else:
                 kind = "expire"
+            if kind == "set":
+                self._setter[key] = request
             ttl = None if d1 is None else d1 - start
             self.effects.append(KeyEffect(start, "redis", request, command, key.decode(),
                                           v0, v1, ttl, kind))  # type: ignore[arg-type]
@@ -183,7 +196,7 @@ class RedisNode:
             before = [self._state(k, now, start) for k in keys]
         outcome = self.model.execute(argv, start, conn.client_id)
         if keys:
-            self._log_effects(start, request, name, keys, before)
+            self._log_effects(start, request, name, keys, before, argv)
         self.commands += 1
         counts = self.counts
         counts[name] = counts.get(name, 0) + 1
