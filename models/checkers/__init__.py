@@ -51,7 +51,7 @@ from models.checkers.lifetimes import (
 )
 from models.checkers.liveness import check_no_lost_wakeup
 from models.checkers.ownership import check_owner_only_release
-from models.checkers.tenure import Faults
+from models.checkers.tenure import faults_of
 from models.history import History, Op
 
 # -- registry -------------------------------------------------------------------------------------
@@ -129,7 +129,7 @@ def _request_answered(h: History, truth: Truth | None = None,
     """
     if truth is None:
         return _no_evidence("request-answered")
-    return check_request_answered(truth.requests, truth.end_ms, Faults(h).last_heal, bound_ms)
+    return check_request_answered(truth.requests, truth.end_ms, faults_of(h).last_heal, bound_ms)
 
 
 def _foreign_renewal(_h: History, truth: Truth | None = None,

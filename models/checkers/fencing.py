@@ -67,7 +67,7 @@ def _fence_of(value: object) -> int | None:
     return f if isinstance(f, int) and not isinstance(f, bool) else None
 
 
-def _fenced_grants(h: History, effects: list[KeyEffect], requests: Iterable[RequestSpan],
+def _fenced_grants(h: History, effects: Iterable[KeyEffect], requests: Iterable[RequestSpan],
                    horizon: float, prefix: str) -> list[tuple[Lease, int, Op, KeyEffect | None]]:
     """(lease, fence its holder used, the holder's enter op, the INCR that drew the fence)
     for every lease whose holder then entered with a fence, in grant order."""
@@ -113,7 +113,8 @@ def check_fence_grant_order(h: History | Iterable[Op], effects: Iterable[KeyEffe
     is the pause's harm, reported by ``mutual-exclusion``, and is not judged.
     """
     name = "fence-grant-order"
-    grants = _fenced_grants(_history(h), list(effects), requests, horizon, prefix)
+    effects = tuple(effects)  # a run's log is one already (its leases are cached)
+    grants = _fenced_grants(_history(h), effects, requests, horizon, prefix)
     if not grants:
         return Verdict(name, None, "no holder entered with a fence")
     top: tuple[Lease, int, Op, KeyEffect | None] | None = None
@@ -151,10 +152,14 @@ def check_fenced_out_holder(h: History | Iterable[Op], effects: Iterable[KeyEffe
     had ended (a stale holder that drew its fence late: the pause's harm).
     """
     name = "fenced-out-holder"
+    effects = tuple(effects)  # a run's log is one already (its leases are cached)
     hist = _history(h)
-    effects = list(effects)
     names = {r.request for r in requests}
-    all_leases = [g for g in leases(effects, horizon) if g.key.startswith(prefix)]
+    refusals = [op for op in hist if op.type == "fail" and op.value == "stale-fence"
+                and op.f in ("read", "issue")]
+    if not refusals:
+        fenced = any(_fence_of(e.value) is not None for e in hist.events("enter"))
+        return Verdict(name, True if fenced else None, "no fenced operation was refused")
     entered: dict[str | None, int] = {}  # a read carries its request's fence (enter's)
     for e in hist.events("enter"):
         fe = _fence_of(e.value)
@@ -167,13 +172,16 @@ def check_fenced_out_holder(h: History | Iterable[Op], effects: Iterable[KeyEffe
             fence = entered.get(who) if f == "read" else _fence_of(p.invoke.value)
             if p.ok and p.completion is not None and fence is not None:
                 accepted.append((p.invoke, fence, who))
-    refusals = [op for op in hist if op.type == "fail" and op.f in ("read", "issue")
-                and op.value == "stale-fence"]
-    if not refusals:
-        return Verdict(name, True if accepted else None, "no fenced operation was refused")
-    for op in refusals:
+    all_leases = [g for g in leases(effects, horizon) if g.key.startswith(prefix)]
+    by_request: dict[str | None, list[Lease]] = {}
+    for g in all_leases:
+        by_request.setdefault(g.request, []).append(g)
+    enters: dict[str | None, list[Op]] = {}
+    for e in hist.events("enter"):
+        enters.setdefault(request_of(e.process, names), []).append(e)
+    for op in refusals[:100]:  # the first refusals tell; a storm of them repeats one story
         r = request_of(op.process, names)
-        mine = [g for g in all_leases if g.request == r and g.start <= op.time]
+        mine = [g for g in by_request.get(r, []) if g.start <= op.time]
         if not mine:
             continue
         g = mine[-1]
@@ -181,8 +189,7 @@ def check_fenced_out_holder(h: History | Iterable[Op], effects: Iterable[KeyEffe
                   and o.start < op.time and o.end > g.start]
         if others:
             continue
-        enter = next((e for e in hist.events("enter")
-                      if request_of(e.process, names) == r and e.time >= g.start), None)
+        enter = next((e for e in enters.get(r, []) if e.time >= g.start), None)
         fence = _fence_of(enter.value) if enter is not None else None
         higher = [(inv, f, w) for inv, f, w in accepted
                   if fence is not None and f > fence and inv.time < op.time]

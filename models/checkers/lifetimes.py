@@ -11,23 +11,28 @@ command, never the token.
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections import defaultdict
 from collections.abc import Iterable
 
 from models.checkers._common import Verdict, _ops
 from models.checkers.ground_truth import KeyEffect, RequestSpan
-from models.checkers.tenure import OPEN, Faults, Lease, leases, request_of, spans_by_request
+from models.checkers.tenure import OPEN, Lease, faults_of, leases, request_of, spans_by_request
 from models.history import History, Op
 from models.history import format_ms as _ms
 
+_INTENT = frozenset({"acquire", "enter", "leave"})  # the ops intent is read from
+
 
 def _per_request(h: History, names: Iterable[str]) -> dict[str, list[Op]]:
-    """Each request's ops (its spawned tasks' included), in history order."""
+    """Each request's acquire/enter/leave ops (its spawned tasks' included), in order."""
     known = set(names)
     cache: dict[str, str | None] = {}
     out: dict[str, list[Op]] = defaultdict(list)
     for op in h:
+        if op.f not in _INTENT:
+            continue
         r = cache.get(op.process, "")
         if r == "":
             r = cache[op.process] = request_of(op.process, known)
@@ -97,6 +102,7 @@ def check_resurrected_lock(h: History, effects: Iterable[KeyEffect],
     its start to its ``enter``).
     """
     name = "resurrected-lock"
+    effects = tuple(effects)  # a run's log is one already (its leases are cached)
     spans = spans_by_request(requests)
     ops = _per_request(h, spans)
     earlier: dict[tuple[str, str, str | None], Lease] = {}
@@ -139,9 +145,10 @@ def check_lease_lapsed(h: History, effects: Iterable[KeyEffect],
     A slow storage call is not a fault on the holder.
     """
     name = "lease-lapsed"
+    effects = tuple(effects)  # a run's log is one already (its leases are cached)
     spans = spans_by_request(requests)
     ops = _per_request(h, spans)
-    faults = Faults(h)
+    faults = faults_of(h)
     judged = 0
     for g in _lock_leases(effects, horizon, prefix):
         if g.ended != "expired" or g.request is None or g.request not in spans:
@@ -185,8 +192,9 @@ def check_orphaned_lock(h: History, effects: Iterable[KeyEffect],
     ``immortal-lock`` is the same harm without a TTL: forever, not until the TTL.
     """
     name = "orphaned-lock"
+    effects = tuple(effects)  # a run's log is one already (its leases are cached)
     spans = spans_by_request(requests)
-    faults = Faults(h)
+    faults = faults_of(h)
     judged = 0
     for g in _lock_leases(effects, horizon, prefix):
         if g.request is None:
@@ -237,9 +245,10 @@ def check_no_stuck_waiter(h: History, effects: Iterable[KeyEffect],
     the design's own ``wait`` records and its own belief about leases.
     """
     name = "no-stuck-waiter"
+    effects = tuple(effects)  # a run's log is one already (its leases are cached)
     spans = spans_by_request(requests)
     ops = _per_request(h, spans)
-    faults = Faults(h)
+    faults = faults_of(h)
     all_leases = _lock_leases(effects, horizon, prefix)
     by_key: dict[tuple[str, str], list[Lease]] = defaultdict(list)
     for g in all_leases:
@@ -247,7 +256,8 @@ def check_no_stuck_waiter(h: History, effects: Iterable[KeyEffect],
     if not by_key:
         return Verdict(name, None, "no lock key was ever set: nothing to judge")
     if bound_ms is None:
-        ttls = [g.set_by.ttl_ms for g in all_leases if g.set_by.ttl_ms is not None]
+        ttls = [e.ttl_ms for g in all_leases for e in (g.set_by, *g.renewals)
+                if e.ttl_ms is not None]
         bound_ms = (max(ttls) if ttls else 0.0) + 1000.0
     free: dict[tuple[str, str], list[tuple[float, float, Lease | None]]] = {}
     for slot, gs in by_key.items():
@@ -261,6 +271,7 @@ def check_no_stuck_waiter(h: History, effects: Iterable[KeyEffect],
         if cursor < horizon:
             stretches.append((cursor, horizon, opener))
         free[slot] = stretches
+    starts = {slot: [fs for fs, _, _ in st] for slot, st in free.items()}
     waits = 0
     for r, span in sorted(spans.items(), key=lambda kv: kv[1].start):
         mine = ops.get(r, [])
@@ -271,7 +282,9 @@ def check_no_stuck_waiter(h: History, effects: Iterable[KeyEffect],
         for s, e in _asking(mine, span, stop):
             waits += 1
             for slot in slots:
-                for fs, fe, opener in free[slot]:
+                stretches = free[slot]
+                first = max(bisect.bisect_right(starts[slot], s) - 1, 0)
+                for fs, fe, opener in stretches[first:bisect.bisect_left(starts[slot], e)]:
                     lo, hi = max(s, fs), min(e, fe)
                     if hi <= lo:
                         continue

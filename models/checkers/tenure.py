@@ -43,8 +43,25 @@ class Lease:
     refused: list[KeyEffect] = field(default_factory=list)  # SETs refused by this lease
 
 
+_LAST: list[tuple[object, float, list[Lease]]] = []  # one run's leases, read by every judge
+
+
 def leases(effects: Iterable[KeyEffect], horizon: float) -> list[Lease]:
-    """Every lease on every non-counter key, in start order (see the module docstring)."""
+    """Every lease on every non-counter key, in start order (see the module docstring).
+
+    A run's log is a tuple: its leases are computed once for all the judges
+    that read it (they only read them).
+    """
+    if isinstance(effects, tuple):
+        if _LAST and _LAST[0][0] is effects and _LAST[0][1] == horizon:
+            return _LAST[0][2]
+        out = _leases(effects, horizon)
+        _LAST[:] = [(effects, horizon, out)]
+        return out
+    return _leases(effects, horizon)
+
+
+def _leases(effects: Iterable[KeyEffect], horizon: float) -> list[Lease]:
     cur: dict[tuple[str, str], Lease] = {}
     counters: set[tuple[str, str]] = set()
     done: list[Lease] = []
@@ -123,6 +140,15 @@ class Window:
     op: Op
 
 
+def faults_of(h: History) -> Faults:
+    """``Faults(h)``, built once per history for all the judges that read it."""
+    if _FAULTS and _FAULTS[0][0] is h:
+        return _FAULTS[0][1]
+    f = Faults(h)
+    _FAULTS[:] = [(h, f)]
+    return f
+
+
 class Faults:
     """Which pause, partition, delay, clock jump or crash touched which node, and when.
 
@@ -139,7 +165,10 @@ class Faults:
         for op in h.events():
             if op.process != NEMESIS or not op.node:
                 continue
-            if op.f in ("pause", "partition", "crash"):
+            if op.f in ("pause", "partition") and isinstance(op.value, int | float):
+                # its own length: a "resume" may end a shorter pause while a longer one runs
+                self.by_node[op.node].append(Window(op.time, op.time + float(op.value), op.f, op))
+            elif op.f in ("pause", "partition", "crash"):
                 open_[op.node, op.f].append(op)
             elif op.f in closer:
                 for start in open_.pop((op.node, closer[op.f]), []):
@@ -182,8 +211,12 @@ class Faults:
         return _Paused([(w.start, w.end) for w in self.windows(node) if w.kind in kinds])
 
 
+_FAULTS: list[tuple[History, Faults]] = []
+
+
 def spans_by_request(requests: Iterable[RequestSpan]) -> dict[str, RequestSpan]:
     return {r.request: r for r in requests}
 
 
-__all__ = ["OPEN", "Faults", "Lease", "Window", "leases", "request_of", "spans_by_request"]
+__all__ = ["OPEN", "Faults", "Lease", "Window", "faults_of", "leases", "request_of",
+           "spans_by_request"]

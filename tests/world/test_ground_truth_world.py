@@ -1,0 +1,119 @@
+"""Each bug class of the quality corpus, found in the simulated world by its own ground-truth
+property, in a scenario with explicit faults; its correct twin passes the same scenario.
+
+The fault times were found by hand from the fault-free run's command log (where
+a design's commands land); each test asserts the log still has that shape, so a
+change in timing fails loudly here rather than silently testing nothing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+import models.locks.zoo  # noqa: F401  (registers the corpus)
+from models.checkers import GROUND_TRUTH, Verdicts, check_all
+from models.dist import Dist
+from models.faults import Crash, Delay, Fault, Pause
+from models.scenario import Scenario
+from sim.world import RunResult, run
+
+SLOW_STORAGE = Dist("const", 300.0)  # a critical section of ~1.2 s: it outlives a pause's end
+
+
+def world(lock: str, faults: tuple[Fault, ...] = (), arrivals: tuple[float, ...] = (0.0, 100.0),
+          **kw: Any) -> tuple[RunResult, Verdicts]:
+    sc = Scenario(servers=2, requests=len(arrivals), vus=len(arrivals), load="scheduled",
+                  arrivals_ms=arrivals, lock=lock, stock=10, faults=faults, horizon_ms=60_000.0,
+                  **kw)
+    r = run(sc)
+    return r, check_all(r.history, truth=r)
+
+
+def causes(vs: Verdicts) -> set[tuple[str, str]]:
+    return {(v.property, v.cause) for v in vs.violated}
+
+
+def ground_truth_violations(vs: Verdicts) -> set[str]:
+    return {v.property for v in vs.violated if v.property in GROUND_TRUTH}
+
+
+# (buggy design, its twin, scenario, the (property, cause) the bug must show)
+CASES: dict[str, tuple[str, str, dict[str, Any], tuple[str, str]]] = {
+    # the holder pauses past its TTL; B takes the lock; A's watchdog wakes while B holds
+    "bare-pexpire": ("zoo-bare-pexpire", "zoo-correct-renewed",
+                     {"faults": (Pause(5.0, 5400.0, "holder"),), "storage_latency": SLOW_STORAGE},
+                     ("foreign-renewal", "re-timed-successor")),
+    # the holder pauses past its TTL alone; its watchdog's script finds the key gone
+    "extend-recreates": ("zoo-extend-recreates", "zoo-correct-renewed",
+                         {"faults": (Pause(5.0, 5400.0, "holder"),), "arrivals": (0.0,),
+                          "storage_latency": SLOW_STORAGE},
+                         ("resurrected-lock", "re-created-after-expired")),
+    # no fault at all: the 500 ms lease is shorter than a 1.2 s critical section
+    "fixed-lease": ("zoo-fixed-lease", "zoo-correct-renewed",
+                    {"storage_latency": SLOW_STORAGE, "lock_params": (("ttl_ms", 500),)},
+                    ("lease-lapsed", "expired-while-working")),
+    # no fault: the second request waits > TTL, its local-clock check skips every renewal
+    "local-clock": ("zoo-local-clock", "zoo-correct-renewed",
+                    {"storage_latency": Dist("const", 400.0), "arrivals": (0.0, 10.0),
+                     "lock_params": (("ttl_ms", 1000),)},
+                    ("lease-lapsed", "expired-while-working")),
+    # the first SET's reply is 300 ms late (timeout 200 ms): it landed, the retry draws anew
+    "retry-new-token": ("zoo-retry-new-token", "zoo-correct-retry",
+                        {"faults": (Delay(1.0, 100.0, 300.0, "app1"),)},
+                        ("orphaned-lock", "abandoned-token")),
+    # SET NX lands at ~1.2 ms, PEXPIRE at ~1.5 ms: the server crashes in between
+    "setnx-pexpire": ("zoo-setnx-pexpire", "zoo-correct",
+                      {"faults": (Crash(1.3, None, "app1"),)},
+                      ("immortal-lock", "no-ttl-after-crash")),
+    # three requests; the last to draw its fence polls first after the first release
+    "fence-before": ("zoo-fence-before", "zoo-correct-fenced",
+                     {"storage_latency": SLOW_STORAGE, "arrivals": (0.0, 20.0, 110.0)},
+                     ("fence-grant-order", "fence-below-earlier-grant")),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_the_bug_is_found_as_itself_and_its_twin_passes(case):
+    buggy, twin, kw, expected = CASES[case]
+    _, bad = world(buggy, **kw)
+    assert expected in causes(bad), [(v.property, v.cause, v.story) for v in bad.violated]
+    # the bug class ranks before any downstream harm it causes
+    assert (bad.violated[0].property, bad.violated[0].cause) == expected
+    _, good = world(twin, **kw)
+    assert ground_truth_violations(good) == set(), [v.story for v in good.violated]
+
+
+def test_the_setnx_pexpire_window_is_where_the_crash_lands():
+    r, _ = world("zoo-setnx-pexpire")
+    lock = [e for e in r.effects if e.key.startswith("lock:") and e.request == "app1/req0"]
+    assert [e.command for e in lock[:2]] == ["SET", "PEXPIRE"]
+    assert lock[0].time < 1.3 < lock[1].time
+
+
+def test_a_crash_outside_the_window_leaves_no_immortal_lock():
+    _, vs = world("zoo-setnx-pexpire", faults=(Crash(1.6, None, "app1"),))
+    assert "immortal-lock" not in {v.property for v in vs.violated}
+
+
+def test_fence_order_is_judged_whether_or_not_the_storage_fences():
+    kw = CASES["fence-before"][2]
+    _, fencing = world("zoo-fence-before", **kw)
+    # the storage refuses the rightful later holder: an availability failure of its own
+    assert ("fenced-out-holder", "refused-sole-holder") in causes(fencing)
+    _, plain = world("zoo-fence-before", fencing_storage=False, **kw)
+    assert ("fence-grant-order", "fence-below-earlier-grant") in causes(plain)
+    assert "fenced-out-holder" not in {v.property for v in plain.violated}
+    for storage in (True, False):
+        _, twin = world("zoo-correct-fenced", fencing_storage=storage, **kw)
+        assert ground_truth_violations(twin) == set()
+
+
+def test_a_pause_past_the_ttl_is_k1_not_a_lapse():
+    """Correct renewing designs under a pause longer than the TTL: mutual-exclusion says it."""
+    for lock in ("zoo-correct-renewed", "zoo-correct", "redisson", "polling"):
+        _, vs = world(lock, faults=(Pause(5.0, 5400.0, "holder"),),
+                      storage_latency=SLOW_STORAGE)
+        assert "mutual-exclusion" in {v.property for v in vs.violated}, lock
+        assert ground_truth_violations(vs) == set(), (lock, [v.story for v in vs.violated])
