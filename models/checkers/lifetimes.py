@@ -127,8 +127,12 @@ def check_resurrected_lock(h: History, effects: Iterable[KeyEffect],
                  f"{meanwhile}. At {_ms(g.start)} ms {g.request}'s {g.set_by.command} set the "
                  f"key again, though {g.request} was not asking for the lock (it asked {asked}): "
                  f"the lock came back to life for a holder that believes it never lost it.")
+        mine = ops.get(g.request, [])
+        witness = _ops(*[o for o in mine if o.f == "acquire" and o.time <= g.start][-2:],
+                       *[o for o in mine if o.time >= g.start][:1])
         return Verdict(name, False, f"{g.request}'s {g.set_by.command} re-created {g.key} after "
-                       f"its lease {prev.ended}", (), story, f"re-created-after-{prev.ended}")
+                       f"its lease {prev.ended}", witness, story,
+                       f"re-created-after-{prev.ended}")
     return Verdict(name, True, f"{judged} re-grants of a lock to an earlier holder, each asked for")
 
 
@@ -299,8 +303,11 @@ def check_no_stuck_waiter(h: History, effects: Iterable[KeyEffect],
                                  f"{_ms(usable)} ms of that wait, outside any pause, partition "
                                  f"or delay of {span.node}, with the lock free (bound "
                                  f"{_ms(bound_ms)} ms).")
+                        witness = _ops(*[o for o in mine if o.f == "acquire"
+                                         and s <= o.time <= e])
                         return Verdict(name, False, f"{r} waited {_ms(usable)} ms while "
-                                       f"{slot[1]} was free", (), story, "waited-on-free-lock")
+                                       f"{slot[1]} was free", witness, story,
+                                       "waited-on-free-lock")
     return Verdict(name, True, f"{waits} waits, none on a free lock longer than "
                    f"{_ms(bound_ms)} ms")
 
