@@ -121,8 +121,10 @@ def _immortal_lock(_h: History, truth: Truth | None = None,
 
 def _request_answered(h: History, truth: Truth | None = None,
                       bound_ms: float = 20_000.0) -> Verdict:
-    """Every request not lost to a crash is answered within 20 s of its start or of the last
-    fault's healing (whichever is later), and by the end of the run at the latest.
+    """Every request not lost to a crash is answered within 20 s of its start or the last heal.
+
+    The later of its start and the last fault's healing starts the bound; the
+    end of the run is the deadline at the latest.
 
     ``bound_ms`` is the bound; a request still open at the horizon but inside its
     bound proves nothing and is not judged.
@@ -134,8 +136,9 @@ def _request_answered(h: History, truth: Truth | None = None,
 
 def _foreign_renewal(_h: History, truth: Truth | None = None,
                      prefix: str = LOCK_PREFIX) -> Verdict:
-    """No request's renewal re-times a live lock another request set: your renewal extended
-    someone else's lock (a bare PEXPIRE, a watchdog that outlived its lease).
+    """No request's renewal re-times another request's live lock (it extended someone else's).
+
+    A bare PEXPIRE, a watchdog that outlived its lease.
     """
     if truth is None:
         return _no_evidence("foreign-renewal")
@@ -144,8 +147,9 @@ def _foreign_renewal(_h: History, truth: Truth | None = None,
 
 def _resurrected_lock(h: History, truth: Truth | None = None,
                       prefix: str = LOCK_PREFIX) -> Verdict:
-    """No request's command re-creates its lock outside an acquire after its lease ended
-    (an extend that re-creates an expired key).
+    """No request re-creates its lock, while not asking for it, after its lease ended.
+
+    An extend that re-creates an expired key (aioredlock, redlock-rb#36).
     """
     if truth is None:
         return _no_evidence("resurrected-lock")
@@ -154,8 +158,9 @@ def _resurrected_lock(h: History, truth: Truth | None = None,
 
 def _orphaned_lock(h: History, truth: Truth | None = None,
                    prefix: str = LOCK_PREFIX) -> Verdict:
-    """No lock is left holding a value its own request abandoned (a retry with a new token,
-    an answer without a release), blocking everyone until its TTL.
+    """No lock is left holding a value its own request abandoned, blocking all until its TTL.
+
+    A retry that drew a new token after a lost reply; an answer without a release.
     """
     if truth is None:
         return _no_evidence("orphaned-lock")
@@ -164,8 +169,9 @@ def _orphaned_lock(h: History, truth: Truth | None = None,
 
 def _lease_lapsed(h: History, truth: Truth | None = None,
                   prefix: str = LOCK_PREFIX) -> Verdict:
-    """No lease expires while its holder works in its critical section untouched by any fault
-    (a fixed lease shorter than the work, a renewal skipped).
+    """No lease expires under a holder at work in its critical section with no fault on it.
+
+    A fixed lease shorter than the work, a renewal skipped; a pause excuses it (K1).
     """
     if truth is None:
         return _no_evidence("lease-lapsed")
@@ -174,8 +180,9 @@ def _lease_lapsed(h: History, truth: Truth | None = None,
 
 def _fence_grant_order(h: History, truth: Truth | None = None,
                        prefix: str = LOCK_PREFIX) -> Verdict:
-    """Fences rise in the order Redis granted the lock, whether or not the storage refuses
-    stale ones (a fence drawn before the lock is held).
+    """Fences rise in the order Redis granted the lock, whether or not the storage checks them.
+
+    A fence drawn before the lock is held breaks it.
     """
     if truth is None:
         return _no_evidence("fence-grant-order")
@@ -184,8 +191,9 @@ def _fence_grant_order(h: History, truth: Truth | None = None,
 
 def _fenced_out_holder(h: History, truth: Truth | None = None,
                        prefix: str = LOCK_PREFIX) -> Verdict:
-    """The storage never refuses the work of a holder whose lease overlapped nobody's
-    (an availability failure of fencing).
+    """The storage never refuses the work of a holder whose lease nobody else's overlapped.
+
+    An availability failure of fencing: the rightful holder's work is lost.
     """
     if truth is None:
         return _no_evidence("fenced-out-holder")
@@ -194,8 +202,10 @@ def _fenced_out_holder(h: History, truth: Truth | None = None,
 
 def _no_stuck_waiter(h: History, truth: Truth | None = None, bound_ms: float | None = None,
                      prefix: str = LOCK_PREFIX) -> Verdict:
-    """No waiter of any kind (pub/sub, polling, BLPOP) waits while Redis holds no lease on the
-    lock for longer than the longest TTL + 1 s, its own pauses and partitions not counted.
+    """No waiter of any kind waits on a free lock past the longest TTL + 1 s (pauses aside).
+
+    Pub/sub, polling, BLPOP alike: judged from Redis, not from ``wait`` records;
+    its own node's pauses, partitions and delays do not count.
     """
     if truth is None:
         return _no_evidence("no-stuck-waiter")

@@ -117,3 +117,21 @@ def test_a_pause_past_the_ttl_is_k1_not_a_lapse():
                       storage_latency=SLOW_STORAGE)
         assert "mutual-exclusion" in {v.property for v in vs.violated}, lock
         assert ground_truth_violations(vs) == set(), (lock, [v.story for v in vs.violated])
+
+
+@pytest.mark.parametrize("lock", ["polling", "blpop", "redisson", "zoo-correct"])
+def test_every_waiter_kind_gets_a_lock_freed_by_expiry(lock):
+    """The holder's server crashes holding the lock: each waiter takes it once the TTL ends."""
+    r, vs = world(lock, faults=(Crash(5.0, None, "app1"),), arrivals=(0.0, 1.0))
+    lock_sets = [e for e in r.effects if e.key.startswith("lock:") and e.effect == "set"]
+    assert [e.request for e in lock_sets][:1] == ["app1/req0"]  # the crash caught a holder
+    assert {"no-stuck-waiter", "request-answered"}.isdisjoint(v.property for v in vs.violated)
+
+
+def test_a_pub_sub_waiter_never_woken_after_an_expiry_is_stuck():
+    """seed's known lost wake-up: expiry publishes nothing, so its waiter sleeps on."""
+    _, vs = world("seed", faults=(Crash(5.0, None, "app1"),), arrivals=(0.0, 1.0))
+    assert ("no-stuck-waiter", "waited-on-free-lock") in causes(vs)
+    assert ("request-answered", "never-answered") in causes(vs)
+    names = [v.property for v in vs.violated]
+    assert names.index("no-stuck-waiter") < names.index("request-answered")
