@@ -243,7 +243,8 @@ def check_no_stuck_waiter(h: History, effects: Iterable[KeyEffect],
     Every waiter counts, whatever it waits on (pub/sub, polling, BLPOP): a
     request is waiting from its ``acquire`` invoke (else its start) until it
     gets the lock, is answered or crashes. Time its node (or Redis) was
-    paused, partitioned or delayed does not count. ``bound_ms`` defaults to
+    paused, partitioned or delayed does not count, nor the rest of a call sent
+    while it was (held by the fault until answered). ``bound_ms`` defaults to
     the longest TTL granted plus 1 s: a design may bound its sleep by the
     holder's TTL (BLPOP, Redisson). ``no-lost-wakeup`` is the same rule over
     the design's own ``wait`` records and its own belief about leases.
@@ -293,6 +294,11 @@ def check_no_stuck_waiter(h: History, effects: Iterable[KeyEffect],
                     if hi <= lo:
                         continue
                     usable = (hi - lo) - frozen.within(lo, hi)
+                    if usable > bound_ms:
+                        # before blaming it: its calls sent into a fault were held by it
+                        calls = [(pr.start, pr.end if pr.end is not None else horizon)
+                                 for pr in h.pairs() if request_of(pr.process, spans) == r]
+                        usable = (hi - lo) - faults.frozen(span.node, held=calls).within(lo, hi)
                     if usable > bound_ms:
                         why = ("no lease had been granted yet" if opener is None
                                else f"{opener.request}'s lease {_ended(opener)}")

@@ -205,10 +205,18 @@ class Faults:
                 return w
         return None
 
-    def frozen(self, node: str, kinds: tuple[str, ...] = ("pause", "partition", "delay")
-               ) -> _Paused:
-        """The time ``node`` could not act or hear Redis: its pauses, partitions, delays."""
-        return _Paused([(w.start, w.end) for w in self.windows(node) if w.kind in kinds])
+    def frozen(self, node: str, kinds: tuple[str, ...] = ("pause", "partition", "delay"),
+               held: Iterable[tuple[float, float]] = ()) -> _Paused:
+        """The time ``node`` could not act or hear Redis: its pauses, partitions, delays.
+
+        ``held``: (sent, answered) of calls; one sent inside such a window is
+        held by it until answered, however long the network takes to recover.
+        """
+        spans = [(w.start, w.end) for w in self.windows(node) if w.kind in kinds]
+        if held:
+            inside = _Paused(spans)
+            spans += [(s, e) for s, e in held if e > s and inside.within(s - 1e-9, s + 1e-9) > 0]
+        return _Paused(spans)
 
 
 _FAULTS: list[tuple[History, Faults]] = []
