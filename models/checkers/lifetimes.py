@@ -142,11 +142,12 @@ def check_lease_lapsed(h: History, effects: Iterable[KeyEffect],
     """No lease expires while its holder, untouched by any fault, is inside its critical section.
 
     A pause, partition, delay, clock jump or crash on the holder's node (or on
-    Redis) during the lease excuses it: that is a lease outlived by a frozen
-    holder, which ``mutual-exclusion`` reports. Without one, the design let
-    the lease run out under a live, working holder: a fixed lease shorter than
-    the work, a renewal skipped by a local-clock check, a watchdog that died.
-    A slow storage call is not a fault on the holder.
+    Redis) since the lease was last timed (set, or renewed by its holder)
+    excuses it: that is a lease outlived by a frozen holder, which
+    ``mutual-exclusion`` reports. Without one, the design let the lease run
+    out under a live, working holder: a fixed lease shorter than the work, a
+    renewal skipped by a local-clock check, a watchdog that stopped. A slow
+    storage call is not a fault on the holder.
     """
     name = "lease-lapsed"
     effects = tuple(effects)  # a run's log is one already (its leases are cached)
@@ -164,8 +165,11 @@ def check_lease_lapsed(h: History, effects: Iterable[KeyEffect],
             if span.crashed_at is not None and span.crashed_at <= g.end:
                 continue
             judged += 1
-            fault = faults.touching(span.node, g.start, g.end)
-            if fault is not None:
+            # since its last (re)timing: a fault healed before the holder renewed
+            # did not make it lapse
+            own = [e.time for e in g.renewals if e.request == g.request]
+            since = own[-1] if own else g.start
+            if faults.touching(span.node, since, g.end) is not None:
                 continue
             left = (f"left at {_ms(out)} ms" if leave is not None
                     else "was still inside at the horizon")
@@ -176,8 +180,8 @@ def check_lease_lapsed(h: History, effects: Iterable[KeyEffect],
                      + (f" with a {_ms(ttl)} ms TTL" if ttl is not None else "")
                      + f" ({renewed}), entered its critical section at {_ms(enter.time)} ms, and"
                      f" the lease expired at {_ms(g.end)} ms while it was still working (it "
-                     f"{left}). No fault touched {span.node} or Redis during the lease: the "
-                     f"design let it lapse.")
+                     f"{left}). No fault touched {span.node} or Redis from "
+                     f"{_ms(since)} ms to the expiry: the design let it lapse.")
             return Verdict(name, False, f"{g.request}'s lease expired at {_ms(g.end)} ms while "
                            f"it worked, no fault on {span.node}", _ops(enter, leave), story,
                            "expired-while-working")

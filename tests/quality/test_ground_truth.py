@@ -197,6 +197,19 @@ def test_a_pause_on_the_holder_excuses_the_lapse():
     assert check_lease_lapsed(hist(*redis), log, [span(A, 0, 1300)], 60_000).valid is True
 
 
+def test_a_fault_healed_before_the_holders_last_renewal_excuses_nothing():
+    # paused 100..300, renewed at 400 (deadline 900), then the renewals stopped
+    log = [fx(1, A, "SET", "set", None, b"a", 500.0),
+           fx(400, A, "EVAL>PEXPIRE", "expire", b"a", b"a", 500.0)]
+    early = hist(*asks(A, 0, 2, enter=2, leave=1200),
+                 (100.0, "nemesis", "info", "pause", 200.0, "app1"))
+    v = check_lease_lapsed(early, log, [span(A, 0, 1300)], 60_000)
+    assert v.valid is False and "from 400.0 ms to the expiry" in v.story
+    late = hist(*asks(A, 0, 2, enter=2, leave=1200),
+                (500.0, "nemesis", "info", "pause", 600.0, "app1"))
+    assert check_lease_lapsed(late, log, [span(A, 0, 1300)], 60_000).valid is True
+
+
 def test_a_lease_released_in_time_or_expiring_after_the_section_did_not_lapse():
     released = [fx(1, A, "SET", "set", None, b"a", 500.0), fx(300, A, "EVAL>DEL", "del", b"a",
                                                              None, None)]
