@@ -25,9 +25,23 @@ from models.history import format_ms as _ms
 _INTENT = frozenset({"acquire", "enter", "leave"})  # the ops intent is read from
 
 
+_BY_REQUEST: list[tuple[History, frozenset[str], dict[str, list[Op]]]] = []  # one history's
+
+
 def _per_request(h: History, names: Iterable[str]) -> dict[str, list[Op]]:
-    """Each request's acquire/enter/leave ops (its spawned tasks' included), in order."""
-    known = set(names)
+    """Each request's acquire/enter/leave ops (its spawned tasks' included), in order.
+
+    Built once per history for every judge that reads it (they only read it).
+    """
+    known = frozenset(names)
+    if _BY_REQUEST and _BY_REQUEST[0][0] is h and _BY_REQUEST[0][1] == known:
+        return _BY_REQUEST[0][2]
+    out = _group(h, known)
+    _BY_REQUEST[:] = [(h, known, out)]
+    return out
+
+
+def _group(h: History, known: frozenset[str]) -> dict[str, list[Op]]:
     cache: dict[str, str | None] = {}
     out: dict[str, list[Op]] = defaultdict(list)
     for op in h:
