@@ -135,3 +135,15 @@ def test_a_pub_sub_waiter_never_woken_after_an_expiry_is_stuck():
     assert ("request-answered", "never-answered") in causes(vs)
     names = [v.property for v in vs.violated]
     assert names.index("no-stuck-waiter") < names.index("request-answered")
+
+
+def test_the_log_names_a_refused_set_only_when_the_key_holds_the_requests_own_value():
+    r, _ = world("zoo-retry-new-token", **CASES["retry-new-token"][2])
+    refused = [e for e in r.effects if e.effect == "refused"]
+    assert refused and all(e.before == e.after and e.wanted != e.before for e in refused)
+    assert {e.request for e in refused} == {"app1/req0"}
+    # heavy contention: every waiter is refused by someone else's key, none by its own
+    busy, _ = world("polling", arrivals=tuple(float(i) for i in range(6)),
+                    storage_latency=SLOW_STORAGE)
+    assert busy.redis_counts["SET"] > 6 + 10  # sessions and acquires, then refused polls
+    assert [e for e in busy.effects if e.effect == "refused"] == []
