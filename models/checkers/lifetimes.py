@@ -25,6 +25,9 @@ from models.history import format_ms as _ms
 _INTENT = frozenset({"acquire", "enter", "leave"})  # the ops intent is read from
 
 
+_WAITING = frozenset({"request", "acquire", "wait"})  # the waiting itself, not a call held
+
+
 _BY_REQUEST: list[tuple[History, frozenset[str], dict[str, list[Op]]]] = []  # one history's
 
 
@@ -315,7 +318,8 @@ def check_no_stuck_waiter(h: History, effects: Iterable[KeyEffect],
                     if usable > bound_ms:
                         # before blaming it: its calls sent into a fault were held by it
                         calls = [(pr.start, pr.end if pr.end is not None else horizon)
-                                 for pr in h.pairs() if request_of(pr.process, spans) == r]
+                                 for pr in h.pairs() if pr.f not in _WAITING
+                                 and request_of(pr.process, spans) == r]
                         usable = (hi - lo) - faults.frozen(span.node, held=calls).within(lo, hi)
                     if usable > bound_ms:
                         why = ("no lease had been granted yet" if opener is None
