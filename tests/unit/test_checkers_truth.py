@@ -85,6 +85,35 @@ def test_request_answered_causes_and_the_bound_after_healing():
     assert check_request_answered(recent, 60_000.0).valid is False  # no bound: the horizon
 
 
+def test_time_others_spent_working_does_not_count_against_the_bound():
+    slow_queue = [RequestSpan("A", "app1", 0.0, 12_000.0), RequestSpan("B", "app2", 0.0, 24_000.0),
+                  RequestSpan("C", "app1", 0.0, 36_000.0)]
+    working = [(0.0, 12_000.0), (12_000.0, 24_000.0), (24_000.0, 36_000.0)]
+    assert check_request_answered(slow_queue, 60_000.0, bound_ms=20_000.0,
+                                  working=working).valid is True
+    v = check_request_answered(slow_queue, 60_000.0, bound_ms=20_000.0)
+    assert (v.valid, v.cause) == (False, "answered-late")
+    # idle stretches add up: 2 x 11 s with nobody at work is over a 20 s bound
+    gaps = [(11_000.0, 12_000.0), (23_000.0, 24_000.0)]
+    v = check_request_answered([RequestSpan("D", "app1", 0.0, 24_000.0)], 60_000.0,
+                               bound_ms=20_000.0, working=gaps)
+    assert v.valid is False and "22000.0 ms after 0.0 ms" in v.story
+
+
+def test_check_all_counts_critical_sections_as_work_until_a_crash():
+    from models.checkers import GroundTruth, check_all
+
+    h = hist(cs("app1/req1", 0.0, None, "a"), crash(15_000.0, "app1"),
+             [(0.0, "app2/req2", "invoke", "request", 2)])
+    spans = (RequestSpan("app1/req1", "app1", 0.0, None, 15_000.0),
+             RequestSpan("app2/req2", "app2", 0.0, None))
+    (v,) = check_all(h, ["request-answered"], truth=GroundTruth((), spans, 60_000.0))
+    # working 0..15 s (then the holder crashed), healed at 15 s: idle 15..60 s
+    assert (v.valid, v.cause) == (False, "never-answered")
+    (v,) = check_all(h, ["request-answered"], truth=GroundTruth((), spans, 30_000.0))
+    assert v.valid is True  # 15 s idle after the crash: inside the bound at the horizon
+
+
 # -- leases -----------------------------------------------------------------------------------
 def test_leases_end_by_expiry_release_foreign_delete_and_overwrite():
     log = [fx(0, "A", "set", None, b"a", 100.0),                 # expires at 100, unobserved
@@ -111,7 +140,8 @@ def test_a_lease_is_live_as_long_as_redis_said_so():
     assert (a.ended, a.end) == ("overwritten", 100.5) and b.request == "B"
     # it saw the key absent: the lease had expired by its deadline
     log = [fx(0, "A", "set", None, b"a", 100.0), fx(120, "B", "set", None, b"b")]
-    assert [(g.ended, g.end) for g in leases(log, 1000.0)][0] == ("expired", 100.0)
+    first = leases(log, 1000.0)[0]
+    assert (first.ended, first.end) == ("expired", 100.0)
 
 
 def test_no_ttl_leases_stay_open_and_counters_are_nobodys():
