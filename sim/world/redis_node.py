@@ -30,6 +30,7 @@ _KEYLESS = frozenset({"PING", "SUBSCRIBE", "UNSUBSCRIBE", "PSUBSCRIBE", "PUNSUBS
 _MULTIKEY = frozenset({"DEL", "UNLINK", "EXISTS", "MGET", "TOUCH"})
 # Counters (a fence): shared by design, so not an ownership claim (effect "count").
 _COUNTERS = frozenset({"INCR", "INCRBY", "DECR", "DECRBY", "INCRBYFLOAT"})
+_SETS = frozenset({"SET", "SETNX"})  # a refused one on the request's own key: see _refused
 _SKIP = object()  # a list value: a queue or semaphore, not a lease anyone owns
 
 
@@ -129,20 +130,18 @@ class RedisNode:
                      before: list[tuple[object, int | None]], argv: tuple[object, ...]) -> None:
         """One KeyEffect per key whose value or TTL the command changed.
 
-        Also one ``refused`` entry when a plain ``SET`` was refused by a key that
-        holds the same request's value: the request asked for a lock it already
-        had, with ``wanted``, another value or the same (an orphan's evidence).
+        Also one ``refused`` entry when a ``SET``/``SETNX`` (or a script's inner
+        one) was refused by a key that holds the same request's value: the
+        request asked for a lock it already had, with ``wanted``, another value or
+        the same (an orphan's evidence).
         """
         now = int(start)
         ran = self.model.script_log
         for key, (v0, d0) in zip(keys, before, strict=True):
             v1, d1 = self._state(key, now, start)
             if v0 is _SKIP or v1 is _SKIP or (v0 == v1 and d0 == d1):
-                if (name == "SET" and v0 is not None and request is not None
-                        and self._setter.get(key) == request and len(argv) > 2):
-                    self.effects.append(KeyEffect(
-                        start, "redis", request, name, key.decode(), v0, v0,  # type: ignore[arg-type]
-                        None if d0 is None else d0 - start, "refused", _key(argv[2])))
+                if v0 is not None and request is not None and self._setter.get(key) == request:
+                    self._refused(start, request, name, key, v0, d0, argv, ran)
                 continue
             command = name
             if ran:
@@ -162,6 +161,24 @@ class RedisNode:
             ttl = None if d1 is None else d1 - start
             self.effects.append(KeyEffect(start, "redis", request, command, key.decode(),
                                           v0, v1, ttl, kind))  # type: ignore[arg-type]
+
+    def _refused(self, start: float, request: str, name: str, key: bytes, value: object,
+                 deadline: int | None, argv: tuple[object, ...],
+                 ran: list[tuple[bytes, ...]] | None
+                 ) -> None:
+        """Log a SET (SETNX, or a script's inner SET) the request's own key refused."""
+        wanted: bytes | None = None
+        if name in _SETS and len(argv) > 2:
+            wanted = _key(argv[2])
+        elif ran:
+            inner = [c for c in ran if len(c) > 2 and c[1] == key
+                     and c[0].decode().upper() in _SETS]
+            if inner:
+                wanted, name = _key(inner[-1][2]), f"{name}>{inner[-1][0].decode().upper()}"
+        if wanted is not None:
+            self.effects.append(KeyEffect(
+                start, "redis", request, name, key.decode(), value, value,  # type: ignore[arg-type]
+                None if deadline is None else deadline - start, "refused", wanted))
 
     def lost(self) -> None:
         """A restart without persistence: every live key is gone (call before the flush)."""

@@ -8,6 +8,7 @@ change in timing fails loudly here rather than silently testing nothing.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -16,6 +17,9 @@ import models.locks.zoo  # noqa: F401  (registers the corpus)
 from models.checkers import GROUND_TRUTH, Verdicts, check_all
 from models.dist import Dist
 from models.faults import Crash, Delay, Fault, Pause
+from models.locks.effect import TIMED_OUT, Call, Program, Record, Sleep, Token
+from models.locks.held import Held
+from models.locks.zoo._base import checked_release
 from models.scenario import Scenario
 from sim.world import RunResult, run
 
@@ -147,3 +151,47 @@ def test_the_log_names_a_refused_set_only_when_the_key_holds_the_requests_own_va
                     storage_latency=SLOW_STORAGE)
     assert busy.redis_counts["SET"] > 6 + 10  # sessions and acquires, then refused polls
     assert [e for e in busy.effects if e.effect == "refused"] == []
+
+
+SET_NX_SCRIPT = "return redis.call('set', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2])"
+
+
+@dataclass(frozen=True, slots=True)
+class ScriptedRetry:
+    """Another implementation of the retry class: the SET NX runs in a script, and a timed-out
+    attempt retries with a new token (``same_token``: the fix)."""
+
+    same_token: bool = False
+    name: str = "scripted-retry"
+
+    def acquire(self, key: str) -> Program:
+        token = yield Token()
+        yield Record("invoke", "acquire", key)
+        while True:
+            reply = yield Call(("EVAL", SET_NX_SCRIPT, 1, key, token, 5000), 200.0)
+            if reply == b"OK":
+                break
+            if reply is TIMED_OUT and not self.same_token:
+                token = yield Token()
+            elif (reply is not TIMED_OUT and self.same_token
+                  and (yield Call(("GET", key))) == token.encode()):
+                break  # our timed-out SET had landed after all
+            yield Sleep(100.0)
+        yield Record("ok", "acquire", (token, None, 5000))
+        return Held(key, token)
+
+    def release(self, held: Held) -> Program:
+        yield from checked_release(held.key, held.token)
+
+
+@pytest.mark.parametrize("same_token", [False, True])
+def test_a_scripted_retry_with_a_new_token_is_an_orphan_too(same_token):
+    sc = Scenario(servers=2, requests=2, vus=2, load="scheduled", arrivals_ms=(0.0, 100.0),
+                  lock="zoo-correct", stock=10, faults=(Delay(1.0, 100.0, 300.0, "app1"),),
+                  horizon_ms=60_000.0)
+    r = run(sc, lock=ScriptedRetry(same_token))  # type: ignore[arg-type]
+    refused = [e for e in r.effects if e.effect == "refused"]
+    assert [e.command for e in refused][:1] == ["EVAL>SET"]
+    vs = check_all(r.history, truth=r)
+    found = ("orphaned-lock", "abandoned-token") in causes(vs)
+    assert found is not same_token, [v.story for v in vs.violated]
