@@ -60,7 +60,7 @@ def test_verdict_cause_defaults_to_empty_and_old_construction_still_works():
      "stale-fence-accepted"),
     ("owner-only-release", lambda: check_owner_only_release(
         hist(acquire("app1/req1", 0, 1, "a"), acquire("app2/req2", 110, 111, "b"),
-             release("app1/req1", 200, 201, "a"))), "foreign-release"),
+             release("app1/req1", 200, 201, "a"))), "released-another-lock"),
     ("no-lost-wakeup", lambda: check_no_lost_wakeup(
         hist(acquire("app1/req1", 0, 1, "a"), wait("app2/req2", 2), crash(30, "app1"),
              [(1500.0, "app2/req9", "invoke", "request", 9)])), "slept-on-free-lock"),
