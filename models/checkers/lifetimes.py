@@ -162,13 +162,14 @@ def check_lease_lapsed(h: History, effects: Iterable[KeyEffect],
                        prefix: str = "lock:") -> Verdict:
     """No lease expires while its holder, untouched by any fault, is inside its critical section.
 
-    A pause, partition, delay, clock jump or crash on the holder's node (or on
-    Redis) since the lease was last timed (set, or renewed by its holder)
-    excuses it: that is a lease outlived by a frozen holder, which
-    ``mutual-exclusion`` reports. Without one, the design let the lease run
-    out under a live, working holder: a fixed lease shorter than the work, a
-    renewal skipped by a local-clock check, a watchdog that stopped. A slow
-    storage call is not a fault on the holder.
+    A pause, partition, delay, crash or slowed clock on the holder's node (or
+    on Redis) since the lease was last timed (set, or renewed by its holder)
+    excuses it (``tenure.Faults``; a clock jump does not): that is a lease
+    outlived by a frozen holder, which ``mutual-exclusion`` reports. Without
+    one, the design let the lease run out under a live, working holder: a
+    fixed lease shorter than the work, a renewal skipped by a local-clock
+    check, a watchdog that stopped. A slow storage call is not a fault on the
+    holder.
     """
     name = "lease-lapsed"
     effects = tuple(effects)  # a run's log is one already (its leases are cached)
@@ -201,7 +202,8 @@ def check_lease_lapsed(h: History, effects: Iterable[KeyEffect],
                      + (f" with a {_ms(ttl)} ms TTL" if ttl is not None else "")
                      + f" ({renewed}), entered its critical section at {_ms(enter.time)} ms, and"
                      f" the lease expired at {_ms(g.end)} ms while it was still working (it "
-                     f"{left}). No fault touched {span.node} or Redis from "
+                     f"{left}). Nothing that stops a correct holder (a pause, partition, "
+                     f"delay, crash or slowed clock on {span.node} or Redis) happened from "
                      f"{_ms(since)} ms to the expiry: the design let it lapse.")
             return Verdict(name, False, f"{g.request}'s lease expired at {_ms(g.end)} ms while "
                            f"it worked, no fault on {span.node}", _ops(enter, leave), story,

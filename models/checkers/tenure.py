@@ -150,10 +150,12 @@ def faults_of(h: History) -> Faults:
 
 
 class Faults:
-    """Which pause, partition, delay, clock jump or crash touched which node, and when.
+    """Which pause, partition, delay, slowing clock or crash touched which node, and when.
 
     Only these kinds excuse a holder or a waiter: a slow storage call or a
-    slow critical section is the design's to survive, not a fault on its node.
+    slow critical section is the design's to survive, not a fault on its node;
+    so is a clock jump (timers and TTLs do not read the wall clock) or a drift
+    that speeds the node's timers up.
     """
 
     KINDS = ("pause", "partition", "delay", "clock", "crash")
@@ -162,6 +164,7 @@ class Faults:
         self.by_node: dict[str, list[Window]] = defaultdict(list)
         open_: dict[tuple[str, str], list[Op]] = defaultdict(list)
         closer = {"resume": "pause", "heal": "partition", "restart": "crash"}
+        jumps: list[float] = []
         for op in h.events():
             if op.process != NEMESIS or not op.node:
                 continue
@@ -179,7 +182,15 @@ class Faults:
                 self.by_node[op.node].append(
                     Window(op.time, op.time + float(dur) + float(extra), "delay", op))
             elif op.f == "clock":
-                self.by_node[op.node].append(Window(op.time, math.inf, "clock", op))
+                # a jump moves only what the node reads as the time: Redis's TTLs and the
+                # node's timers do not see it, so only a design that trusts it suffers
+                # (the local-clock class). A negative drift slows its timers: that excuses.
+                v = op.value
+                drift = v[1] if isinstance(v, tuple) and len(v) == 2 else -1.0
+                if isinstance(drift, int | float) and drift < 0:
+                    self.by_node[op.node].append(Window(op.time, math.inf, "clock", op))
+                else:
+                    jumps.append(op.time)
         for (node, f), ops in open_.items():
             for start in ops:
                 d = start.value
@@ -190,8 +201,8 @@ class Faults:
             ws.sort(key=lambda w: w.start)
         # a clock jump stays and a crash with no restart leaves the node dead: both are
         # over (nothing more will heal) the moment they strike
-        self.last_heal = max((w.end if w.end != math.inf else w.start
-                              for ws in self.by_node.values() for w in ws), default=0.0)
+        self.last_heal = max([w.end if w.end != math.inf else w.start
+                              for ws in self.by_node.values() for w in ws] + jumps, default=0.0)
 
     def windows(self, node: str) -> list[Window]:
         """Faults that reach ``node``: its own and Redis's."""

@@ -174,15 +174,17 @@ def test_fault_windows_use_each_faults_own_length():
               (600.0, "nemesis", "info", "delay", (50.0, 200.0), "app2"),
               (900.0, "nemesis", "info", "crash", None, "app2"),
               (950.0, "nemesis", "info", "restart", None, "app2"),
-              (1000.0, "nemesis", "info", "clock", (300.0, 0.0), "app1"),
+              (1000.0, "nemesis", "info", "clock", (300.0, 0.0), "app1"),   # a jump: no excuse
+              (1100.0, "nemesis", "info", "clock", (0.0, -0.1), "app2"),    # slower timers
               (1200.0, "nemesis", "info", "partition", 100.0, "redis")])
     f = Faults(h)
     assert f.frozen("app1").within(0, 600) == pytest.approx(510.0)  # 10..520 merged
     assert f.touching("app2", 700, 800).kind == "delay"            # 600 + 200 + 50
     assert f.touching("app2", 860, 890) is None
     assert f.touching("app2", 920, 930).kind == "crash"
-    assert f.touching("app1", 5000, 6000).kind == "clock"           # a clock jump stays
-    assert f.touching("app2", 1250, 1260).kind == "partition"       # Redis's reaches all
+    assert f.touching("app1", 5000, 6000) is None                   # timers ignore a jump
+    assert f.touching("app2", 5000, 6000).kind == "clock"           # a slower clock stays
+    assert f.touching("app1", 1250, 1260).kind == "partition"       # Redis's reaches all
     assert f.last_heal == 1300.0
 
 

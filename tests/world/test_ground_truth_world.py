@@ -16,7 +16,7 @@ import pytest
 import models.locks.zoo  # noqa: F401  (registers the corpus)
 from models.checkers import GROUND_TRUTH, Verdicts, check_all
 from models.dist import Dist
-from models.faults import Crash, Delay, Fault, Pause
+from models.faults import Clock, Crash, Delay, Fault, Pause
 from models.locks.effect import TIMED_OUT, Call, Program, Record, Sleep, Token
 from models.locks.held import Held
 from models.locks.zoo._base import checked_release
@@ -195,3 +195,15 @@ def test_a_scripted_retry_with_a_new_token_is_an_orphan_too(same_token):
     vs = check_all(r.history, truth=r)
     found = ("orphaned-lock", "abandoned-token") in causes(vs)
     assert found is not same_token, [v.story for v in vs.violated]
+
+
+def test_a_clock_jump_makes_a_local_clock_holder_skip_its_renewal():
+    """A jump excuses nothing: timers and TTLs ignore it; only a design that trusts it lapses."""
+    kw: dict[str, Any] = {"storage_latency": Dist("const", 2000.0), "arrivals": (0.0,)}
+    jump = (Clock(100.0, 3000.0, 0.0, "app1"),)
+    _, bad = world("zoo-local-clock", faults=jump, **kw)
+    assert ("lease-lapsed", "expired-while-working") in causes(bad)
+    _, calm = world("zoo-local-clock", **kw)  # the same work, no jump: it renews in time
+    assert ground_truth_violations(calm) == set()
+    _, twin = world("zoo-correct-renewed", faults=jump, **kw)
+    assert ground_truth_violations(twin) == set()
