@@ -30,27 +30,45 @@ from models.checkers.coupons import (
     check_stock_conservation,
 )
 from models.checkers.exclusion import check_mutual_exclusion
-from models.checkers.fencing import check_fencing_monotonic
+from models.checkers.fencing import (
+    check_fence_grant_order,
+    check_fenced_out_holder,
+    check_fencing_monotonic,
+)
 from models.checkers.ground_truth import (
     KeyEffect,
     RequestSpan,
     check_foreign_release,
+    check_foreign_renewal,
     check_immortal_lock,
     check_request_answered,
 )
+from models.checkers.lifetimes import (
+    check_lease_lapsed,
+    check_no_stuck_waiter,
+    check_orphaned_lock,
+    check_resurrected_lock,
+)
 from models.checkers.liveness import check_no_lost_wakeup
 from models.checkers.ownership import check_owner_only_release
+from models.checkers.tenure import faults_of
 from models.checkers.validity import check_belief_exclusion, check_validity_exclusion
-from models.history import History, Op
+from models.history import NEMESIS, History, Op
 
 # -- registry -------------------------------------------------------------------------------------
-# The order verdicts are reported and shrunk in: coupon rules first (the harm a
-# user sees), then the lock's own promises, then liveness.
-# Ground-truth bug classes (foreign-release, immortal-lock) rank before the
-# harm they cause downstream, so a shrunk counterexample names the bug itself.
-PRIORITY = ("foreign-release", "immortal-lock", "stock-conservation", "no-over-issue",
-            "no-duplicate-issue", "fencing-monotonic", "owner-only-release", "mutual-exclusion",
-            "request-answered", "no-lost-wakeup", "determinism")
+# The order verdicts are reported and shrunk in. Ground-truth bug classes first
+# (what the design did wrong to the key: a foreign delete or renewal, a lock come
+# back to life, a lock nobody can free, fences out of grant order, a lease let
+# lapse), then the harm they cause downstream (a refused rightful holder, the
+# coupon rules, the lock's own records, overlap), then liveness (a waiter stuck
+# on a free lock before the unanswered request it leaves behind), so a shrunk
+# counterexample names the bug itself.
+PRIORITY = ("foreign-release", "foreign-renewal", "resurrected-lock", "immortal-lock",
+            "orphaned-lock", "fence-grant-order", "lease-lapsed", "fenced-out-holder",
+            "stock-conservation", "no-over-issue", "no-duplicate-issue", "fencing-monotonic",
+            "owner-only-release", "validity-exclusion", "mutual-exclusion", "belief-exclusion",
+            "no-stuck-waiter", "no-lost-wakeup",
+            "request-answered", "determinism")
 
 
 class Truth(Protocol):
@@ -86,7 +104,7 @@ def _lock_effects(truth: Truth, prefix: str) -> list[KeyEffect]:
 
 def _foreign_release(_h: History, truth: Truth | None = None,
                      prefix: str = LOCK_PREFIX) -> Verdict:
-    """No request's command deletes, overwrites or re-times a live lock another request set.
+    """No request's command deletes or overwrites a live lock another request set.
 
     Judged from what Redis did (the command log), by request, not by token.
     """
@@ -103,21 +121,123 @@ def _immortal_lock(_h: History, truth: Truth | None = None,
     return check_immortal_lock(_lock_effects(truth, prefix), truth.requests, truth.end_ms)
 
 
-def _request_answered(_h: History, truth: Truth | None = None,
-                      grace_ms: float = 20_000.0) -> Verdict:
-    """Every request not lost to a crash is answered (granted or refused) by the run's end.
+def _request_answered(h: History, truth: Truth | None = None,
+                      bound_ms: float = 20_000.0) -> Verdict:
+    """Every request not lost to a crash is answered within 20 s of its start or the last heal.
 
-    Only requests that started ``grace_ms`` before the end are judged: one still
-    queued behind a fault at the horizon proves nothing.
+    The later of its start and the last fault's healing starts the bound
+    (``bound_ms``), time some request spent in its critical section does not
+    count (a slow queue is progress), and the end of the run is the deadline
+    at the latest. A request still open at the horizon but inside its bound
+    proves nothing.
     """
     if truth is None:
         return _no_evidence("request-answered")
-    cut = truth.end_ms - grace_ms
-    judged = [r for r in truth.requests if r.end is not None or r.start <= cut]
-    return check_request_answered(judged, truth.end_ms)
+    return check_request_answered(truth.requests, truth.end_ms, faults_of(h).last_heal, bound_ms,
+                                  _working(h, truth.end_ms))
 
 
-GROUND_TRUTH = ("foreign-release", "immortal-lock", "request-answered")
+def _working(h: History, end: float) -> list[tuple[float, float]]:
+    """When some request was inside its critical section (enter to leave, crash or end)."""
+    crashes: dict[str, list[float]] = {}
+    for op in h.events("crash"):
+        if op.process == NEMESIS:
+            crashes.setdefault(op.node, []).append(op.time)
+    inside: dict[str, Op] = {}
+    out: list[tuple[float, float]] = []
+    for op in h:
+        if op.f == "enter" and op.type == "ok":
+            inside[op.process] = op
+        elif op.f == "leave" and op.process in inside:
+            out.append((inside.pop(op.process).time, op.time))
+    for enter in inside.values():
+        stop = min((t for t in crashes.get(enter.node, ()) if t >= enter.time), default=end)
+        out.append((enter.time, stop))
+    return out
+
+
+def _foreign_renewal(_h: History, truth: Truth | None = None,
+                     prefix: str = LOCK_PREFIX) -> Verdict:
+    """No request's renewal re-times another request's live lock (it extended someone else's).
+
+    A bare PEXPIRE, a watchdog that outlived its lease.
+    """
+    if truth is None:
+        return _no_evidence("foreign-renewal")
+    return check_foreign_renewal(_lock_effects(truth, prefix))
+
+
+def _resurrected_lock(h: History, truth: Truth | None = None,
+                      prefix: str = LOCK_PREFIX) -> Verdict:
+    """No request re-creates its lock, while not asking for it, after its lease ended.
+
+    An extend that re-creates an expired key (aioredlock, redlock-rb#36).
+    """
+    if truth is None:
+        return _no_evidence("resurrected-lock")
+    return check_resurrected_lock(h, truth.effects, truth.requests, truth.end_ms, prefix)
+
+
+def _orphaned_lock(h: History, truth: Truth | None = None,
+                   prefix: str = LOCK_PREFIX) -> Verdict:
+    """No lock is left holding a value its own request abandoned, blocking all until its TTL.
+
+    A retry that drew a new token after a lost reply; an answer without a release.
+    """
+    if truth is None:
+        return _no_evidence("orphaned-lock")
+    return check_orphaned_lock(h, truth.effects, truth.requests, truth.end_ms, prefix)
+
+
+def _lease_lapsed(h: History, truth: Truth | None = None,
+                  prefix: str = LOCK_PREFIX) -> Verdict:
+    """No lease expires under a holder at work in its critical section with no fault on it.
+
+    A fixed lease shorter than the work, a renewal skipped; a pause excuses it (K1).
+    """
+    if truth is None:
+        return _no_evidence("lease-lapsed")
+    return check_lease_lapsed(h, truth.effects, truth.requests, truth.end_ms, prefix)
+
+
+def _fence_grant_order(h: History, truth: Truth | None = None,
+                       prefix: str = LOCK_PREFIX) -> Verdict:
+    """Fences rise in the order Redis granted the lock, whether or not the storage checks them.
+
+    A fence drawn before the lock is held breaks it.
+    """
+    if truth is None:
+        return _no_evidence("fence-grant-order")
+    return check_fence_grant_order(h, truth.effects, truth.requests, truth.end_ms, prefix)
+
+
+def _fenced_out_holder(h: History, truth: Truth | None = None,
+                       prefix: str = LOCK_PREFIX) -> Verdict:
+    """The storage never refuses the work of a holder whose lease nobody else's overlapped.
+
+    An availability failure of fencing: the rightful holder's work is lost.
+    """
+    if truth is None:
+        return _no_evidence("fenced-out-holder")
+    return check_fenced_out_holder(h, truth.effects, truth.requests, truth.end_ms, prefix)
+
+
+def _no_stuck_waiter(h: History, truth: Truth | None = None, bound_ms: float | None = None,
+                     prefix: str = LOCK_PREFIX) -> Verdict:
+    """No waiter of any kind waits on a free lock past the longest TTL + 1 s (pauses aside).
+
+    Pub/sub, polling, BLPOP alike: judged from Redis, not from ``wait`` records;
+    its own node's pauses, partitions and delays do not count.
+    """
+    if truth is None:
+        return _no_evidence("no-stuck-waiter")
+    return check_no_stuck_waiter(h, truth.effects, truth.requests, truth.end_ms, bound_ms,
+                                 prefix)
+
+
+GROUND_TRUTH = ("foreign-release", "foreign-renewal", "resurrected-lock", "immortal-lock",
+                "orphaned-lock", "fence-grant-order", "lease-lapsed", "fenced-out-holder",
+                "no-stuck-waiter", "request-answered")
 
 
 
@@ -159,7 +279,14 @@ CHECKERS: dict[str, Checker] = {
     "fencing-monotonic": check_fencing_monotonic,
     "no-lost-wakeup": check_no_lost_wakeup,
     "foreign-release": _foreign_release,
+    "foreign-renewal": _foreign_renewal,
+    "resurrected-lock": _resurrected_lock,
     "immortal-lock": _immortal_lock,
+    "orphaned-lock": _orphaned_lock,
+    "fence-grant-order": _fence_grant_order,
+    "lease-lapsed": _lease_lapsed,
+    "fenced-out-holder": _fenced_out_holder,
+    "no-stuck-waiter": _no_stuck_waiter,
     "request-answered": _request_answered,
     "belief-exclusion": check_belief_exclusion,
     "validity-exclusion": check_validity_exclusion,

@@ -20,6 +20,9 @@ class Verdict:
     summary: str
     witness: tuple[Op, ...] = ()
     story: str = ""
+    cause: str = ""
+    """A short stable name of what went wrong ("overlap", "deleted-successor"): set by every
+    checker when ``valid`` is False, so a shrunk counterexample can be required to keep it."""
 
 
 Checker = Callable[..., Verdict]

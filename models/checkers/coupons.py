@@ -39,7 +39,7 @@ def check_no_over_issue(history: History | Iterable[Op]) -> Verdict:
              f"accepted; issue number {stock + 1}: {extra.process} for user "
              f"{_issue_user(extra)!r}, accepted at {_ms(extra.completion.time)} ms.")
     return Verdict(name, False, f"{len(issued)} coupons issued from a stock of {stock}",
-                   _ops(init, extra.invoke, extra.completion), story)
+                   _ops(init, extra.invoke, extra.completion), story, "over-issued")
 
 
 def check_no_duplicate_issue(history: History | Iterable[Op]) -> Verdict:
@@ -58,7 +58,8 @@ def check_no_duplicate_issue(history: History | Iterable[Op]) -> Verdict:
                      f"{_ms(a.completion.time)} ms) and another from {p.process} "
                      f"(invoked at {_ms(p.start)} ms, accepted at {_ms(p.completion.time)} ms).")
             return Verdict(name, False, f"user {user!r} was issued two coupons",
-                           _ops(a.invoke, a.completion, p.invoke, p.completion), story)
+                           _ops(a.invoke, a.completion, p.invoke, p.completion), story,
+                           "second-coupon")
         first[user] = p
     return Verdict(name, True, f"{len(issued)} issues to {len(first)} distinct users")
 
@@ -138,7 +139,8 @@ def check_stock_conservation(history: History | Iterable[Op]) -> Verdict:
         )
         return Verdict(name, False, summary,
                        _ops(ia.invoke if ia else None, ra, ib.invoke if ib else None, rb,
-                            wa.invoke, wa.completion, wb.invoke, wb.completion), story)
+                            wa.invoke, wa.completion, wb.invoke, wb.completion), story,
+                       "lost-update")
     writers = {p.process for p in ok_writes}
     unwritten = [p for p in ok_issues if p.process not in writers]
     if unwritten:
@@ -151,14 +153,15 @@ def check_stock_conservation(history: History | Iterable[Op]) -> Verdict:
                  f"(expected {initial - lo}).")
         return Verdict(name, False, summary, _ops(init, p.invoke, p.completion,
                                                   *(last.invoke, last.completion) if last else ()),
-                       story)
+                       story, "issue-without-stock-write")
     story = (f"initial stock {initial} at {_ms(init.time)} ms; {lo} accepted issues; the last "
              f"accepted stock write"
              + (f" ({last.process} at {_ms(last.end or 0.0)} ms) left {final}"
                 if last else " never happened, so the stock stayed at the initial value")
              + f" (expected {initial - lo}).")
     return Verdict(name, False, summary,
-                   _ops(init, *((last.invoke, last.completion) if last else ())), story)
+                   _ops(init, *((last.invoke, last.completion) if last else ())), story,
+                   "stock-mismatch")
 
 
 def _lost_update(h: History, ok_writes: list[Pair],

@@ -96,7 +96,7 @@ def _overlap_verdict(name: str, h: History, a: tuple[Any, ...], b: tuple[Any, ..
     return Verdict(
         name, False,
         f"{a_enter.process} and {b_enter.process} were both inside at {_ms(b_enter.time)} ms",
-        _ops(a_enter, a_leave, a_crash, b_enter), story)
+        _ops(a_enter, a_leave, a_crash, b_enter), story, "overlap")
 
 
 def _first(value: object) -> object:

@@ -15,9 +15,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from models.checkers._common import Verdict
+from models.checkers.liveness import _Paused
 from models.history import format_ms as _ms
 
-EFFECTS = ("set", "del", "expire", "expired", "lost", "read", "count")
+EFFECTS = ("set", "del", "expire", "expired", "lost", "read", "count", "refused")
 # "count": an INCR-family write (a fence counter): shared by design, owned by nobody
 
 
@@ -34,6 +35,7 @@ class KeyEffect:
     after: bytes | None
     ttl_ms: float | None  # remaining TTL after the command; None: no TTL or absent
     effect: str
+    wanted: bytes | None = None  # "refused": the value the refused SET asked for
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +75,7 @@ def _replay(effects: Iterable[KeyEffect]
             cur = None
             owner.pop(slot, None)
         seen.append((e, cur))
-        if e.effect == "read":
+        if e.effect in ("read", "refused"):
             continue
         if e.after is None:
             owner.pop(slot, None)
@@ -85,21 +87,48 @@ def _replay(effects: Iterable[KeyEffect]
     return seen, owner
 
 
+def _lease_text(cur: _Owner) -> str:
+    return "no TTL" if cur.deadline == math.inf else f"{_ms(cur.deadline)} ms"
+
+
 def check_foreign_release(effects: Iterable[KeyEffect]) -> Verdict:
-    """No request deletes, overwrites or re-times a key another request set, its lease live."""
+    """No request deletes or overwrites a key another request set while that lease is live."""
     name = "foreign-release"
     judged = 0
     for e, cur in _replay(effects)[0]:
-        if e.effect not in ("set", "del", "expire") or e.request is None or cur is None:
+        if e.effect not in ("set", "del") or e.request is None or cur is None:
             continue
         judged += 1
         if cur.request is not None and cur.request != e.request:
+            verb = "deleted" if e.effect == "del" else "overwrote"
             story = (f"{cur.request} set {e.key} at {_ms(cur.since)} ms (lease live until "
-                     + ("no TTL" if cur.deadline == math.inf else f"{_ms(cur.deadline)} ms")
-                     + f"); at {_ms(e.time)} ms {e.request}'s {e.command} {e.effect} it.")
-            return Verdict(name, False, f"{e.request}'s {e.command} hit {cur.request}'s lock on "
-                           f"{e.key}", (), story)
+                     f"{_lease_text(cur)}); at {_ms(e.time)} ms {e.request}'s {e.command} "
+                     f"{verb} it while that lease was still live.")
+            return Verdict(name, False, f"{e.request}'s {e.command} {verb} {cur.request}'s "
+                           f"lock on {e.key}", (), story,
+                           "deleted-successor" if e.effect == "del" else "overwrote-successor")
     return Verdict(name, True, f"{judged} writes to held keys, each by the key's own request")
+
+
+def check_foreign_renewal(effects: Iterable[KeyEffect]) -> Verdict:
+    """No request's renewal re-times a live lock another request set (it would extend their
+    lease, not its own: a bare PEXPIRE, a watchdog that outlived its lease)."""
+    name = "foreign-renewal"
+    judged = 0
+    for e, cur in _replay(effects)[0]:
+        if e.effect != "expire" or e.request is None or cur is None:
+            continue
+        judged += 1
+        if cur.request is not None and cur.request != e.request:
+            ttl = "no TTL" if e.ttl_ms is None else f"{_ms(e.ttl_ms)} ms"
+            story = (f"{cur.request} set {e.key} at {_ms(cur.since)} ms (lease live until "
+                     f"{_lease_text(cur)}); at {_ms(e.time)} ms {e.request}'s {e.command} "
+                     f"re-timed it to {ttl}: {e.request}'s renewal extended {cur.request}'s "
+                     f"lock, not its own.")
+            return Verdict(name, False, f"{e.request}'s renewal ({e.command}) extended "
+                           f"{cur.request}'s lock on {e.key}", (), story, "re-timed-successor")
+    return Verdict(name, True, f"{judged} TTL changes of held keys, each by the key's own "
+                   "request")
 
 
 def check_immortal_lock(effects: Iterable[KeyEffect], requests: Iterable[RequestSpan],
@@ -119,28 +148,50 @@ def check_immortal_lock(effects: Iterable[KeyEffect], requests: Iterable[Request
                    else f"was answered at {_ms(span.end or 0.0)} ms")
             return Verdict(name, False, f"{key} on {node} has no TTL and its setter is gone", (),
                            f"{o.request} set {key} at {_ms(o.since)} ms with no TTL and {how}; "
-                           f"the key was still there at the horizon ({_ms(horizon)} ms).")
+                           f"the key was still there at the horizon ({_ms(horizon)} ms).",
+                           "no-ttl-after-crash" if span.crashed_at is not None
+                           else "no-ttl-after-answer")
     return Verdict(name, True, "every key left without a TTL still has a live setter")
 
 
 def check_request_answered(requests: Iterable[RequestSpan], horizon: float,
-                           healed_at: float = 0.0, bound_ms: float | None = None) -> Verdict:
-    """Every request not lost to a crash is answered: by the horizon, or soon after healing."""
+                           healed_at: float = 0.0, bound_ms: float | None = None,
+                           working: Iterable[tuple[float, float]] = ()) -> Verdict:
+    """Every request not lost to a crash is answered within ``bound_ms`` of the later of its
+    start and the last fault's healing (``healed_at``), and by the horizon at the latest.
+
+    ``working``: stretches in which some request was inside its critical
+    section. They do not count against the bound: a queue of slow but
+    progressing requests is not a liveness failure, a lock nobody holds or uses
+    is. A request still open at the horizon but inside its bound proves
+    nothing (None bound: the horizon alone is the deadline).
+    """
     name = "request-answered"
-    deadline = horizon if bound_ms is None else min(horizon, healed_at + bound_ms)
+    busy = _Paused(list(working))
     n = 0
     for r in sorted(requests, key=lambda r: r.start):
         if r.crashed_at is not None:
             continue
+        since = max(r.start, healed_at)
+        until = r.end if r.end is not None else horizon
+        idle = (until - since) - busy.within(since, until) if until > since else 0.0
+        late = r.end is None if bound_ms is None else idle > bound_ms
+        if not late:
+            if r.end is not None:
+                n += 1
+            continue
         n += 1
-        late = r.end is None or (r.end > deadline and r.start <= deadline)
-        if late:
-            said = "never answered" if r.end is None else f"answered only at {_ms(r.end)} ms"
-            return Verdict(name, False, f"{r.request} was {said}", (),
-                           f"{r.request} started at {_ms(r.start)} ms on {r.node} and was {said}"
-                           f" (deadline {_ms(deadline)} ms).")
-    return Verdict(name, True, f"{n} requests, all answered by {_ms(deadline)} ms")
+        said = "never answered" if r.end is None else f"answered only at {_ms(r.end)} ms"
+        healed = f"; the last fault healed at {_ms(healed_at)} ms" if healed_at > r.start else ""
+        bound = ("" if bound_ms is None else
+                 f": {_ms(idle)} ms after {_ms(since)} ms with no request at work in its "
+                 f"critical section, bound {_ms(bound_ms)} ms")
+        return Verdict(name, False, f"{r.request} was {said}", (),
+                       f"{r.request} started at {_ms(r.start)} ms on {r.node}{healed} and was "
+                       f"{said}{bound} (horizon {_ms(horizon)} ms).",
+                       "never-answered" if r.end is None else "answered-late")
+    return Verdict(name, True, f"{n} requests answered, each within its bound")
 
 
-__all__ = ["EFFECTS", "KeyEffect", "RequestSpan", "check_foreign_release", "check_immortal_lock",
-           "check_request_answered"]
+__all__ = ["EFFECTS", "KeyEffect", "RequestSpan", "check_foreign_release", "check_foreign_renewal",
+           "check_immortal_lock", "check_request_answered"]

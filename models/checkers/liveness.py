@@ -238,4 +238,4 @@ def _lost_wakeup_verdict(name: str, h: History, p: Pair, length: float, since: f
     witness = _ops(p.invoke, p.completion, g.ok_op if g else None, g.end_op if g else None)
     return Verdict(name, False,
                    f"{p.process} waited {_ms(length)} ms while the lock was free "
-                   f"(since {_ms(since)} ms)", witness, story)
+                   f"(since {_ms(since)} ms)", witness, story, "slept-on-free-lock")

@@ -172,4 +172,5 @@ def _foreign_verdict(name: str, p: Pair, a: _Grant, b: _Grant) -> Verdict:
     )
     return Verdict(name, False,
                    f"{p.process}'s {verb} of token {_short(a.token)} hit {b.process}'s lock",
-                   _ops(a.ok_op, b.ok_op, p.invoke, p.completion), story)
+                   _ops(a.ok_op, b.ok_op, p.invoke, p.completion), story,
+                   "released-another-lock" if p.f == "release" else "extended-another-lock")

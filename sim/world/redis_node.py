@@ -31,6 +31,7 @@ _KEYLESS = frozenset({"PING", "SUBSCRIBE", "UNSUBSCRIBE", "PSUBSCRIBE", "PUNSUBS
 _MULTIKEY = frozenset({"DEL", "UNLINK", "EXISTS", "MGET", "TOUCH"})
 # Counters (a fence): shared by design, so not an ownership claim (effect "count").
 _COUNTERS = frozenset({"INCR", "INCRBY", "DECR", "DECRBY", "INCRBYFLOAT"})
+_SETS = frozenset({"SET", "SETNX"})  # a refused one on the request's own key: see _refused
 _SKIP = object()  # a list value: a queue or semaphore, not a lease anyone owns
 
 
@@ -78,6 +79,7 @@ class RedisNode:
         # command changed, attributed to the request that sent it
         self.effects: list[KeyEffect] = []
         self._expired: dict[bytes, int] = {}  # key -> deadline its "expired" was logged at
+        self._setter: dict[bytes, str | None] = {}  # key -> the request whose value it holds
         self.model.script_log = []  # a script's commands name its effects ("EVAL>DEL")
         self._names: dict[str, str] = {}  # argv[0] -> counted name, computed once
         # MONITOR log: (start, client id, node, argv); a script's commands follow
@@ -131,13 +133,23 @@ class RedisNode:
         return keys
 
     def _log_effects(self, start: float, request: str | None, name: str, keys: list[bytes],
-                     before: list[tuple[object, int | None]], local: float) -> None:
-        """One KeyEffect per key whose value or TTL the command changed."""
+                     before: list[tuple[object, int | None]], local: float,
+                     argv: tuple[object, ...]) -> None:
+        """One KeyEffect per key whose value or TTL the command changed.
+
+        Also one ``refused`` entry when a ``SET``/``SETNX`` (or a script's inner
+        one) was refused by a key that holds the same request's value: the
+        request asked for a lock it already had, with ``wanted``, another value or
+        the same (an orphan's evidence). ``local`` is the node's own clock.
+        """
         now = int(local)
         ran = self.model.script_log
         for key, (v0, d0) in zip(keys, before, strict=True):
             v1, d1 = self._state(key, now, start)
             if v0 is _SKIP or v1 is _SKIP or (v0 == v1 and d0 == d1):
+                if v0 is not None and request is not None and self._setter.get(key) == request:
+                    self._refused(start, request, name, key, v0,
+                                  None if d0 is None else d0 - local, argv, ran)
                 continue
             command = name
             if ran:
@@ -152,9 +164,29 @@ class RedisNode:
                 kind = "set"
             else:
                 kind = "expire"
+            if kind == "set":
+                self._setter[key] = request
             ttl = None if d1 is None else d1 - local
             self.effects.append(KeyEffect(start, self.name, request, command, key.decode(),
                                           v0, v1, ttl, kind))  # type: ignore[arg-type]
+
+    def _refused(self, start: float, request: str, name: str, key: bytes, value: object,
+                 ttl: float | None, argv: tuple[object, ...],
+                 ran: list[tuple[bytes, ...]] | None
+                 ) -> None:
+        """Log a SET (SETNX, or a script's inner SET) the request's own key refused."""
+        wanted: bytes | None = None
+        if name in _SETS and len(argv) > 2:
+            wanted = _key(argv[2])
+        elif ran:
+            inner = [c for c in ran if len(c) > 2 and c[1] == key
+                     and c[0].decode().upper() in _SETS]
+            if inner:
+                wanted, name = _key(inner[-1][2]), f"{name}>{inner[-1][0].decode().upper()}"
+        if wanted is not None:
+            self.effects.append(KeyEffect(
+                start, self.name, request, name, key.decode(), value, value,  # type: ignore[arg-type]
+                ttl, "refused", wanted))
 
     def lost(self) -> None:
         """A restart without persistence: every live key is gone (call before the flush)."""
@@ -192,7 +224,7 @@ class RedisNode:
             before = [self._state(k, now, start) for k in keys]
         outcome = self.model.execute(argv, local, conn.client_id)
         if keys:
-            self._log_effects(start, request, name, keys, before, local)
+            self._log_effects(start, request, name, keys, before, local, argv)
         self.commands += 1
         counts = self.counts
         counts[name] = counts.get(name, 0) + 1
