@@ -38,7 +38,7 @@ Section = tuple[float, float, Op, Op | None, str]  # start, end, enter, acquire 
 def check_belief_exclusion(history: History | Iterable[Op]) -> Verdict:
     """No two processes believe they hold the lock at once (enter to leave)."""
     v = check_mutual_exclusion(history)
-    return Verdict("belief-exclusion", v.valid, v.summary, v.witness, v.story)
+    return Verdict("belief-exclusion", v.valid, v.summary, v.witness, v.story, cause=v.cause)
 
 
 def _clock_events(h: History) -> dict[str, list[tuple[float, float, float]]]:

@@ -95,7 +95,7 @@ def test_a_delayed_renewal_reaches_redis_after_a_successor_acquired():
     stale = [e for e in lock_effects(bug) if e.request == "app1/req0"
              and e.effect == "expire" and e.time > successor.time]
     assert stale and stale[0].before == successor.after  # it renewed app2's lease
-    assert "foreign-release" in violated(bug)
+    assert "foreign-renewal" in violated(bug)
     twin = run(scenario("zoo-correct-renewed", *faults))
     assert not [e for e in lock_effects(twin) if e.request == "app1/req0"
                 and e.time > 5000.0]  # the checked renewal changed nothing
