@@ -15,6 +15,7 @@ from typing import Any
 
 from models.dist import Dist
 from models.faults import Fault, fault_from_dict, fault_to_dict
+from models.priorities import check as check_priorities
 from models.validation import ValueProblem, at_least, at_most, check_fields, positive
 
 
@@ -137,6 +138,11 @@ class Scenario:
     seed: int = about(1, "the run's seed: every latency, think time and token is drawn from it")
     choices: tuple[int, ...] = about(
         (), "answers (0..1000) to the run's first draws, then the seed takes over")
+    priorities: tuple[str, ...] = about(
+        (), "PCT search: requests (req0, req1..) from highest to lowest priority; rank r of n "
+        "draws its commands' latency from the r-th of n bands of redis_latency (0: fastest)")
+    priority_changes_ms: tuple[float, ...] = about(
+        (), "PCT search: at each of these times the highest-priority request drops to the lowest")
     horizon_ms: float = about(600_000.0, 'a run stops here even if requests are still waiting')
     redis_version: tuple[int, int] = about(
         (7, 0), 'the Redis dialect modelled, [major, minor] (6 or 7)')
@@ -194,6 +200,9 @@ class Scenario:
             for i, choice in enumerate(self.choices):
                 if not 0 <= choice <= 1000:
                     raise ValueProblem(f"choices: item {i} must be 0..1000, not {choice}")
+            steering = check_priorities(self.priorities, self.priority_changes_ms)
+            if steering:
+                raise ValueProblem(steering)
             if self.redis_version[0] not in (6, 7) or self.redis_version[1] < 0:
                 raise ValueProblem(f"redis_version must be 6.x or 7.x, not {self.redis_version}")
             for name in ("think", "client_latency", "redis_latency", "storage_latency"):
@@ -237,6 +246,8 @@ class Scenario:
         data["redis_version"] = list(self.redis_version)
         data["arrivals_ms"] = list(self.arrivals_ms)
         data["choices"] = list(self.choices)
+        data["priorities"] = list(self.priorities)
+        data["priority_changes_ms"] = list(self.priority_changes_ms)
         return data
 
     def to_json(self) -> str:
@@ -270,7 +281,8 @@ class Scenario:
                         raise ScenarioError(
                             f"{key}: expected an object, got {type(value).__name__}")
                     kw[key] = tuple(sorted(value.items()))
-                elif key in ("redis_version", "choices", "arrivals_ms"):
+                elif key in ("redis_version", "choices", "arrivals_ms", "priorities",
+                             "priority_changes_ms"):
                     if not isinstance(value, list | tuple):
                         raise ScenarioError(f"{key}: expected a list, got {type(value).__name__}")
                     kw[key] = tuple(value)

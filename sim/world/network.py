@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from models.dist import Dist
 from models.faults import NetFaults as NetFaults  # the policy lives with the faults
+from models.priorities import Priorities
 from sim.world.kernel import NORMAL, Timer
 
 if TYPE_CHECKING:
@@ -64,6 +65,27 @@ class Link:
         return arrive
 
 
+class SteeredLink(Link):
+    """A link to Redis whose latency the sending request's priority steers
+    (``models.priorities``; only in scenarios that give priorities, so plain runs
+    keep ``Link.send`` as it is): the band is chosen per message, then
+    ``Link.send`` draws from it as ever, one draw per message."""
+
+    __slots__ = ("base", "priorities")
+
+    def __init__(self, world: World, latency: Dist, nodes: tuple[str, ...],
+                 priorities: Priorities) -> None:
+        super().__init__(world, latency, nodes)
+        self.base = latency
+        self.priorities = priorities
+
+    def send(self, depart: float, deliver: Callable[..., None], *args: object) -> float:
+        request = args[2] if len(args) == 3 else None  # Connection.send's (argv, on_reply, request)
+        self.latency = self.priorities.band(self.base, request if isinstance(request, str)
+                                            else None, depart)
+        return Link.send(self, depart, deliver, *args)
+
+
 class Connection:
     """One app server's TCP connection to Redis: a link each way and a client id."""
 
@@ -74,7 +96,10 @@ class Connection:
         self.client_id = client_id
         self.owner = owner  # the AppServer, which receives pushed messages
         self.redis = world.redis
-        self.up = Link(world, latency, (node, "redis"))
+        scenario = world.scenario
+        self.up = (SteeredLink(world, latency, (node, "redis"),
+                               Priorities(scenario.priorities, scenario.priority_changes_ms))
+                   if scenario.priorities else Link(world, latency, (node, "redis")))
         self.down = Link(world, latency, (node, "redis"))
         self.open = True
         world.redis.connections[client_id] = self
