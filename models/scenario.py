@@ -84,6 +84,8 @@ def _check_design(lock: str, params: tuple[tuple[str, Any], ...]) -> None:
 
 
 _GOOD_DESIGNS: set[object] = set()
+_UNSTEERED = ("priorities", "priority_changes_ms")
+"""PCT steering fields (``models.priorities``): written only when set."""
 
 
 def _type_name(hint: Any) -> str:
@@ -156,7 +158,7 @@ class Scenario:
         rows = ["| field | type | default | minimum | maximum | meaning |",
                 "|---|---|---|---|---|---|"]
         for f in fields(Scenario):
-            default = Scenario().to_dict()[f.name]
+            default = Scenario().to_dict().get(f.name, [])
             low = MINIMUM.get(f.name, "")
             high = MAXIMUM.get(f.name, "")
             kind = _type_name(hints[f.name])
@@ -246,8 +248,11 @@ class Scenario:
         data["redis_version"] = list(self.redis_version)
         data["arrivals_ms"] = list(self.arrivals_ms)
         data["choices"] = list(self.choices)
-        data["priorities"] = list(self.priorities)
-        data["priority_changes_ms"] = list(self.priority_changes_ms)
+        for name in _UNSTEERED:  # left out unless used: files read by older versions too
+            if getattr(self, name):
+                data[name] = list(getattr(self, name))
+            else:
+                del data[name]
         return data
 
     def to_json(self) -> str:

@@ -66,24 +66,40 @@ class Link:
 
 
 class SteeredLink(Link):
-    """A link to Redis whose latency the sending request's priority steers
-    (``models.priorities``; only in scenarios that give priorities, so plain runs
-    keep ``Link.send`` as it is): the band is chosen per message, then
-    ``Link.send`` draws from it as ever, one draw per message."""
+    """A link whose latency the priority of the request it carries steers
+    (``models.priorities``), built only for scenarios that give priorities, so
+    plain runs keep ``Link.send`` as it is. The band is chosen per message, then
+    ``Link.send`` draws from it as ever (one draw per message). The way up knows
+    its request (``Connection.send``'s last argument); the way down is steered
+    for replies sent while that request's command executes (``partner``)."""
 
-    __slots__ = ("base", "priorities")
+    __slots__ = ("base", "partner", "priorities", "request")
 
     def __init__(self, world: World, latency: Dist, nodes: tuple[str, ...],
-                 priorities: Priorities) -> None:
+                 priorities: Priorities, partner: SteeredLink | None = None) -> None:
         super().__init__(world, latency, nodes)
         self.base = latency
         self.priorities = priorities
+        self.partner = partner  # the way up: the link its replies go down
+        self.request: str | None = None  # the way down: whose command is executing
 
     def send(self, depart: float, deliver: Callable[..., None], *args: object) -> float:
-        request = args[2] if len(args) == 3 else None  # Connection.send's (argv, on_reply, request)
-        self.latency = self.priorities.band(self.base, request if isinstance(request, str)
-                                            else None, depart)
-        return Link.send(self, depart, deliver, *args)
+        if self.partner is None:
+            self.latency = self.priorities.band(self.base, self.request, depart)
+            return Link.send(self, depart, deliver, *args)
+        request = args[2] if len(args) == 3 and isinstance(args[2], str) else None
+        self.latency = self.priorities.band(self.base, request, depart)
+        return Link.send(self, depart, self._executing, deliver, request, *args)
+
+    def _executing(self, deliver: Callable[..., None], request: str | None,
+                   *args: object) -> None:
+        down = self.partner
+        assert down is not None
+        down.request = request
+        try:
+            deliver(*args)
+        finally:
+            down.request = None
 
 
 class Connection:
@@ -97,10 +113,14 @@ class Connection:
         self.owner = owner  # the AppServer, which receives pushed messages
         self.redis = world.redis
         scenario = world.scenario
-        self.up = (SteeredLink(world, latency, (node, "redis"),
-                               Priorities(scenario.priorities, scenario.priority_changes_ms))
-                   if scenario.priorities else Link(world, latency, (node, "redis")))
-        self.down = Link(world, latency, (node, "redis"))
+        if scenario.priorities:
+            order = Priorities(scenario.priorities, scenario.priority_changes_ms)
+            down = SteeredLink(world, latency, (node, "redis"), order)
+            self.up: Link = SteeredLink(world, latency, (node, "redis"), order, partner=down)
+            self.down: Link = down
+        else:
+            self.up = Link(world, latency, (node, "redis"))
+            self.down = Link(world, latency, (node, "redis"))
         self.open = True
         world.redis.connections[client_id] = self
 

@@ -19,8 +19,10 @@ def test_effects_are_attributed_to_requests_and_leave_the_hash_alone():
 
 def test_plain_del_is_caught_as_foreign_release():
     import models.locks.zoo  # noqa: F401  (registers the corpus)
+    from sim.search.shrink import first_violation
 
-    r = run(schedule("zoo-unconditional-del", tuple(FAULTS), 1, 14))
+    index, _ = first_violation("zoo-unconditional-del", tuple(FAULTS), 1, 200, "foreign-release")
+    r = run(schedule("zoo-unconditional-del", tuple(FAULTS), 1, index))
     v = check_all(r.history, ["foreign-release"], truth=r)[0]
     assert v.valid is False and "DEL" in v.story
 
