@@ -132,7 +132,11 @@ def schedule(lock: str, kinds: Sequence[str], seed: int, index: int,
                  if w.start + w.span >= after]
         if not open_:
             break
-        window = rng.choice(open_)
+        # an event kind first, then one of its windows: a polling design's hundred
+        # attempts must not drown its one renewal or its one gap between commands
+        events = sorted({w.event for w in open_})
+        event = rng.choice(events)
+        window = rng.choice([w for w in open_ if w.event == event])
         at = max(after, window.start + window.span * rng.random())
         placed.append(anchored(kind, window, at, rng))
         after = at
