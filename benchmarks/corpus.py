@@ -131,11 +131,20 @@ def main(argv: list[str] | None = None) -> int:
                     help="comma-separated search strategies (default: all)")
     ap.add_argument("--json", type=Path, default=DEFAULT_JSON)
     ap.add_argument("--table", type=Path, help="re-print the table of a written JSON and stop")
+    ap.add_argument("--reshrink", action="store_true",
+                    help="with --table: shrink every row's find again (the shrinker changed) "
+                    "and write the JSON back")
     args = ap.parse_args(argv)
     if args.table:
         data = json.loads(args.table.read_text())
         old = [Row(**{k: v for k, v in r.items() if k != "found"}) for r in data["rows"]]
         judge(old)
+        if args.reshrink:
+            for row in old:
+                row.shrunk = {}
+                shrink_row(row, data["budget"]["seed"], args.shrink_budget)
+            data["rows"] = [asdict(r) | {"found": r.found} for r in old]
+            args.table.write_text(json.dumps(data, indent=1))
         print(f"budget: {data['budget']}")
         print(table(old))
         return 0

@@ -58,9 +58,10 @@ def candidates(sc: Scenario) -> Iterable[Scenario]:
     if sc.requests > 1:
         for i in range(sc.requests):
             arrivals = sc.arrivals_ms[:i] + sc.arrivals_ms[i + 1:]
-            if arrivals and arrivals[0] > 0.0:
-                arrivals = (0.0, *arrivals[1:])
             yield sc.with_(requests=sc.requests - 1, vus=sc.requests - 1, arrivals_ms=arrivals)
+            if arrivals and arrivals[0] > 0.0:  # and the next one moved to the start
+                yield sc.with_(requests=sc.requests - 1, vus=sc.requests - 1,
+                               arrivals_ms=(0.0, *arrivals[1:]))
     for i in range(len(sc.priority_changes_ms)):
         yield sc.with_(priority_changes_ms=sc.priority_changes_ms[:i]
                        + sc.priority_changes_ms[i + 1:])

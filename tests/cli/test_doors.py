@@ -13,8 +13,8 @@ from sim.cli.main import EXIT_CODES, build_parser
 from tests.cli.test_hostile import SEEDS, run_cli
 
 ROOT = Path(__file__).resolve().parents[2]
-STOCK = ROOT / "properties" / "regressions" / "seed-stock-conservation-a31387d9ea0f.json"
-WAKEUP = ROOT / "properties" / "regressions" / "seed-no-lost-wakeup-43d5b2f4be4a.json"
+STOCK = ROOT / "properties" / "regressions" / "seed-stock-conservation-ae1360565f1b.json"
+WAKEUP = ROOT / "properties" / "regressions" / "seed-no-lost-wakeup-ba63eee74b43.json"
 
 
 def one_line(err: str) -> str:

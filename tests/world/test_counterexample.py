@@ -11,7 +11,7 @@ from sim.search import counterexample
 from sim.search.counterexample import CounterexampleError, NewerCounterexampleWarning
 
 ROOT = Path(__file__).resolve().parents[2]
-SEED = ROOT / "properties" / "regressions" / "seed-stock-conservation-a31387d9ea0f.json"
+SEED = ROOT / "properties" / "regressions" / "seed-stock-conservation-ae1360565f1b.json"
 OLD = ROOT / "tests" / "fixtures" / "counterexample-0.1.0.json"  # written by locksim 0.1.0
 
 
