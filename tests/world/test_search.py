@@ -252,3 +252,25 @@ def test_a_template_explores_alike_on_one_two_workers_and_dask():
                     dask=d) for w, d in ((1, None), (2, None), (2, "local"))]
     hashes = [[o.trace_hash for o in r] for r in runs]
     assert hashes[0] == hashes[1] == hashes[2] and all(hashes[0])
+
+
+def test_an_outcome_carries_each_violations_cause(monkeypatch):
+    """``Verdict.cause`` where the checkers give one; "" where they do not yet."""
+    import dataclasses
+
+    import models.checkers as checkers
+
+    @dataclasses.dataclass(frozen=True)
+    class Judged:
+        property: str
+        valid: bool | None
+        cause: str = ""
+
+    monkeypatch.setattr(checkers, "check_all", lambda h, props=None, truth=None: (
+        Judged("mutual-exclusion", False, "overlap"), Judged("no-over-issue", True),
+        Judged("stock-conservation", False)))
+    from sim.search.explore import run_schedule
+
+    outcome = run_schedule(Job("seed", KINDS, 1, 0))
+    assert outcome.violated == ("mutual-exclusion", "stock-conservation")
+    assert outcome.causes == ("overlap", "")
