@@ -15,6 +15,7 @@ from typing import Any
 
 from models.dist import Dist
 from models.faults import Fault, fault_from_dict, fault_to_dict
+from models.priorities import check as check_priorities
 from models.topology import Topology, TopologyError, parse_topology
 from models.validation import ValueProblem, at_least, at_most, check_fields, positive
 
@@ -90,6 +91,8 @@ def _check_design(lock: str, params: tuple[tuple[str, Any], ...]) -> None:
 
 
 _GOOD_DESIGNS: set[object] = set()
+_UNSTEERED = ("priorities", "priority_changes_ms")
+"""PCT steering fields (``models.priorities``): written only when set."""
 
 
 def _defaults() -> dict[str, Any]:
@@ -155,6 +158,11 @@ class Scenario:
     seed: int = about(1, "the run's seed: every latency, think time and token is drawn from it")
     choices: tuple[int, ...] = about(
         (), "answers (0..1000) to the run's first draws, then the seed takes over")
+    priorities: tuple[str, ...] = about(
+        (), "PCT search: requests (req0, req1..) from highest to lowest priority; rank r of n "
+        "draws its commands' latency from the r-th of n bands of redis_latency (0: fastest)")
+    priority_changes_ms: tuple[float, ...] = about(
+        (), "PCT search: at each of these times the highest-priority request drops to the lowest")
     horizon_ms: float = about(600_000.0, 'a run stops here even if requests are still waiting')
     redis_version: tuple[int, int] = about(
         (7, 0), 'the Redis dialect modelled, [major, minor] (6 or 7)')
@@ -181,7 +189,7 @@ class Scenario:
                 "|---|---|---|---|---|---|"]
         every = {**asdict(Scenario()), "redis_clocks": [], **Scenario().to_dict()}
         for f in fields(Scenario):
-            default = every[f.name]
+            default = every.get(f.name, [])
             low = MINIMUM.get(f.name, "")
             high = MAXIMUM.get(f.name, "")
             kind = _type_name(hints[f.name])
@@ -225,6 +233,9 @@ class Scenario:
             for i, choice in enumerate(self.choices):
                 if not 0 <= choice <= 1000:
                     raise ValueProblem(f"choices: item {i} must be 0..1000, not {choice}")
+            steering = check_priorities(self.priorities, self.priority_changes_ms)
+            if steering:
+                raise ValueProblem(steering)
             if self.redis_version[0] not in (6, 7) or self.redis_version[1] < 0:
                 raise ValueProblem(f"redis_version must be 6.x or 7.x, not {self.redis_version}")
             for name in ("think", "client_latency", "redis_latency", "storage_latency",
@@ -292,6 +303,11 @@ class Scenario:
         for name in TOPOLOGY_FIELDS:  # at their defaults, files stay as older versions wrote
             if getattr(self, name) == _DEFAULTS[name]:
                 del data[name]
+        for name in _UNSTEERED:  # left out unless used: files read by older versions too
+            if getattr(self, name):
+                data[name] = list(getattr(self, name))
+            else:
+                del data[name]
         return data
 
     def to_json(self) -> str:
@@ -331,7 +347,8 @@ class Scenario:
                         raise ScenarioError(f"{key}: expected a list, got {type(value).__name__}")
                     kw[key] = tuple(tuple(c) if isinstance(c, list | tuple) else c
                                     for c in value)
-                elif key in ("redis_version", "choices", "arrivals_ms"):
+                elif key in ("redis_version", "choices", "arrivals_ms", "priorities",
+                             "priority_changes_ms"):
                     if not isinstance(value, list | tuple):
                         raise ScenarioError(f"{key}: expected a list, got {type(value).__name__}")
                     kw[key] = tuple(value)

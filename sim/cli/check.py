@@ -11,7 +11,9 @@ from pathlib import Path
 from typing import Any
 
 from models.checkers import PRIORITY
+from models.coverage import GOALS, tally, unreached
 from models.faults import DEFAULT_KINDS
+from models.scenario import Scenario, ScenarioError
 from sim.cli.common import (
     UsageError,
     at_least,
@@ -23,8 +25,10 @@ from sim.cli.common import (
 )
 from sim.cli.listing import fault_kinds_help
 
-EXHAUSTIVE_ONLY = ("--scenario", "--graph", "--depth", "--levels", "--max-runs")
-SWARM_ONLY = ("--faults", "--schedules", "--dask", "--check-determinism")
+ABOUT = {g.name: g.about for g in GOALS}
+
+EXHAUSTIVE_ONLY = ("--graph", "--depth", "--levels", "--max-runs")
+SWARM_ONLY = ("--faults", "--schedules", "--dask", "--check-determinism", "--strategy")
 
 
 def validate_args(args: argparse.Namespace) -> None:
@@ -32,8 +36,7 @@ def validate_args(args: argparse.Namespace) -> None:
     if not args.exhaustive:
         for flag in EXHAUSTIVE_ONLY:
             if getattr(args, flag[2:].replace("-", "_")) is not None:
-                raise UsageError(f"{flag} needs --exhaustive (random schedules draw their own "
-                                 "worlds)")
+                raise UsageError(f"{flag} needs --exhaustive")
     else:
         for flag in SWARM_ONLY:
             if getattr(args, flag[2:].replace("-", "_")) not in (None, False):
@@ -78,17 +81,22 @@ def cmd_check(args: argparse.Namespace) -> int:
     from sim.real.reaper import pool_worker_init, sigint_ignored_in_children
     from sim.search import counterexample
     from sim.search.dask_pool import DaskError
-    from sim.search.explore import FAULT_KINDS, Interrupted, explore, schedule
+    from sim.search.explore import FAULT_KINDS, Interrupted, Job, explore, plan
     from sim.search.shrink import shrink_schedule
 
     validate_args(args)
     import_plugins(args.imports)
     args.lock_given = args.lock is not None
-    args.lock = args.lock or "seed"
-    if args.lock not in LOCKS:
+    if args.lock is not None and args.lock not in LOCKS:
         raise UsageError(f"unknown lock {args.lock!r}; known: {', '.join(sorted(LOCKS))}")
+    params = lock_params(args.lock_param)
     if args.exhaustive:
+        args.lock = args.lock or "seed"
+        args.params = params
         return cmd_exhaustive(args)
+    template = swarm_template(args.scenario, args.lock, params)
+    args.lock = template.lock
+    strategy = args.strategy or "swarm"
     kinds = [k.strip() for k in args.faults.split(",") if k.strip()] if args.faults else []
     unknown = [k for k in kinds if k not in FAULT_KINDS]
     if unknown:
@@ -108,7 +116,8 @@ def cmd_check(args: argparse.Namespace) -> int:
                                progress=lambda n: bar.advance(task, n),
                                dask=args.dask, imports=args.imports or (),
                                initializer=pool_worker_init,
-                               start_pool=sigint_ignored_in_children)
+                               start_pool=sigint_ignored_in_children,
+                               template=template, strategy=strategy, coverage=True)
         except DaskError as exc:
             raise UsageError(str(exc)) from None
         except Interrupted as stop:  # Ctrl-C: report and save what ran, unshrunk
@@ -123,18 +132,28 @@ def cmd_check(args: argparse.Namespace) -> int:
         if len(written) >= args.max_counterexamples:
             break
         index = by_prop[prop][0]
-        small = (schedule(args.lock, kinds, args.seed, index) if interrupted
-                 else shrink_schedule(args.lock, kinds, args.seed, index, prop))
-        cx = counterexample.record(small, prop,
-                                   {"seed": args.seed, "index": index, "faults": kinds},
-                                   imports=tuple(args.imports or ()))
+        small = (plan(Job(args.lock, tuple(kinds), args.seed, index, template=template,
+                          strategy=strategy)) if interrupted
+                 else shrink_schedule(args.lock, kinds, args.seed, index, prop,
+                                      template=template, strategy=strategy))
+        origin: dict[str, Any] = {"seed": args.seed, "index": index, "faults": kinds}
+        if strategy != "swarm":
+            origin["strategy"] = strategy
+        if args.scenario or params:
+            origin["template"] = template.to_dict()
+        cx = counterexample.record(small, prop, origin, imports=tuple(args.imports or ()))
         path = counterexample.save(cx, Path(args.out))
         written.append({"property": prop, "file": str(path), "schedule": index,
                         "faults": len(small.faults), "requests": small.requests,
                         "trace_hash": cx.trace_hash,
                         "replay": replay_hint(str(path), args.imports)})
+    coverage = tally(o.reached for o in outcomes)
+    warnings = [f"coverage goal {name} was never reached: {ABOUT[name]}"
+                for name in unreached(coverage)]
     summary = {
-        "lock": args.lock, "faults": kinds, "seed": args.seed, "schedules": args.schedules,
+        "lock": args.lock, "lock_params": dict(template.lock_params), "strategy": strategy,
+        "coverage": coverage, "warnings": warnings,
+        "faults": kinds, "seed": args.seed, "schedules": args.schedules,
         "seconds": round(elapsed, 3), "schedules_per_second": round(args.schedules / elapsed, 1),
         "violations": {p: len(ix) for p, ix in sorted(by_prop.items())},
         "violating_schedules": {p: ix[:20] for p, ix in sorted(by_prop.items())},
@@ -146,7 +165,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         print(json.dumps(summary, indent=2, sort_keys=True))
     else:
         table = Table(title=f"locksim check: {args.lock}, faults {','.join(kinds) or 'none'}, "
-                            f"seed {args.seed}", title_justify="left")
+                            f"seed {args.seed}, {strategy}", title_justify="left")
         table.add_column("property")
         table.add_column("violating schedules", justify="right")
         table.add_column("first ids")
@@ -155,6 +174,14 @@ def cmd_check(args: argparse.Namespace) -> int:
             ids = by_prop.get(prop, [])
             table.add_row(prop, str(len(ids)), ", ".join(map(str, ids[:5])))
         console.print(table)
+        goals = Table(title="coverage goals (schedules that reached each)", title_justify="left")
+        goals.add_column("goal")
+        goals.add_column("schedules", justify="right")
+        for name, n in coverage.items():
+            goals.add_row(name, str(n))
+        console.print(goals)
+        for line in warnings:
+            console.print(f"[yellow]warning[/]: {line}")
         console.print(f"{args.schedules} schedules in {elapsed:.1f} s "
                       f"({args.schedules / elapsed:.0f}/s)")
         for w in written:
@@ -162,6 +189,58 @@ def cmd_check(args: argparse.Namespace) -> int:
                           f"{w['requests']} request(s) -> {w['file']}\n"
                           f"  replay: {replay_hint(w['file'], args.imports)}")
     return 1 if by_prop else 0
+
+
+def lock_params(specs: list[str] | None) -> dict[str, Any]:
+    """``--lock-param K=V`` (repeatable): V as JSON (5000, 2.5, true, "x"), else text."""
+    params: dict[str, Any] = {}
+    for spec in specs or ():
+        name, sep, text = spec.partition("=")
+        name = name.strip()
+        if not sep or not name.isidentifier():
+            raise UsageError(f"--lock-param takes NAME=VALUE (e.g. ttl_ms=2000), not {spec!r}")
+        try:
+            value = json.loads(text)
+        except ValueError:
+            value = text
+        if isinstance(value, list | dict):
+            raise UsageError(f"--lock-param {name}: a number, true/false or text, not {text!r}")
+        params[name] = value
+    return params
+
+
+def swarm_template(path: str | None, lock: str | None, params: dict[str, Any]) -> Scenario:
+    """The world swarm schedules are drawn onto: ``SWARM``, then the ``--scenario``
+    file's fields (its ``requests``: the most a schedule draws; its arrivals and seed
+    are the schedule's own), then ``--lock`` and ``--lock-param``. Judged once, here:
+    a bad value is one line, exit 2."""
+    from sim.search.counterexample import read_json
+    from sim.search.explore import SWARM
+
+    data = SWARM.to_dict()
+    where = "--lock-param" if params else "--lock"
+    if path:
+        raw = read_json(Path(path), UsageError, "scenario")
+        if not isinstance(raw, dict):
+            raise UsageError(f"{path}: a scenario must be a JSON object")
+        data.update(raw)
+        where = path
+    if lock is not None and lock != data.get("lock"):
+        data["lock"], data["lock_params"] = lock, {}
+    if params:
+        if not isinstance(data.get("lock_params"), dict):
+            raise UsageError(f"{where}: lock_params must be an object")
+        data["lock_params"] = {**data["lock_params"], **params}
+        where = "--lock-param"
+    requests = data.get("requests")
+    if data.get("load") == "scheduled" and isinstance(requests, int) and 0 <= requests <= 10**4:
+        data["arrivals_ms"] = [0.0] * requests  # each schedule draws its own
+    try:
+        return Scenario.from_dict(data).validate()
+    except ScenarioError as exc:
+        raise UsageError(f"{where}: {exc}") from None
+    except (TypeError, ValueError, AttributeError, KeyError) as exc:
+        raise UsageError(f"{where}: bad scenario: {' '.join(str(exc).split())}") from None
 
 
 def replay_hint(file: str, imports: list[str] | None) -> str:
@@ -196,10 +275,16 @@ def cmd_exhaustive(args: argparse.Namespace) -> int:
         raise UsageError("--levels must be integers within 0..1000")
     if args.scenario:
         scenario = load_scenario(Path(args.scenario))
-        if args.lock_given:
-            scenario = scenario.with_(lock=args.lock)
+        if args.lock_given and args.lock != scenario.lock:
+            scenario = scenario.with_(lock=args.lock, lock_params=())
     else:
         scenario = tiny(args.lock)
+    if args.params:
+        try:
+            scenario = scenario.with_(lock_params=tuple(sorted(
+                {**scenario.lock_kwargs, **args.params}.items()))).validate()
+        except ScenarioError as exc:
+            raise UsageError(f"--lock-param: {exc}") from None
     properties = property_names(args.properties)
     console = Console(stderr=True) if args.json else Console()
     with Progress(console=console, transient=True, disable=args.json) as bar:
@@ -271,7 +356,18 @@ def add_parser(sub: Any) -> None:
                          "the high end of its distribution (default 0,1000)")
     check_p.add_argument("--max-runs", type=int, default=None,
                          help="--exhaustive: stop after this many runs (default 20000)")
-    check_p.add_argument("--scenario", help="--exhaustive: the tiny world as a scenario file")
+    check_p.add_argument("--scenario", metavar="FILE",
+                         help="a scenario file shaping the world: for random schedules the "
+                         "template they are drawn onto (servers, stock, load, lock and its "
+                         "params, storage, latencies; requests = the most a schedule draws; "
+                         "its faults are in every schedule); with --exhaustive the tiny world")
+    check_p.add_argument("--lock-param", action="append", metavar="NAME=VALUE",
+                         help="a parameter of the lock design, e.g. ttl_ms=2000 (repeatable; "
+                         "checked by the design itself)")
+    check_p.add_argument("--strategy", choices=("swarm", "pct"), default=None,
+                         help="swarm: uniform random fault mixes (default); pct: random "
+                         "request priorities steering latencies, a few priority-change "
+                         "points and 1-2 faults placed inside protocol windows")
     check_p.add_argument("--graph", metavar="FILE",
                          help="--exhaustive: write the explored graph (GraphML, or .json)")
     check_p.add_argument("--faults", default=None,

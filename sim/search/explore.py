@@ -2,10 +2,14 @@
 
 Swarm style: every schedule enables a random subset of the allowed fault
 kinds at random intensities, so rare mixes get tried. A schedule is a pure
-function of (lock, kinds, seed, index); workers receive only those and
-rebuild it, so 1 worker, N workers and any other machine find the same
-violating ids. Passing schedules keep nothing but their verdict. Shrinking
-is ``sim.search.shrink``; the file a violation becomes, ``sim.search.counterexample``.
+function of (kinds, seed, index) drawn onto a template scenario (``SWARM``, or
+the user's ``--scenario``): the lock is not in its seed, so schedule ``i`` is the
+same workload and fault plan for a design and its fixed twin. Workers receive
+only a small ``Job`` (ids and the template) and rebuild it, so 1 worker, N
+workers and any other machine find the same violating ids. Passing schedules
+keep nothing but their verdict (and the coverage goals they reached). Other
+strategies (``sim.search.pct``) draw from the same ids; shrinking is
+``sim.search.shrink``; the file a violation becomes, ``sim.search.counterexample``.
 """
 
 from __future__ import annotations
@@ -28,51 +32,100 @@ from sim.runtime.chooser import swarm_source
 FAULT_KINDS = KNOWN_NAMES
 """Every spelling ``--faults`` accepts (``models.faults.FAULTS``'s names, then old ones)."""
 
+STRATEGIES = ("swarm", "pct")
+"""``check --strategy``: uniform swarms, or PCT-style priorities and event-placed faults."""
+
+SWARM = Scenario(servers=2, requests=4, vus=4, load="scheduled", lock="seed", stock=10,
+                 horizon_ms=60_000.0)
+"""The template a schedule is drawn onto. ``requests`` is the most a schedule
+draws (at least 2, or ``requests`` if fewer); its faults are in every schedule;
+the rest (servers, stock, load, lock and params, storage, latencies) is kept."""
+
+ARRIVALS_MS = 9000.0
+"""Arrivals spread over this window (scheduled loads)."""
+
 
 def _fault(name: str, rng: Uniform, node: str) -> Fault:
     """One swarm draw; the ranges are the kind's, declared in ``models.faults``."""
     return swarm_fault(name, rng, node)
 
 
-def schedule(lock: str, kinds: Sequence[str], seed: int, index: int) -> Scenario:
-    """Schedule ``index`` of exploration ``seed``: a small world with a swarm fault mix."""
-    # an old spelling and the name seed the same schedules: ids survive renames
+def seed_text(strategy: str, kinds: Sequence[str], seed: int, index: int) -> str:
+    """What a schedule's plan is seeded with: never the lock, so designs share schedules.
+
+    An old spelling and the name of a fault kind seed the same schedules."""
     seeded = ",".join(fault_kind(k).swarm_seed_name for k in kinds)
-    rng = swarm_source(f"locksim:{lock}:{seeded}:{seed}:{index}")
+    head = "locksim" if strategy == "swarm" else f"locksim-{strategy}"
+    return f"{head}:{seeded}:{seed}:{index}"
+
+
+def node_of(drawn: str, servers: int) -> str:
+    """A drawn target on a template with ``servers`` servers (``app2`` of one is ``app1``)."""
+    if drawn.startswith("app"):
+        return f"app{(int(drawn[3:]) - 1) % servers + 1}"
+    return drawn
+
+
+def workload(rng: Any, template: Scenario, window_ms: float = ARRIVALS_MS) -> dict[str, Any]:
+    """The requests and their arrivals, drawn onto ``template``: Scenario fields."""
+    most = max(template.requests, 1)
+    requests = rng.randint(min(2, most), most)
+    arrivals = sorted([0.0] + [round(rng.uniform(0.0, window_ms), 3)
+                               for _ in range(requests - 1)])
+    if template.load == "scheduled":
+        return {"requests": requests, "vus": requests, "arrivals_ms": tuple(arrivals)}
+    return {"requests": requests, "vus": min(template.vus, requests), "arrivals_ms": ()}
+
+
+def schedule(lock: str, kinds: Sequence[str], seed: int, index: int,
+             template: Scenario | None = None) -> Scenario:
+    """Schedule ``index`` of exploration ``seed``: a small world with a swarm fault mix.
+
+    ``template`` (default ``SWARM``) shapes the world; ``lock`` names the design
+    (its parameters come from the template when it is the template's lock)."""
+    base = _base(lock, template)
+    rng = swarm_source(seed_text("swarm", kinds, seed, index))
     enabled = [k for k in kinds if rng.random() < 0.5]
     if not enabled and kinds:
         enabled = [rng.choice(list(kinds))]
-    faults: list[Fault] = []
+    faults: list[Fault] = list(base.faults)
     for kind in enabled:
         for _ in range(rng.randint(1, 2)):
-            node = rng.choice(("holder", "holder", "app1", "app2"))
+            node = node_of(rng.choice(("holder", "holder", "app1", "app2")), base.servers)
             faults.append(_fault(kind, rng, node))
     faults.sort(key=lambda f: f.at_ms)
-    requests = rng.randint(2, 4)
-    arrivals = sorted([0.0] + [round(rng.uniform(0.0, 9000.0), 3) for _ in range(requests - 1)])
-    return Scenario(
-        servers=2,
-        requests=requests,
-        vus=requests,
-        load="scheduled",
-        arrivals_ms=tuple(arrivals),
-        lock=lock,
-        stock=10,
-        faults=tuple(faults),
-        seed=rng.getrandbits(32),
-        horizon_ms=60_000.0,
-    )
+    shape = workload(rng, base)
+    return base.with_(faults=tuple(faults), seed=rng.getrandbits(32), **shape)
+
+
+def _base(lock: str, template: Scenario | None) -> Scenario:
+    base = SWARM if template is None else template
+    if lock != base.lock:
+        base = base.with_(lock=lock, lock_params=())
+    return base
+
+
+def plan(job: Job) -> Scenario:
+    """The scenario ``job`` names, by its strategy."""
+    if job.strategy == "pct":
+        from sim.search.pct import schedule as pct_schedule
+
+        return pct_schedule(job.lock, job.kinds, job.seed, job.index, job.template)
+    return schedule(job.lock, job.kinds, job.seed, job.index, job.template)
 
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
     """One schedule's verdict: the violated properties, and the trace hash when
     it was asked for or the schedule violated something (hashing a passing
-    schedule costs a tenth of running it, and only tests read it)."""
+    schedule costs a tenth of running it, and only tests read it). ``reached``:
+    the coverage goals (``models.coverage``) the run reached, when asked."""
 
     index: int
     violated: tuple[str, ...]
     trace_hash: str | None
+    reached: tuple[str, ...] = ()
+    causes: tuple[str, ...] = ()  # per violated property, its verdict's cause ("" if none)
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +139,9 @@ class Job:
     properties: tuple[str, ...] | None = None
     twice: bool = False  # run it twice and compare trace hashes
     hashes: bool = False  # keep the trace hash even of a passing schedule
+    template: Scenario | None = None  # None: SWARM (a small frozen value either way)
+    strategy: str = "swarm"
+    coverage: bool = False  # record the coverage goals reached
 
 
 def run_schedule(job: Job) -> Outcome:
@@ -93,7 +149,7 @@ def run_schedule(job: Job) -> Outcome:
     from models.checkers import check_all
     from sim.world import run
 
-    scenario = schedule(job.lock, job.kinds, job.seed, job.index)
+    scenario = plan(job)
     result = run(scenario)
     if job.twice:
         again = run(scenario)
@@ -101,9 +157,16 @@ def run_schedule(job: Job) -> Outcome:
             return Outcome(job.index, ("determinism",), result.trace_hash)
     verdicts = check_all(result.history, list(job.properties) if job.properties else None,
                          truth=result)
-    violated = tuple(v.property for v in verdicts if v.valid is False)
+    bad = [v for v in verdicts if v.valid is False]
+    violated = tuple(v.property for v in bad)
     keep = job.hashes or job.twice or bool(violated)
-    return Outcome(job.index, violated, result.trace_hash if keep else None)
+    reached: tuple[str, ...] = ()
+    if job.coverage:
+        from models.coverage import reached as goals_reached
+
+        reached = goals_reached(result.history, result)
+    return Outcome(job.index, violated, result.trace_hash if keep else None, reached,
+                   tuple(str(getattr(v, "cause", "") or "") for v in bad))
 
 
 class Interrupted(KeyboardInterrupt):
@@ -144,6 +207,8 @@ def explore(lock: str, kinds: Sequence[str], seed: int, schedules: int,
             hashes: bool = False,
             initializer: Callable[[], None] | None = None,
             start_pool: Callable[[], AbstractContextManager[None]] | None = None,
+            template: Scenario | None = None, strategy: str = "swarm",
+            coverage: bool = False,
             ) -> list[Outcome]:
     """Run schedules 0..n-1; results in index order whatever the worker count.
 
@@ -153,20 +218,24 @@ def explore(lock: str, kinds: Sequence[str], seed: int, schedules: int,
     ``initializer``: run in each worker process first (the command line's makes
     workers die with it and ignore Ctrl-C); ``start_pool``: a context a Dask
     LocalCluster starts in (its workers start before any initializer). Ctrl-C
-    raises ``Interrupted`` holding the outcomes finished so far."""
-    template = Job(lock, tuple(kinds), seed, 0, tuple(properties) if properties else None,
-                   check_determinism, hashes)
+    raises ``Interrupted`` holding the outcomes finished so far. ``template``:
+    the world schedules are drawn onto (``SWARM``); ``strategy``: ``swarm`` or
+    ``pct``; ``coverage``: record the coverage goals each schedule reached."""
+    if strategy not in STRATEGIES:
+        raise ValueError(f"unknown strategy {strategy!r}; known: {', '.join(STRATEGIES)}")
+    job = Job(lock, tuple(kinds), seed, 0, tuple(properties) if properties else None,
+              check_determinism, hashes, template, strategy, coverage)
     if dask:
         from sim.search.dask_pool import explore_dask
 
-        return explore_dask(dask, template, schedules, workers, progress, imports,
+        return explore_dask(dask, job, schedules, workers, progress, imports,
                             initializer, start_pool)
     workers = workers or os.cpu_count() or 1
     results: list[Outcome] = []
     if workers == 1:
         try:
             for i in range(schedules):
-                results.append(run_schedule(replace(template, index=i)))
+                results.append(run_schedule(replace(job, index=i)))
                 if progress:
                     progress(1)
         except KeyboardInterrupt:
@@ -185,7 +254,7 @@ def explore(lock: str, kinds: Sequence[str], seed: int, schedules: int,
     try:
         pending: set[Future[list[Outcome]]] = set()
         for start in itertools.islice(starts, workers * 4):
-            pending.add(pool.submit(run_range, template, start, min(start + chunk, schedules)))
+            pending.add(pool.submit(run_range, job, start, min(start + chunk, schedules)))
         while pending:
             done, pending = wait(pending, return_when=FIRST_COMPLETED)
             for future in done:
@@ -195,7 +264,7 @@ def explore(lock: str, kinds: Sequence[str], seed: int, schedules: int,
                     progress(len(batch))
                 following = next(starts, None)
                 if following is not None:
-                    pending.add(pool.submit(run_range, template, following,
+                    pending.add(pool.submit(run_range, job, following,
                                             min(following + chunk, schedules)))
     except KeyboardInterrupt:
         abandon(pool)

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from models.dist import Dist
 from models.faults import NetFaults as NetFaults  # the policy lives with the faults
+from models.priorities import Priorities
 from sim.world.kernel import NORMAL, Timer
 
 if TYPE_CHECKING:
@@ -65,6 +66,43 @@ class Link:
         return arrive
 
 
+class SteeredLink(Link):
+    """A link whose latency the priority of the request it carries steers
+    (``models.priorities``), built only for scenarios that give priorities, so
+    plain runs keep ``Link.send`` as it is. The band is chosen per message, then
+    ``Link.send`` draws from it as ever (one draw per message). The way up knows
+    its request (``Connection.send``'s last argument); the way down is steered
+    for replies sent while that request's command executes (``partner``)."""
+
+    __slots__ = ("base", "partner", "priorities", "request")
+
+    def __init__(self, world: World, latency: Dist, nodes: tuple[str, ...],
+                 priorities: Priorities, partner: SteeredLink | None = None) -> None:
+        super().__init__(world, latency, nodes)
+        self.base = latency
+        self.priorities = priorities
+        self.partner = partner  # the way up: the link its replies go down
+        self.request: str | None = None  # the way down: whose command is executing
+
+    def send(self, depart: float, deliver: Callable[..., None], *args: object) -> float:
+        if self.partner is None:
+            self.latency = self.priorities.band(self.base, self.request, depart)
+            return Link.send(self, depart, deliver, *args)
+        request = args[2] if len(args) == 3 and isinstance(args[2], str) else None
+        self.latency = self.priorities.band(self.base, request, depart)
+        return Link.send(self, depart, self._executing, deliver, request, *args)
+
+    def _executing(self, deliver: Callable[..., None], request: str | None,
+                   *args: object) -> None:
+        down = self.partner
+        assert down is not None
+        down.request = request
+        try:
+            deliver(*args)
+        finally:
+            down.request = None
+
+
 class Connection:
     """One app server's TCP connection to a Redis node (``redis``: the world's primary)."""
 
@@ -78,8 +116,15 @@ class Connection:
         # a multi-node world also cuts single links: a fault on "app1/redis3"
         ends = ((node, redis.name) if redis.name == "redis"
                 else (node, redis.name, f"{node}/{redis.name}"))
-        self.up = Link(world, latency, ends)
-        self.down = Link(world, latency, ends)
+        scenario = world.scenario
+        if scenario.priorities:
+            order = Priorities(scenario.priorities, scenario.priority_changes_ms)
+            down = SteeredLink(world, latency, ends, order)
+            self.up: Link = SteeredLink(world, latency, ends, order, partner=down)
+            self.down: Link = down
+        else:
+            self.up = Link(world, latency, ends)
+            self.down = Link(world, latency, ends)
         self.open = True
         redis.connections[client_id] = self
 

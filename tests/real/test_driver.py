@@ -28,7 +28,7 @@ from sim.real.cluster import Cluster, run_real
 from sim.search import counterexample
 
 ROOT = Path(__file__).resolve().parents[2]
-GC_PAUSE = ROOT / "properties" / "regressions" / "seed-stock-conservation-428c66172022.json"
+GC_PAUSE = ROOT / "properties" / "regressions" / "seed-stock-conservation-ae1360565f1b.json"
 COUPON_RULES = ("stock-conservation", "no-over-issue", "no-duplicate-issue", "fencing-monotonic")
 # The seed lock loses wake-ups (a release published before the waiter's SUBSCRIBE
 # arrived): with no wait timeout such a waiter sleeps until the horizon, on a real

@@ -10,16 +10,17 @@ import pytest
 from sim.search import counterexample
 from sim.search.counterexample import CounterexampleError, NewerCounterexampleWarning
 
-SEED = (Path(__file__).resolve().parents[2] / "properties" / "regressions"
-        / "seed-stock-conservation-428c66172022.json")
+ROOT = Path(__file__).resolve().parents[2]
+SEED = ROOT / "properties" / "regressions" / "seed-stock-conservation-ae1360565f1b.json"
+OLD = ROOT / "tests" / "fixtures" / "counterexample-0.1.0.json"  # written by locksim 0.1.0
 
 
 def test_an_old_file_loads_and_round_trips(tmp_path):
-    cx = counterexample.load(SEED)
+    cx = counterexample.load(OLD)
     assert cx.property == "stock-conservation" and cx.expect == "violated" and cx.witness == ()
     again = counterexample.load(counterexample.write_json(tmp_path / cx.name, cx.to_dict()))
     assert again == cx
-    assert json.loads(SEED.read_text()) == cx.to_dict()
+    assert json.loads(OLD.read_text()) == cx.to_dict()
 
 
 def test_a_recorded_file_keeps_its_witness_ops(tmp_path):

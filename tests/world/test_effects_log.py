@@ -1,6 +1,7 @@
 """RedisNode's ground-truth log: who changed which key, and the trace hash untouched."""
 
 from models.checkers import check_all
+from models.faults import DEFAULT_KINDS
 from models.scenario import Scenario
 from sim.search.explore import schedule
 from sim.world import run
@@ -18,10 +19,10 @@ def test_effects_are_attributed_to_requests_and_leave_the_hash_alone():
 
 def test_plain_del_is_caught_as_foreign_release():
     import models.locks.zoo  # noqa: F401  (registers the corpus)
+    from sim.search.shrink import first_violation
 
-    # the five kinds FAULTS had when this schedule was picked: its content is theirs
-    r = run(schedule("zoo-unconditional-del", ("pause", "delay", "partition", "clock", "crash"),
-                     1, 14))
+    index, _ = first_violation("zoo-unconditional-del", DEFAULT_KINDS, 1, 200, "foreign-release")
+    r = run(schedule("zoo-unconditional-del", DEFAULT_KINDS, 1, index))
     v = check_all(r.history, ["foreign-release"], truth=r)[0]
     assert v.valid is False and "DEL" in v.story
 
