@@ -1,0 +1,139 @@
+"""The history of a library run, from observation: nothing in the user's code records it.
+
+Three vantage points, none of them the handler:
+
+* the request itself (``request`` invoke and its answer, by the server);
+* the lock library's API, wrapped for the run (``acquire`` returning True is
+  ``enter``, ``release`` is ``leave``; what each returned or raised, by name);
+* the wire: every ``SET ... NX`` a task writes is an ``attempt``, completed
+  when its reply reaches the process, so the ownership checker can bound when
+  each token's SET ran, even when the library retried it on its own.
+
+A task is named by the request it works for (a ``ContextVar`` that the
+request's task and every task it creates inherit), so a library's helper
+tasks act for their request too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from sim.aio.server import AioServer
+    from sim.world.world import World
+
+
+@dataclass(eq=False)
+class Request:
+    """One request's task on its server: the ``Task``-like the world's crash path reads."""
+
+    process: str
+    node: str
+    on_done: Callable[[object], None] | None
+    open_ops: dict[str, None] = field(default_factory=dict)
+    held: dict[int, str] = field(default_factory=dict)  # id(lock object) -> the token it took
+    alive: bool = True
+
+
+CURRENT: ContextVar[Request | None] = ContextVar("locksim_request", default=None)
+
+
+def _text(value: object) -> object:
+    """A value as the history keeps it: immutable, bytes decoded."""
+    if isinstance(value, bytes):
+        return value.decode(errors="replace")
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, tuple | list):
+        return tuple(_text(v) for v in value)
+    return repr(value)
+
+
+def error_name(exc: BaseException) -> str:
+    return type(exc).__name__
+
+
+class Observer:
+    """Records ops for one world; ``instrument()`` wraps the libraries while a run lasts."""
+
+    def __init__(self, world: World) -> None:
+        self.world = world
+        self.library_errors: list[tuple[float, str, str, str]] = []  # (t, process, call, error)
+
+    # -- recording --------------------------------------------------------------------
+    def record(self, req: Request, type_: str, f: str, value: object = None) -> None:
+        world = self.world
+        world.recorder.record(world.env.now, req.process, type_, f, _text(value), req.node)
+        if f in ("enter", "leave"):
+            return
+        if type_ == "invoke":
+            req.open_ops[f] = None
+        else:
+            req.open_ops.pop(f, None)
+
+    # -- the wire ---------------------------------------------------------------------------
+    def sent(self, server: AioServer, argv: tuple[bytes, ...], node: str
+             ) -> tuple[str | None, object]:
+        """A command leaves ``server``: whose it is, and the observation its reply completes."""
+        req = CURRENT.get()
+        if req is None or not req.alive:
+            return None, None
+        if len(argv) >= 3 and argv[0].upper() == b"SET" and any(a.upper() == b"NX"
+                                                                for a in argv[3:]):
+            if "attempt" in req.open_ops:  # a retry: the earlier one's outcome stays unknown
+                self.record(req, "info", "attempt", "retried")
+            self.record(req, "invoke", "attempt", argv[2])
+            return req.process, (req, argv[2])
+        return req.process, None
+
+    def replied(self, seen: object, reply: object) -> None:
+        req, token = seen  # type: ignore[misc]
+        if not req.alive or "attempt" not in req.open_ops:
+            return
+        if reply == b"OK":
+            self.record(req, "ok", "attempt", token)
+        else:
+            self.record(req, "fail", "attempt", None if reply is None else _text(reply))
+
+    # -- the library API ------------------------------------------------------------------
+    def acquired(self, req: Request, lock: object, key: object, token: object,
+                 ttl_ms: float | None) -> None:
+        req.held[id(lock)] = str(_text(token))
+        self.record(req, "ok", "acquire", (_text(token), None, ttl_ms))
+        self.record(req, "ok", "enter", (_text(token), None))
+        self.world.nemesis.acquired(req.process, req.node)
+
+    def leaving(self, req: Request, lock: object) -> str | None:
+        mine = req.held.pop(id(lock), None)
+        if mine is not None:
+            self.record(req, "ok", "leave", (mine, None))
+        self.world.nemesis.released(req.process)
+        return mine
+
+    def library_error(self, req: Request, call: str, exc: BaseException) -> None:
+        self.library_errors.append((self.world.env.now, req.process, call,
+                                    f"{error_name(exc)}: {exc}"))
+
+    @contextmanager
+    def instrument(self) -> Iterator[None]:
+        """Wrap the supported lock libraries' public calls for the length of a run."""
+        from sim.aio.libraries import wrap_all
+
+        undo = wrap_all(self)
+        try:
+            yield
+        finally:
+            for restore in reversed(undo):
+                restore()
+
+
+def current() -> Request | None:
+    return CURRENT.get()
+
+
+def immutable(value: Any) -> object:
+    return _text(value)
