@@ -122,6 +122,11 @@ class Scenario:
     lock: str = about("seed", 'the lock design, by registered name (locksim list)')
     lock_params: tuple[tuple[str, Any], ...] = about(
         (), 'the design\'s parameters, e.g. {"ttl_ms": 2000}')
+    handler: str = about(
+        "", 'MODULE:FUNCTION, an async request handler run in place of the lock design: '
+        'real library code in the asyncio tier (sim/aio)')
+    client_params: tuple[tuple[str, Any], ...] = about(
+        (), "the handler's redis.asyncio.Redis keyword arguments (socket_timeout, retries, ...)")
     stock: int = about(1000, 'coupons in stock at the start')
     fencing_storage: bool = about(
         True, 'the database refuses operations with a fence lower than one it has seen')
@@ -233,6 +238,7 @@ class Scenario:
         data = asdict(self)
         data["faults"] = [fault_to_dict(f) for f in self.faults]
         data["lock_params"] = dict(self.lock_params)
+        data["client_params"] = dict(self.client_params)
         data["extra"] = dict(self.extra)
         data["redis_version"] = list(self.redis_version)
         data["arrivals_ms"] = list(self.arrivals_ms)
@@ -265,7 +271,7 @@ class Scenario:
                     if not isinstance(value, list):
                         raise ScenarioError(f"faults: expected a list, got {type(value).__name__}")
                     kw[key] = tuple(fault_from_dict(f) for f in value)
-                elif key in ("lock_params", "extra"):
+                elif key in ("lock_params", "extra", "client_params"):
                     if not isinstance(value, dict):
                         raise ScenarioError(
                             f"{key}: expected an object, got {type(value).__name__}")

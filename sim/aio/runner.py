@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -37,10 +38,13 @@ def load_handler(spec: str) -> Handler:
     module_name, sep, name = spec.partition(":")
     if not sep or not module_name or not name:
         raise HandlerError(f"--handler wants MODULE:FUNCTION, not {spec!r}")
+    if "" not in sys.path:
+        sys.path.insert(0, "")  # a module beside the user, as `python -m` allows
     try:
         module = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise HandlerError(f"cannot import handler module {module_name!r}: {exc}") from None
+    except Exception as exc:  # any failure in the user's module
+        raise HandlerError(f"cannot import handler module {module_name!r}: "
+                           f"{type(exc).__name__}: {exc}") from None
     fn = getattr(module, name, None)
     if fn is None:
         raise HandlerError(f"module {module_name!r} has no {name!r}")
@@ -90,8 +94,18 @@ class AioWorld(World):
         """redis-py's asyncio client as an app makes it, pointed at the simulated node."""
         import redis.asyncio
 
-        kwargs = {"host": REDIS_ADDRESS[0], "port": REDIS_ADDRESS[1], **self.client_kwargs}
-        return redis.asyncio.Redis(**kwargs)
+        kwargs: dict[str, Any] = {"host": REDIS_ADDRESS[0], "port": REDIS_ADDRESS[1],
+                                  **dict(self.scenario.client_params), **self.client_kwargs}
+        if "retries" in kwargs:  # the shipped backoff, with another number of retries
+            from redis.asyncio.retry import Retry
+            from redis.backoff import ExponentialWithJitterBackoff
+
+            kwargs["retry"] = Retry(ExponentialWithJitterBackoff(base=0.01, cap=1.0),
+                                    int(kwargs.pop("retries")))
+        try:
+            return redis.asyncio.Redis(**kwargs)
+        except TypeError as exc:
+            raise HandlerError(f"client_params: {exc}") from None
 
     def start_request(self, server: Any, n: int, user: int,
                       on_done: Callable[[object], None]) -> None:
@@ -117,9 +131,16 @@ def _who() -> str | None:
     return req.process if req is not None else None
 
 
-def run_handler(scenario: Scenario, handler: Handler | str,
+def run_handler(scenario: Scenario, handler: Handler | str | None = None,
                 client_kwargs: dict[str, Any] | None = None) -> LibraryRun:
-    """One run of ``handler`` under ``scenario``; raises ``HandlerError`` if it escaped."""
+    """One run of ``handler`` (default: the scenario's) under ``scenario``; raises
+    ``HandlerError`` if it escaped the simulation or cannot be loaded."""
+    if handler is None:
+        if not scenario.handler:
+            raise HandlerError("the scenario names no handler (MODULE:FUNCTION)")
+        handler = scenario.handler
+    if isinstance(handler, str) and scenario.handler != handler:
+        scenario = scenario.with_(handler=handler)
     name = handler if isinstance(handler, str) else _name(handler)
     fn = load_handler(handler) if isinstance(handler, str) else handler
     world = AioWorld(scenario, fn, name, client_kwargs)
@@ -161,9 +182,18 @@ class Determinism:
                 "differ (something in the handler escaped the simulation)")
 
 
-def check_determinism(scenario: Scenario, handler: Handler | str,
+def check_determinism(scenario: Scenario, handler: Handler | str | None = None,
                       client_kwargs: dict[str, Any] | None = None) -> tuple[LibraryRun, Determinism]:
     first = run_handler(scenario, handler, client_kwargs)
     second = run_handler(scenario, handler, client_kwargs)
     return first, Determinism(first.trace_hash == second.trace_hash, first.trace_hash,
                               second.trace_hash)
+
+
+def judge(run: LibraryRun) -> Any:
+    """Every registered checker plus the library-level one, most harmful first."""
+    from models.checkers import Verdicts, check_all
+    from models.checkers.library import check_held_until_release
+
+    verdicts = check_all(run.result.history, truth=run.result)
+    return Verdicts((*verdicts, check_held_until_release(run.result.history)))

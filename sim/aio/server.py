@@ -199,18 +199,19 @@ class AioServer:
         transport = SimTransport(self, protocol, (str(host), int(port or 0)))  # type: ignore[arg-type]
         node_name, redis_node = node
         fut = self.loop.create_future()
-        lat = self.world.scenario.redis_latency
-        rtt = lat.sample(self.world.chooser) + lat.sample(self.world.chooser)
+        loop = self.loop
+        sock = SimSocket(self, redis_node, node_name, transport)
 
-        def established() -> None:
-            if not self.alive:
+        def established() -> None:  # SYN and SYN-ACK crossed the (faulty) network
+            if not self.alive or loop is not self.loop:
                 return
-            transport.socket = SimSocket(self, redis_node, node_name, transport)
+            transport.socket = sock
             self.sockets.append(transport)
-            self.loop.call_soon(_resolve, fut, None)
+            loop.call_soon(_resolve, fut, None)
             self.wake()
 
-        self.world.at(self.world.env.now + rtt, established)
+        now = self.world.env.now
+        sock.up.send(now, lambda: sock.down.send(self.world.env.now, established))
         await fut
         protocol.connection_made(transport)
         return transport, protocol

@@ -46,6 +46,10 @@ def _replayed(args: argparse.Namespace) -> tuple[Any, Any, Any]:
     from sim.world import run
 
     cx = load_file(Path(args.file), args.imports)
+    if cx.scenario.handler:  # found in the asyncio tier: replay it there
+        from sim.cli.library import replayed
+
+        return (cx, *replayed(cx))
     try:
         result = run(cx.scenario)
     except (ScenarioError, ValueError) as exc:

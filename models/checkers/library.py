@@ -1,0 +1,91 @@
+"""Library-level symptoms: what a lock library told its caller when it let go.
+
+A real library reports a lost lock only at release (redis-py raises
+``LockNotOwnedError``; a release that finds another task's token, or none,
+raises ``LockError``). ``sim.aio`` records each release/extend as
+``(own token, result, token sent[, error])``: the token this request's own
+acquire took, the library's 1/0, the token the library actually sent. This
+checker names the symptom in the library's own terms and ties it to the
+interval it left unprotected.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from models.checkers._common import Verdict, _history, _ms, _ops, _short, _tuple
+from models.history import History, Op
+
+
+def check_held_until_release(history: History | Iterable[Op]) -> Verdict:
+    """Every request that entered its critical section still held the lock when it let go.
+
+    Violated by a release or extend that (a) came back 0 / ``LockNotOwnedError``
+    (the lease ended while the holder was inside), (b) sent a token other than
+    the one this request acquired (a lock object shared by tasks), or (c) failed
+    with ``LockError`` (the token was gone: another task cleared it). The first
+    by invocation is reported, with who entered meanwhile.
+    """
+    name = "held-until-release"
+    h = _history(history)
+    enters: dict[str, Op] = {}
+    all_enters = list(h.events("enter"))
+    for op in all_enters:
+        if op.type == "ok":
+            enters.setdefault(op.process, op)
+    judged = 0
+    for p in sorted(h.pairs("release") + h.pairs("extend"), key=lambda p: p.invoke.index):
+        c = p.completion
+        if c is None:
+            continue
+        judged += 1
+        verb = p.f
+        v = _tuple(c.value, 2)
+        if c.type == "ok" and v is not None and len(v) >= 3:
+            mine, result, sent = v[0], v[1], v[2]
+            error = v[3] if len(v) >= 4 else None
+            if result == 0 and mine is not None:
+                return _lost(name, h, p, c, mine, str(error or "result 0"), all_enters)
+            if mine is not None and sent != mine:
+                return Verdict(
+                    name, False,
+                    f"{p.process}'s {verb} sent token {_short(sent)}, not its own {_short(mine)}",
+                    _ops(enters.get(p.process), p.invoke, c),
+                    f"{p.process} acquired with token {_short(mine)}, but its {verb} at "
+                    f"{_ms(p.start)} ms sent {_short(sent)}: the lock object's token belongs to "
+                    f"another task (a Lock shared by the tasks of one thread: redis-py keeps the "
+                    f"token in threading.local). The {verb} returned {result}.")
+        elif c.type == "fail" and v is not None:
+            error = v[-1]
+            return Verdict(
+                name, False, f"{p.process}'s {verb} raised {error}",
+                _ops(enters.get(p.process), p.invoke, c),
+                f"{p.process}'s {verb} at {_ms(p.start)} ms raised {error}: the lock object had "
+                f"no token of this request any more (another task sharing it released or "
+                f"replaced it).")
+    return Verdict(name, True, f"{judged} releases/extensions, each by a holder that still held")
+
+
+def _lost(name: str, h: History, p: object, c: Op, mine: object, error: str,
+          enters: list[Op]) -> Verdict:
+    inv: Op = p.invoke  # type: ignore[attr-defined]
+    mine_enter = next((e for e in enters if e.process == inv.process and e.index < inv.index
+                       and e.type == "ok"), None)
+    since = mine_enter.time if mine_enter is not None else None
+    others = [e for e in enters if e.process != inv.process and e.type == "ok"
+              and (since is None or e.time > since) and e.time < inv.time]
+    meanwhile = (f"; meanwhile {others[0].process} entered at {_ms(others[0].time)} ms"
+                 + (f" (and {len(others) - 1} more)" if len(others) > 1 else "")
+                 if others else "")
+    entered = f"entered at {_ms(since)} ms with token {_short(mine)}" if since is not None \
+        else f"held token {_short(mine)}"
+    return Verdict(
+        name, False,
+        f"{inv.process}'s {inv.f} raised {error}: it had lost the lock while inside",
+        _ops(mine_enter, *(others[:1]), inv, c),
+        f"{inv.process} {entered}; its {inv.f} at {_ms(inv.time)} ms came back {error} "
+        f"(answered at {_ms(c.time)} ms): its lease had ended while it was inside its critical "
+        f"section{meanwhile}.")
+
+
+__all__ = ["check_held_until_release"]
