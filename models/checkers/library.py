@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from models.checkers._common import Verdict, _history, _ms, _ops, _short, _tuple
+from models.checkers.ground_truth import KeyEffect
 from models.history import History, Op
 
 
@@ -88,4 +89,49 @@ def _lost(name: str, h: History, p: object, c: Op, mine: object, error: str,
         f"section{meanwhile}.")
 
 
-__all__ = ["check_held_until_release"]
+def check_no_phantom_hold(history: History | Iterable[Op],
+                          effects: Iterable[KeyEffect]) -> Verdict:
+    """No request is told it failed to acquire while a SET it sent holds the lock.
+
+    Judged with Redis's own log: a ``set`` of a lock key attributed to request R
+    (ground truth) whose lease is still live when R's ``acquire`` completes
+    ``fail``. R then believes it failed and never releases: the key stays taken
+    by nobody until it expires. A client that re-sends a ``SET NX`` whose reply
+    it lost (redis-py's default retry on a timeout) does exactly this: the first
+    SET took the key, the retry finds it taken and reports failure.
+    """
+    name = "no-phantom-hold"
+    h = _history(history)
+    failed: dict[str, list[Op]] = {}
+    for p in h.pairs("acquire"):
+        if p.completion is not None and p.completion.type == "fail":
+            failed.setdefault(p.process, []).append(p.completion)
+    if not failed:
+        return Verdict(name, True, "no acquire was refused")
+    lock_sets = sorted((e for e in effects if e.key.startswith("lock:")), key=lambda e: e.time)
+    judged = 0
+    for i, e in enumerate(lock_sets):
+        if e.effect != "set" or e.request not in failed:
+            continue
+        end = next((x.time for x in lock_sets[i + 1:] if x.key == e.key and x.node == e.node
+                    and x.effect in ("del", "expired", "lost", "set")), None)
+        if end is None and e.ttl_ms is not None:
+            end = e.time + e.ttl_ms
+        judged += 1
+        for refused in failed[e.request]:
+            if e.time <= refused.time and (end is None or refused.time < end):
+                held = "no TTL" if end is None else f"{_ms(end)} ms"
+                return Verdict(
+                    name, False,
+                    f"{e.request} was told it failed to acquire {e.key} while its own SET held it",
+                    (refused,),
+                    f"{e.request}'s {e.command} took {e.key} at {_ms(e.time)} ms (value "
+                    f"{_short(e.after.decode(errors='replace') if e.after else e.after)}), but the library told {e.request} at "
+                    f"{_ms(refused.time)} ms that it did not acquire ({refused.value}); the key "
+                    f"stayed held for nobody until {held}. A SET NX whose reply was lost and "
+                    f"that the client re-sent does this: the retry finds the key taken by "
+                    f"its own first try.")
+    return Verdict(name, True, f"{judged} SETs by requests later refused, none still holding")
+
+
+__all__ = ["check_held_until_release", "check_no_phantom_hold"]

@@ -191,9 +191,25 @@ def check_determinism(scenario: Scenario, handler: Handler | str | None = None,
 
 
 def judge(run: LibraryRun) -> Any:
-    """Every registered checker plus the library-level one, most harmful first."""
+    """Every registered checker plus the library-level one, most harmful first.
+
+    The library-level symptom (``held-until-release``: what the library told the
+    holder, e.g. ``LockNotOwnedError``) is also told in the story of every lock
+    property that fails with it, so a saved counterexample names it."""
+    from dataclasses import replace
+
     from models.checkers import Verdicts, check_all
-    from models.checkers.library import check_held_until_release
+    from models.checkers.library import check_held_until_release, check_no_phantom_hold
 
     verdicts = check_all(run.result.history, truth=run.result)
-    return Verdicts((*verdicts, check_held_until_release(run.result.history)))
+    symptom = check_held_until_release(run.result.history)
+    if symptom.valid is False:
+        note = f"\nlibrary symptom: {symptom.story}"
+        verdicts = Verdicts(replace(v, story=v.story + note) if v.valid is False
+                            and v.property in LOCK_PROPERTIES else v for v in verdicts)
+    phantom = check_no_phantom_hold(run.result.history, run.result.effects)
+    return Verdicts((*verdicts, symptom, phantom))
+
+
+LOCK_PROPERTIES = ("mutual-exclusion", "owner-only-release", "foreign-release")
+"""The properties a lost lock breaks: their stories carry the library's symptom."""

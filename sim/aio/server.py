@@ -103,6 +103,8 @@ class AioServer:
         self.clock_offset = self.local_time() - now + offset_ms
         self.clock_since = now
         self.clock_drift = drift
+        self._timer_at = None  # the loop's timers now fall due at other true times
+        self.wake()
 
     def _true_at(self, local_ms: float) -> float:
         """The true time at which the local clock reads ``local_ms``."""

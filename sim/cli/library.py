@@ -142,8 +142,17 @@ def cmd_check_handler(args: argparse.Namespace) -> int:
                                 progress=None if args.json else console.print)
     except HandlerError as exc:
         raise UsageError(str(exc)) from None
+    from models.checkers import CHECKERS, PRIORITY
+
     written = []
-    for prop, (index, small, run, verdict) in found.items():
+    symptoms = []
+    rank = {p: i for i, p in enumerate(PRIORITY)}
+    for prop, (index, small, run, verdict) in sorted(found.items(),
+                                                     key=lambda kv: rank.get(kv[0], 99)):
+        if prop not in CHECKERS:  # a library symptom alone: told, not a counterexample file
+            symptoms.append({"property": prop, "schedule": index, "summary": verdict.summary,
+                             "story": verdict.story})
+            continue
         cx = counterexample.Counterexample(
             small, prop, run.trace_hash, verdict.story, verdict.witness,
             {"seed": args.seed, "index": index, "faults": kinds, "handler": args.handler})
@@ -154,18 +163,22 @@ def cmd_check_handler(args: argparse.Namespace) -> int:
                         "replay": f"locksim replay {path}"})
     elapsed = time.perf_counter() - started
     summary = {"handler": args.handler, "libraries": versions(), "faults": kinds,
-               "seed": args.seed, "seconds": round(elapsed, 3), "counterexamples": written}
+               "seed": args.seed, "seconds": round(elapsed, 3), "counterexamples": written,
+               "library_symptoms": symptoms}
     if args.json:
         print(json.dumps(summary, indent=2, sort_keys=True))
     else:
-        if not written:
+        for sym in symptoms:
+            console.print(f"[bold yellow]{sym['property']}[/] (schedule {sym['schedule']}, "
+                          f"shrunk): {sym['story']}")
+        if not written and not symptoms:
             console.print(f"no violation in {args.schedules or 50} schedules "
                           f"({elapsed:.1f} s)")
         for w in written:
             console.print(f"[bold red]{w['property']}[/] (schedule {w['schedule']}): shrunk to "
                           f"{w['faults']} fault(s), {w['requests']} request(s) -> {w['file']}\n"
                           f"  {w['story']}\n  replay: {w['replay']}")
-    return 1 if written else 0
+    return 1 if written or symptoms else 0
 
 
 def replayed(cx: Any) -> tuple[Any, Any]:
