@@ -126,12 +126,16 @@ def check_no_phantom_hold(history: History | Iterable[Op],
                     f"{e.request} was told it failed to acquire {e.key} while its own SET held it",
                     (refused,),
                     f"{e.request}'s {e.command} took {e.key} at {_ms(e.time)} ms (value "
-                    f"{_short(e.after.decode(errors='replace') if e.after else e.after)}), but the library told {e.request} at "
+                    f"{_short(_decoded(e.after))}), but the library told {e.request} at "
                     f"{_ms(refused.time)} ms that it did not acquire ({refused.value}); the key "
                     f"stayed held for nobody until {held}. A SET NX whose reply was lost and "
                     f"that the client re-sent does this: the retry finds the key taken by "
                     f"its own first try.")
     return Verdict(name, True, f"{judged} SETs by requests later refused, none still holding")
+
+
+def _decoded(value: bytes | None) -> object:
+    return value.decode(errors="replace") if value is not None else None
 
 
 __all__ = ["check_held_until_release", "check_no_phantom_hold"]

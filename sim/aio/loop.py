@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import heapq
 from asyncio import events
+from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -35,6 +36,11 @@ class BusyHandler(RuntimeError):
 
 class SimLoop(asyncio.BaseEventLoop):
     """One simulated process's event loop; its owner (``AioServer``) steps it."""
+
+    # BaseEventLoop's own queues (not in typeshed): ready handles, the timer heap
+    _ready: deque[Any]
+    _scheduled: list[Any]
+    _timer_cancelled_count: int
 
     def __init__(self, server: AioServer) -> None:
         super().__init__()

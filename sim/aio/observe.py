@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 if TYPE_CHECKING:
     from sim.aio.server import AioServer
@@ -91,7 +91,7 @@ class Observer:
         return req.process, None
 
     def replied(self, seen: object, reply: object) -> None:
-        req, token = seen  # type: ignore[misc]
+        req, token = cast(tuple[Request, object], seen)
         if not req.alive or "attempt" not in req.open_ops:
             return
         if reply == b"OK":

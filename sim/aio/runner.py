@@ -183,7 +183,9 @@ class Determinism:
 
 
 def check_determinism(scenario: Scenario, handler: Handler | str | None = None,
-                      client_kwargs: dict[str, Any] | None = None) -> tuple[LibraryRun, Determinism]:
+                      client_kwargs: dict[str, Any] | None = None
+                      ) -> tuple[LibraryRun, Determinism]:
+    """The self-check every library scenario gets: two runs, compared by trace hash."""
     first = run_handler(scenario, handler, client_kwargs)
     second = run_handler(scenario, handler, client_kwargs)
     return first, Determinism(first.trace_hash == second.trace_hash, first.trace_hash,

@@ -212,8 +212,10 @@ class AioServer:
             loop.call_soon(_resolve, fut, None)
             self.wake()
 
-        now = self.world.env.now
-        sock.up.send(now, lambda: sock.down.send(self.world.env.now, established))
+        def syn() -> None:
+            sock.down.send(self.world.env.now, established)
+
+        sock.up.send(self.world.env.now, syn)
         await fut
         protocol.connection_made(transport)
         return transport, protocol

@@ -51,7 +51,7 @@ class Escape:
         return f"{self.kind}: {self.detail}{who} at {self.at_ms:.3f} ms"
 
 
-class Escaped(BaseException):  # noqa: N818 - it is what happened, not an error kind
+class Escaped(BaseException):  # what happened, not an error kind
     """Raised where the handler left the simulation."""
 
 
@@ -95,7 +95,8 @@ def _audit(event: str, args: tuple[Any, ...]) -> None:
 
 
 def _short(args: tuple[Any, ...]) -> str:
-    text = repr(args[1:3] if len(args) > 1 else args)
+    shown = tuple(a for a in args if not hasattr(a, "fileno"))[:2]  # not the socket object
+    text = repr(shown)
     return text if len(text) < 80 else text[:77] + "..."
 
 
@@ -114,7 +115,7 @@ def _time() -> float:
 
 
 def _time_ns() -> int:
-    return int(round(_time() * 1e9))
+    return round(_time() * 1e9)
 
 
 def _monotonic() -> float:
@@ -122,7 +123,7 @@ def _monotonic() -> float:
 
 
 def _monotonic_ns() -> int:
-    return int(round(_sim().now_ms() * 1e6))
+    return round(_sim().now_ms() * 1e6)
 
 
 def _sleep(seconds: float) -> None:
@@ -164,7 +165,7 @@ PATCHED = ("time.time", "time.time_ns", "time.monotonic", "time.monotonic_ns",
            "asyncio: loop.time, sleep, timers, create_connection, getaddrinfo, run_in_executor")
 
 
-class patched:  # noqa: N801 - used as a context manager, like contextlib's
+class patched:  # a context manager, named as contextlib names its own
     """Install ``sim`` for a run: every binding of the real functions is swapped, then restored."""
 
     def __init__(self, sim: Simulation) -> None:

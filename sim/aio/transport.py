@@ -52,7 +52,7 @@ class SimSocket:
         self.transport = transport
         # per command in flight, in order: (name, the observation its reply completes)
         self.pending: deque[tuple[bytes, object]] = deque()
-        node.connections[self.client_id] = self
+        node.connections[self.client_id] = self  # type: ignore[assignment]
 
     def send(self, argv: tuple[bytes, ...], request: str | None, seen: object) -> None:
         self.up.send(self.up.world.env.now, self._arrive, argv, request, seen)
@@ -63,7 +63,7 @@ class SimSocket:
             self._hello(argv)
             return
         self.pending.append((argv[0].upper() if argv else b"", seen))
-        self.redis.execute(self, argv, _ignored, request)
+        self.redis.execute(self, argv, _ignored, request)  # type: ignore[arg-type]
         if not self.open:
             self.redis.disconnect(self.client_id)
 
@@ -108,7 +108,8 @@ class SimSocket:
 class SimTransport(asyncio.Transport):
     """The client's end: ``write`` sends commands, ``feed`` delivers reply bytes."""
 
-    def __init__(self, server: AioServer, protocol: asyncio.Protocol, peer: tuple[str, int]) -> None:
+    def __init__(self, server: AioServer, protocol: asyncio.Protocol,
+                 peer: tuple[str, int]) -> None:
         super().__init__({"peername": peer, "sockname": (server.name, 0), "socket": None})
         self.server = server
         self.protocol = protocol
