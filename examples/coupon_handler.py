@@ -46,3 +46,14 @@ async def handle_shared(redis: Any, db: Any, user: int) -> str:
             return await issue(db, user)
     except LockError as exc:
         return f"lock error: {exc}"
+
+
+async def handle_redlock(redis: Any, db: Any, user: int) -> str:
+    """pottery's AIORedlock over this process's client (one master until the simulated
+    world has several), a fresh lock per request."""
+    from pottery import AIORedlock
+
+    lock = AIORedlock(key="coupon:issue:1", masters={redis}, auto_release_time=5,
+                      context_manager_timeout=3)
+    async with lock:
+        return await issue(db, user)

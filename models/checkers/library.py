@@ -45,8 +45,6 @@ def check_held_until_release(history: History | Iterable[Op]) -> Verdict:
         if c.type == "ok" and v is not None and len(v) >= 3:
             mine, result, sent = v[0], v[1], v[2]
             error = v[3] if len(v) >= 4 else None
-            if result == 0 and mine is not None:
-                return _lost(name, h, p, c, mine, str(error or "result 0"), all_enters)
             if mine is not None and sent != mine:
                 return Verdict(
                     name, False,
@@ -54,8 +52,11 @@ def check_held_until_release(history: History | Iterable[Op]) -> Verdict:
                     _ops(enters.get(p.process), p.invoke, c),
                     f"{p.process} acquired with token {_short(mine)}, but its {verb} at "
                     f"{_ms(p.start)} ms sent {_short(sent)}: the lock object's token belongs to "
-                    f"another task (a Lock shared by the tasks of one thread: redis-py keeps the "
-                    f"token in threading.local). The {verb} returned {result}.")
+                    f"another task (a lock object shared by the tasks of one event loop: redis-py "
+                    f"keeps the token in threading.local, pottery on the instance). The {verb} "
+                    f"returned {result}" + (f" ({error})." if error else "."))
+            if result == 0 and mine is not None:
+                return _lost(name, h, p, c, mine, str(error or "result 0"), all_enters)
         elif c.type == "fail" and v is not None:
             error = v[-1]
             return Verdict(
@@ -89,8 +90,8 @@ def _lost(name: str, h: History, p: object, c: Op, mine: object, error: str,
         f"section{meanwhile}.")
 
 
-def check_no_phantom_hold(history: History | Iterable[Op],
-                          effects: Iterable[KeyEffect]) -> Verdict:
+def check_no_phantom_hold(history: History | Iterable[Op], effects: Iterable[KeyEffect],
+                          prefix: str = "lock:") -> Verdict:
     """No request is told it failed to acquire while a SET it sent holds the lock.
 
     Judged with Redis's own log: a ``set`` of a lock key attributed to request R
@@ -108,7 +109,7 @@ def check_no_phantom_hold(history: History | Iterable[Op],
             failed.setdefault(p.process, []).append(p.completion)
     if not failed:
         return Verdict(name, True, "no acquire was refused")
-    lock_sets = sorted((e for e in effects if e.key.startswith("lock:")), key=lambda e: e.time)
+    lock_sets = sorted((e for e in effects if e.key.startswith(prefix)), key=lambda e: e.time)
     judged = 0
     for i, e in enumerate(lock_sets):
         if e.effect != "set" or e.request not in failed:

@@ -3,19 +3,24 @@
 Each wrapper records the call (invoke), what it returned or raised, and the
 library-level outcome (``LockNotOwnedError`` on release is "the lock was gone
 when I let go"), then returns or raises exactly what the library did. The
-library's own code runs unchanged; only the class attribute is swapped for
-the run and put back after it.
+library's own code runs unchanged; only class attributes are swapped for the
+run and put back after it (including name-mangled aliases such as pottery's
+``__acquire``, which its context manager calls).
 
-A release records ``(my token, result, token sent)``: the token this task's
-own acquire took, 1/0 from the library, and the token the library actually
-sent, which differ when tasks share a lock object (redis-py's ``thread_local``
-token is per thread, and every task of one event loop shares that thread).
+A release records ``(my token, result, token sent[, error])``: the token this
+request's own acquire took, 1/0 from the library, and the token the library
+actually sent, which differ when tasks share a lock object (redis-py keeps the
+token in ``threading.local``, which every task of one event loop shares;
+pottery keeps it on the instance).
+
+Supported: redis-py ``redis.asyncio.lock.Lock``; pottery ``AIORedlock``.
 """
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from sim.aio.observe import CURRENT, error_name, immutable
@@ -26,9 +31,55 @@ if TYPE_CHECKING:
 Undo = Callable[[], None]
 
 
+@dataclass(frozen=True)
+class LockApi:
+    """How one library's lock class reads: where its token, key and TTL live, which
+    methods acquire/release/extend, and which exceptions mean "not yours any more"."""
+
+    cls: type
+    acquire: tuple[str, ...]
+    release: tuple[str, ...]
+    extend: tuple[str, ...]
+    token: Callable[[Any], object]
+    key: Callable[[Any], object]
+    ttl_ms: Callable[[Any], float | None]
+    lost: tuple[type[BaseException], ...]  # raised by release/extend: the lock was gone
+    refused: tuple[type[BaseException], ...] = ()  # raised before sending: no token at all
+    extend_is_sync: bool = False  # redis-py's extend returns an awaitable
+
+
+def apis() -> list[LockApi]:
+    found: list[LockApi] = []
+    try:
+        from redis.asyncio.lock import Lock
+        from redis.exceptions import LockError, LockNotOwnedError
+    except ImportError:  # pragma: no cover - redis-py is a dependency
+        pass
+    else:
+        found.append(LockApi(
+            Lock, ("acquire",), ("release",), ("extend", "reacquire"),
+            token=lambda lk: getattr(lk.local, "token", None), key=lambda lk: lk.name,
+            ttl_ms=lambda lk: int(lk.timeout * 1000) if lk.timeout else None,
+            lost=(LockNotOwnedError,), refused=(LockError,), extend_is_sync=True))
+    try:
+        from pottery import AIORedlock
+        from pottery.exceptions import ExtendUnlockedLock, ReleaseUnlockedLock
+    except ImportError:  # the libs extra is not installed
+        pass
+    else:
+        found.append(LockApi(
+            AIORedlock, ("acquire", "_AIORedlock__acquire"),
+            ("release", "_AIORedlock__release"), ("extend",),
+            token=lambda lk: lk._uuid or None, key=lambda lk: lk.key,
+            ttl_ms=lambda lk: int(lk.auto_release_time * 1000),
+            lost=(ReleaseUnlockedLock, ExtendUnlockedLock)))
+    return found
+
+
 def wrap_all(observer: Observer) -> list[Undo]:
     undo: list[Undo] = []
-    undo += _redis_py(observer)
+    for api in apis():
+        undo += _wrap(observer, api)
     return undo
 
 
@@ -38,31 +89,26 @@ def _patch(cls: type, name: str, make: Callable[[Any], Any]) -> Undo:
     return lambda: setattr(cls, name, original)
 
 
-def _token(lock: Any) -> object:
-    return immutable(getattr(lock.local, "token", None))
-
-
-def _redis_py(obs: Observer) -> list[Undo]:
-    try:
-        from redis.asyncio.lock import Lock
-        from redis.exceptions import LockError, LockNotOwnedError
-    except ImportError:  # pragma: no cover - redis-py is a dependency
-        return []
+def _wrap(obs: Observer, api: LockApi) -> list[Undo]:
+    def token(lock: Any) -> object:
+        return immutable(api.token(lock))
 
     def acquire(original: Any) -> Any:
         async def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
             req = CURRENT.get()
-            if req is None:
+            if req is None or req.busy:  # an inner call of a wrapped one: recorded once
                 return await original(self, *args, **kwargs)
-            obs.record(req, "invoke", "acquire", immutable(self.name))
+            req.busy = True
+            obs.record(req, "invoke", "acquire", immutable(api.key(self)))
             try:
                 got = await original(self, *args, **kwargs)
             except BaseException as exc:
                 obs.record(req, "info", "acquire", error_name(exc))
                 raise
+            finally:
+                req.busy = False
             if got:
-                ttl = None if not self.timeout else int(self.timeout * 1000)
-                obs.acquired(req, self, self.name, _token(self), ttl)
+                obs.acquired(req, self, api.key(self), token(self), api.ttl_ms(self))
             else:
                 obs.record(req, "fail", "acquire", "not acquired")
             return got
@@ -71,62 +117,74 @@ def _redis_py(obs: Observer) -> list[Undo]:
     def release(original: Any) -> Any:
         async def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
             req = CURRENT.get()
-            if req is None:
+            if req is None or req.busy:
                 return await original(self, *args, **kwargs)
-            sent = _token(self)
+            sent = token(self)
             mine = obs.leaving(req, self)
             obs.record(req, "invoke", "release", mine)
+            req.busy = True
             try:
                 result = await original(self, *args, **kwargs)
-            except LockNotOwnedError as exc:
-                obs.record(req, "ok", "release", (mine, 0, sent, "LockNotOwnedError"))
+            except api.lost as exc:
+                obs.record(req, "ok", "release", (mine, 0, sent, error_name(exc)))
                 obs.library_error(req, "release", exc)
                 raise
-            except LockError as exc:
+            except api.refused as exc:
                 obs.record(req, "fail", "release", (mine, sent, error_name(exc)))
                 obs.library_error(req, "release", exc)
                 raise
             except BaseException as exc:
                 obs.record(req, "info", "release", (mine, sent, error_name(exc)))
                 raise
+            finally:
+                req.busy = False
             obs.record(req, "ok", "release", (mine, 1, sent))
             return result
         return wrapper
 
+    async def extended(req: Any, lock: Any, verb: str, awaitable: Any) -> Any:
+        mine = req.held.get(id(lock))
+        sent = token(lock)
+        obs.record(req, "invoke", "extend", mine)
+        try:
+            result = await awaitable
+        except api.lost as exc:
+            obs.record(req, "ok", "extend", (mine, 0, sent, error_name(exc)))
+            obs.library_error(req, verb, exc)
+            raise
+        except BaseException as exc:
+            obs.record(req, "info", "extend", (mine, sent, error_name(exc)))
+            raise
+        obs.record(req, "ok", "extend", (mine, 1, sent))
+        return result
+
     def extend(verb: str) -> Callable[[Any], Any]:
         def make(original: Any) -> Any:
-            # extend/reacquire are plain functions returning an awaitable
-            def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
-                req = CURRENT.get()
-                if req is None:
-                    return original(self, *args, **kwargs)
-                mine = req.held.get(id(self))
-                sent = _token(self)
-                try:
-                    awaitable = original(self, *args, **kwargs)
-                except LockError as exc:
-                    obs.record(req, "invoke", "extend", mine)
-                    obs.record(req, "fail", "extend", (mine, sent, error_name(exc)))
-                    obs.library_error(req, verb, exc)
-                    raise
-
-                async def run() -> Any:
-                    obs.record(req, "invoke", "extend", mine)
+            if api.extend_is_sync:  # checks, then returns the awaitable that sends
+                def sync_wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+                    req = CURRENT.get()
+                    if req is None:
+                        return original(self, *args, **kwargs)
                     try:
-                        result = await awaitable
-                    except LockNotOwnedError as exc:
-                        obs.record(req, "ok", "extend", (mine, 0, sent, "LockNotOwnedError"))
+                        awaitable = original(self, *args, **kwargs)
+                    except api.refused as exc:
+                        mine = req.held.get(id(self))
+                        obs.record(req, "invoke", "extend", mine)
+                        obs.record(req, "fail", "extend", (mine, token(self), error_name(exc)))
                         obs.library_error(req, verb, exc)
                         raise
-                    except BaseException as exc:
-                        obs.record(req, "info", "extend", (mine, sent, error_name(exc)))
-                        raise
-                    obs.record(req, "ok", "extend", (mine, 1, sent))
-                    return result
-                return run()
+                    return extended(req, self, verb, awaitable)
+                return sync_wrapper
+
+            async def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+                req = CURRENT.get()
+                if req is None:
+                    return await original(self, *args, **kwargs)
+                return await extended(req, self, verb, original(self, *args, **kwargs))
             return wrapper
         return make
 
-    return [_patch(Lock, "acquire", acquire), _patch(Lock, "release", release),
-            _patch(Lock, "extend", extend("extend")),
-            _patch(Lock, "reacquire", extend("reacquire"))]
+    undo = [_patch(api.cls, n, acquire) for n in api.acquire if n in api.cls.__dict__]
+    undo += [_patch(api.cls, n, release) for n in api.release if n in api.cls.__dict__]
+    undo += [_patch(api.cls, n, extend(n)) for n in api.extend if n in api.cls.__dict__]
+    return undo

@@ -16,6 +16,7 @@ tasks act for their request too.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -37,6 +38,8 @@ class Request:
     open_ops: dict[str, None] = field(default_factory=dict)
     held: dict[int, str] = field(default_factory=dict)  # id(lock object) -> the token it took
     alive: bool = True
+    busy: bool = False  # inside a wrapped library call (its inner calls are not recorded again)
+    won: object = None  # the token of this request's last SET NX that came back OK
 
 
 CURRENT: ContextVar[Request | None] = ContextVar("locksim_request", default=None)
@@ -50,11 +53,21 @@ def _text(value: object) -> object:
         return value
     if isinstance(value, tuple | list):
         return tuple(_text(v) for v in value)
-    return repr(value)
+    return _ADDRESS.sub(" at 0x?", repr(value))
 
 
 def error_name(exc: BaseException) -> str:
     return type(exc).__name__
+
+
+_ADDRESS = re.compile(r" (at|object at) 0x[0-9a-fA-F]+")
+
+
+def error_text(exc: BaseException, limit: int = 160) -> str:
+    """``Type: message`` as the history keeps it: object addresses (which differ between
+    runs) scrubbed, long reprs cut."""
+    text = _ADDRESS.sub(" at 0x?", f"{type(exc).__name__}: {exc}")
+    return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
 class Observer:
@@ -95,6 +108,7 @@ class Observer:
         if not req.alive or "attempt" not in req.open_ops:
             return
         if reply == b"OK":
+            req.won = _text(token)
             self.record(req, "ok", "attempt", token)
         else:
             self.record(req, "fail", "attempt", None if reply is None else _text(reply))
@@ -102,6 +116,10 @@ class Observer:
     # -- the library API ------------------------------------------------------------------
     def acquired(self, req: Request, lock: object, key: object, token: object,
                  ttl_ms: float | None) -> None:
+        """``token`` is what the lock object says; what this request's own SET NX wrote
+        wins (another task sharing the object may have replaced the object's token)."""
+        if req.won is not None:
+            token, req.won = req.won, None
         req.held[id(lock)] = str(_text(token))
         self.record(req, "ok", "acquire", (_text(token), None, ttl_ms))
         self.record(req, "ok", "enter", (_text(token), None))
@@ -115,8 +133,7 @@ class Observer:
         return mine
 
     def library_error(self, req: Request, call: str, exc: BaseException) -> None:
-        self.library_errors.append((self.world.env.now, req.process, call,
-                                    f"{error_name(exc)}: {exc}"))
+        self.library_errors.append((self.world.env.now, req.process, call, error_text(exc)))
 
     @contextmanager
     def instrument(self) -> Iterator[None]:

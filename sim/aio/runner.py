@@ -145,7 +145,7 @@ def run_handler(scenario: Scenario, handler: Handler | str | None = None,
     fn = load_handler(handler) if isinstance(handler, str) else handler
     world = AioWorld(scenario, fn, name, client_kwargs)
     sim = shims.Simulation(scenario.seed, lambda: world.env.now, _who)
-    with shims.patched(sim), world.observer.instrument():
+    with world.observer.instrument(), shims.patched(sim):  # libraries import unpatched
         result = world.run()
         loops = [s.loop for s in world.servers]
     if sim.escapes:
@@ -203,14 +203,27 @@ def judge(run: LibraryRun) -> Any:
     from models.checkers import Verdicts, check_all
     from models.checkers.library import check_held_until_release, check_no_phantom_hold
 
-    verdicts = check_all(run.result.history, truth=run.result)
-    symptom = check_held_until_release(run.result.history)
+    history = run.result.history
+    prefix = lock_prefix(history)
+    params = {n: {"prefix": prefix} for n in ("foreign-release", "immortal-lock")}
+    verdicts = check_all(history, truth=run.result, params=params)
+    symptom = check_held_until_release(history)
     if symptom.valid is False:
         note = f"\nlibrary symptom: {symptom.story}"
         verdicts = Verdicts(replace(v, story=v.story + note) if v.valid is False
                             and v.property in LOCK_PROPERTIES else v for v in verdicts)
-    phantom = check_no_phantom_hold(run.result.history, run.result.effects)
+    phantom = check_no_phantom_hold(history, run.result.effects, prefix)
     return Verdicts((*verdicts, symptom, phantom))
+
+
+def lock_prefix(history: Any) -> str:
+    """Which keys are leases: the namespace of the keys the library acquired (redis-py: the
+    name given, ``lock:...``; pottery: ``redlock:...``), ``lock:`` when none was."""
+    for op in history:
+        if op.f == "acquire" and op.type == "invoke" and isinstance(op.value, str):
+            head, sep, _ = op.value.partition(":")
+            return head + sep if sep else op.value
+    return "lock:"
 
 
 LOCK_PROPERTIES = ("mutual-exclusion", "owner-only-release", "foreign-release")

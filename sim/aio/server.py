@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from models.locks.effect import Storage
 from sim.aio import shims
 from sim.aio.loop import SimLoop
-from sim.aio.observe import CURRENT, Request, error_name, immutable
+from sim.aio.observe import CURRENT, Request, error_name, error_text, immutable
 from sim.aio.transport import SimSocket, SimTransport
 
 if TYPE_CHECKING:
@@ -173,7 +173,7 @@ class AioServer:
             obs.record(req, "info", "request", "cancelled")
             outcome = "cancelled"
         except Exception as exc:  # the handler failed: the user sees an error answer
-            obs.record(req, "fail", "request", f"{error_name(exc)}: {exc}")
+            obs.record(req, "fail", "request", error_text(exc))
             outcome = error_name(exc)
         else:
             outcome = immutable(outcome)
