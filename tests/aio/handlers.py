@@ -88,3 +88,17 @@ async def extend_shared_watchdog(redis: Any, db: Any, user: int) -> str:
 
 
 _EXT: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
+
+
+def with_deadline(deadline_s: float, timeout: float | None) -> Any:
+    """A request-timeout middleware (``asyncio.wait_for``) around a lock with ``timeout``."""
+    import asyncio
+
+    async def handle(redis: Any, db: Any, user: int) -> str:
+        async def body() -> str:
+            async with redis.lock(LOCK, timeout=timeout, blocking_timeout=3):
+                return await issue(db, user)
+
+        return await asyncio.wait_for(body(), deadline_s)
+
+    return handle

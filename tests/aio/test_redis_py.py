@@ -129,3 +129,24 @@ def test_a_bad_handler_spec_is_one_line() -> None:
                        ("tests.aio.handlers:shared_lock", "async function")]:
         with pytest.raises(HandlerError, match=text):
             run_handler(Scenario(servers=1, vus=1, requests=1), spec)
+
+
+def test_a_release_cancelled_in_flight_can_leave_the_key_held_forever() -> None:
+    """A request deadline that fires while the release is in flight: when the EVALSHA had
+    already left, Redis deletes the key (the task only hears CancelledError); when the
+    cancel lands in the NOSCRIPT fallback (SCRIPT LOAD in flight), nothing deletes it, and a
+    lock without a timeout is held forever."""
+    sc = Scenario(servers=1, vus=1, requests=3)
+    wedged, cancelled_but_released = [], []
+    for tenth_ms in range(60, 90, 2):  # deadlines of 6.0 to 8.8 ms
+        run, same = check_determinism(sc, handlers.with_deadline(tenth_ms / 10_000, None))
+        assert same.same
+        v = {x.property: x for x in judge(run)}
+        cancelled = [op for op in run.result.history
+                     if op.f == "release" and op.type == "info" and "CancelledError" in op.value]
+        if v["immortal-lock"].valid is False:
+            assert cancelled, "a key left without TTL must come from a cancelled release"
+            wedged.append(tenth_ms)
+        elif cancelled:
+            cancelled_but_released.append(tenth_ms)
+    assert wedged and cancelled_but_released
