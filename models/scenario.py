@@ -98,6 +98,10 @@ def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split())
 
 
+_ONLY_WHEN_SET = ("handler", "client_params")
+"""Fields a scenario's JSON carries only when they are set (added with ``sim.aio``)."""
+
+
 def about(default: Any, doc: str) -> Any:
     """A field with its default and the one line the scenario reference prints for it."""
     return field(default=default, metadata={"doc": doc})
@@ -155,7 +159,7 @@ class Scenario:
         rows = ["| field | type | default | minimum | maximum | meaning |",
                 "|---|---|---|---|---|---|"]
         for f in fields(Scenario):
-            default = Scenario().to_dict()[f.name]
+            default = Scenario().to_dict(full=True)[f.name]
             low = MINIMUM.get(f.name, "")
             high = MAXIMUM.get(f.name, "")
             kind = _type_name(hints[f.name])
@@ -234,7 +238,9 @@ class Scenario:
         _check_design(self.lock, self.lock_params)
 
     # -- JSON --------------------------------------------------------------
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, full: bool = False) -> dict[str, Any]:
+        """JSON data; the asyncio tier's fields only when set (or ``full``), so files
+        written before them round-trip unchanged."""
         data = asdict(self)
         data["faults"] = [fault_to_dict(f) for f in self.faults]
         data["lock_params"] = dict(self.lock_params)
@@ -243,6 +249,10 @@ class Scenario:
         data["redis_version"] = list(self.redis_version)
         data["arrivals_ms"] = list(self.arrivals_ms)
         data["choices"] = list(self.choices)
+        if not full:
+            for name in _ONLY_WHEN_SET:
+                if not data[name]:
+                    del data[name]
         return data
 
     def to_json(self) -> str:
