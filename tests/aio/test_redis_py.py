@@ -150,3 +150,28 @@ def test_a_release_cancelled_in_flight_can_leave_the_key_held_forever() -> None:
         elif cancelled:
             cancelled_but_released.append(tenth_ms)
     assert wedged and cancelled_but_released
+
+
+def test_the_same_run_in_other_processes_has_the_same_trace_hash() -> None:
+    """Fresh interpreters, other hash seeds, a warm and a cold one: one trace hash."""
+    import subprocess
+    import sys
+
+    code = ("import sys\n"
+            "from models.faults import parse_fault\n"
+            "from models.scenario import Scenario\n"
+            "from sim.aio import run_handler\n"
+            "sc = Scenario(servers=2, vus=5, requests=30,"
+            " faults=(parse_fault('pause:20:6000:holder'),))\n"
+            "if sys.argv[1] == 'warm':\n"
+            "    run_handler(sc.with_(seed=9, requests=3), 'examples.coupon_handler:handle')\n"
+            "print(run_handler(sc, 'examples.coupon_handler:handle_shared').trace_hash)\n")
+    hashes = set()
+    for seed, mode in (("1", "cold"), ("7", "warm")):
+        out = subprocess.run([sys.executable, "-c", code, mode], capture_output=True, text=True,
+                             env={"PYTHONHASHSEED": seed, "PATH": "/usr/bin:/bin",
+                                  "PYTHONPATH": "."}, check=True, timeout=120)
+        hashes.add(out.stdout.strip())
+    here = run_handler(Scenario(servers=2, vus=5, requests=30, faults=(PAUSE,)),
+                       "examples.coupon_handler:handle_shared").trace_hash
+    assert hashes == {here}
