@@ -111,6 +111,12 @@ def cmd_run_handler(args: argparse.Namespace, scenario: Scenario) -> int:
     """``locksim run --handler``: one scenario, run twice, judged."""
     from sim.aio.runner import judge
 
+    if getattr(args, "lock", None):
+        raise UsageError("--lock and --handler: the handler brings its own lock library")
+    if getattr(args, "real_redis", False):
+        raise UsageError("--real-redis is not supported with --handler yet (simulation only)")
+    if getattr(args, "monitor_log", None):
+        raise UsageError("--monitor-log is not written for --handler runs yet")
     started = time.perf_counter()
     run, same = _run(scenario)
     wall = (time.perf_counter() - started) / 2
@@ -132,7 +138,18 @@ def cmd_check_handler(args: argparse.Namespace) -> int:
     from sim.aio.search import explore_handler
     from sim.search import counterexample
 
+    from sim.search.explore import FAULT_KINDS
+
+    if args.exhaustive or args.dask:
+        raise UsageError("--handler explores random schedules in this process; "
+                         f"{'--exhaustive' if args.exhaustive else '--dask'} needs a lock design")
+    if getattr(args, "lock_given", False) or getattr(args, "lock", None):
+        raise UsageError("--lock and --handler: the handler brings its own lock library")
     kinds = [k.strip() for k in (args.faults or "gc-pause").split(",") if k.strip()]
+    unknown = [k for k in kinds if k not in FAULT_KINDS]
+    if unknown:
+        raise UsageError(f"unknown fault kind {', '.join(unknown)}; known: "
+                         f"{', '.join(FAULT_KINDS)}")
     console = Console(stderr=True) if args.json else Console()
     started = time.perf_counter()
     servers = getattr(args, "servers", None)
@@ -147,8 +164,11 @@ def cmd_check_handler(args: argparse.Namespace) -> int:
     written = []
     symptoms = []
     rank = {p: i for i, p in enumerate(PRIORITY)}
+    wanted = set(args.properties.split(",")) if args.properties else None
     for prop, (index, small, run, verdict) in sorted(found.items(),
                                                      key=lambda kv: rank.get(kv[0], 99)):
+        if wanted is not None and prop not in wanted:
+            continue
         if prop not in CHECKERS:  # a library symptom alone: told, not a counterexample file
             symptoms.append({"property": prop, "schedule": index, "summary": verdict.summary,
                              "story": verdict.story})

@@ -94,12 +94,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     except TypeError as exc:
         raise UsageError(f"bad parameter for lock {scenario.lock!r}: {exc}") from None
     properties = property_names(args.properties)
-    if args.real_redis:
-        return cmd_run_real(args, scenario)
     if scenario.handler:  # the asyncio tier: the team's own handler and library
         from sim.cli.library import cmd_run_handler
 
         return cmd_run_handler(args, scenario)
+    if args.real_redis:
+        return cmd_run_real(args, scenario)
     started = time.perf_counter()
     result = run(scenario, lock, monitor=True)  # the MONITOR lines count script PUBLISHes
     wall = time.perf_counter() - started

@@ -55,3 +55,17 @@ def test_check_shrinks_and_replay_reproduces(tmp_path: Path,
     assert len(saved["scenario"]["faults"]) <= 2
     assert main(["replay", cx["file"]]) == 0
     assert "same trace hash" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("argv, text", [
+    (["run", "--handler", "examples.coupon_handler:handle", "--lock", "seed"], "--lock"),
+    (["run", "--handler", "examples.coupon_handler:handle", "--real-redis"], "--real-redis"),
+    (["check", "--handler", "examples.coupon_handler:handle", "--exhaustive"], "--exhaustive"),
+    (["check", "--handler", "examples.coupon_handler:handle", "--faults", "bogus"],
+     "unknown fault kind"),
+])
+def test_flags_that_mean_nothing_with_a_handler_are_refused(
+        argv: list[str], text: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert text in err and err.count("\n") == 1
