@@ -137,7 +137,6 @@ def cmd_check_handler(args: argparse.Namespace) -> int:
     from sim.aio import HandlerError
     from sim.aio.search import explore_handler
     from sim.search import counterexample
-
     from sim.search.explore import FAULT_KINDS
 
     if args.exhaustive or args.dask:
