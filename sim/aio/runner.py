@@ -20,6 +20,7 @@ from typing import Any
 from models.faults import Crash
 from models.scenario import Scenario
 from sim.aio import shims
+from sim.aio.loop import BusyHandler
 from sim.aio.observe import CURRENT, Observer
 from sim.aio.server import AioServer, Handler
 from sim.world.redis_node import RedisNode
@@ -145,9 +146,12 @@ def run_handler(scenario: Scenario, handler: Handler | str | None = None,
     fn = load_handler(handler) if isinstance(handler, str) else handler
     world = AioWorld(scenario, fn, name, client_kwargs)
     sim = shims.Simulation(scenario.seed, lambda: world.env.now, _who)
-    with world.observer.instrument(), shims.patched(sim):  # libraries import unpatched
-        result = world.run()
-        loops = [s.loop for s in world.servers]
+    try:
+        with world.observer.instrument(), shims.patched(sim):  # libraries import unpatched
+            result = world.run()
+            loops = [s.loop for s in world.servers]
+    except BusyHandler as exc:
+        raise HandlerError(f"{name}: {exc}") from None
     if sim.escapes:
         first = sim.escapes[0]
         more = f" (and {len(sim.escapes) - 1} more)" if len(sim.escapes) > 1 else ""

@@ -102,3 +102,11 @@ def with_deadline(deadline_s: float, timeout: float | None) -> Any:
         return await asyncio.wait_for(body(), deadline_s)
 
     return handle
+
+
+async def spins(redis: Any, db: Any, user: int) -> str:
+    """Never lets time pass: ``sleep(0)`` forever."""
+    import asyncio
+
+    while True:
+        await asyncio.sleep(0)

@@ -109,6 +109,11 @@ def test_a_handler_that_escapes_is_an_error_not_a_result(handler: object, kind: 
         run_handler(sc, handler)  # type: ignore[arg-type]
 
 
+def test_a_handler_that_never_lets_time_pass_is_an_error() -> None:
+    with pytest.raises(HandlerError, match="never waits for time to pass"):
+        run_handler(Scenario(servers=1, vus=1, requests=1), handlers.spins)
+
+
 def test_the_real_world_is_restored_after_a_run() -> None:
     import os
     import random
