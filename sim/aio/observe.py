@@ -40,6 +40,7 @@ class Request:
     alive: bool = True
     busy: bool = False  # inside a wrapped library call (its inner calls are not recorded again)
     won: object = None  # the token of this request's last SET NX that came back OK
+    wire_held: dict[bytes, str] = field(default_factory=dict)  # a lock no library wrapper saw
 
 
 CURRENT: ContextVar[Request | None] = ContextVar("locksim_request", default=None)
@@ -91,27 +92,65 @@ class Observer:
     # -- the wire ---------------------------------------------------------------------------
     def sent(self, server: AioServer, argv: tuple[bytes, ...], node: str
              ) -> tuple[str | None, object]:
-        """A command leaves ``server``: whose it is, and the observation its reply completes."""
+        """A command leaves ``server``: whose it is, and the observation its reply completes.
+
+        Outside a wrapped library call (a hand-rolled lock, or a library locksim has no
+        wrapper for), the wire alone tells the lock's story: a ``SET key token NX PX``
+        that comes back OK is an acquire (and ``enter``); the first ``DEL``/``UNLINK``/
+        ``GETDEL``/``EVAL``/``EVALSHA`` on a key the request so took is its release."""
         req = CURRENT.get()
         if req is None or not req.alive:
             return None, None
-        if len(argv) >= 3 and argv[0].upper() == b"SET" and any(a.upper() == b"NX"
-                                                                for a in argv[3:]):
+        head = argv[0].upper() if argv else b""
+        if len(argv) >= 3 and head == b"SET" and any(a.upper() == b"NX" for a in argv[3:]):
             if "attempt" in req.open_ops:  # a retry: the earlier one's outcome stays unknown
                 self.record(req, "info", "attempt", "retried")
+            wire = not req.busy and _lease_ms(argv) is not None
+            if wire and "acquire" not in req.open_ops:
+                self.record(req, "invoke", "acquire", argv[1])
             self.record(req, "invoke", "attempt", argv[2])
-            return req.process, (req, argv[2])
+            return req.process, ("attempt", req, argv, wire)
+        if not req.busy and req.wire_held:
+            key = _released_key(head, argv, req.wire_held)
+            if key is not None:
+                mine = req.wire_held.pop(key)
+                sent = _script_arg(head, argv, mine)
+                self.record(req, "ok", "leave", (mine, None))
+                self.record(req, "invoke", "release", mine)
+                self.world.nemesis.released(req.process)
+                return req.process, ("release", req, (mine, sent), False)
         return req.process, None
 
     def replied(self, seen: object, reply: object) -> None:
-        req, token = cast(tuple[Request, object], seen)
-        if not req.alive or "attempt" not in req.open_ops:
+        what, req, detail, wire = cast(tuple[str, Request, Any, bool], seen)
+        if not req.alive:
+            return
+        if what == "release":
+            mine, sent = detail
+            result = reply if isinstance(reply, int) and not isinstance(reply, bool) else (
+                1 if reply is not None and not hasattr(reply, "code") else 0)
+            self.record(req, "ok", "release", (mine, min(int(result), 1), sent))
+            return
+        argv = detail
+        token = argv[2]
+        if "attempt" not in req.open_ops:
             return
         if reply == b"OK":
             req.won = _text(token)
             self.record(req, "ok", "attempt", token)
+            if wire and "acquire" in req.open_ops:
+                req.won = None
+                req.wire_held[argv[1]] = str(_text(token))
+                self.record(req, "ok", "acquire", (_text(token), None, _lease_ms(argv)))
+                self.record(req, "ok", "enter", (_text(token), None))
+                self.world.nemesis.acquired(req.process, req.node)
         else:
             self.record(req, "fail", "attempt", None if reply is None else _text(reply))
+
+    def closing(self, req: Request) -> None:
+        """The request is answered: a wire-observed acquire still open gave up."""
+        if "acquire" in req.open_ops and not req.busy:
+            self.record(req, "fail", "acquire", "gave up")
 
     # -- the library API ------------------------------------------------------------------
     def acquired(self, req: Request, lock: object, key: object, token: object,
@@ -146,6 +185,42 @@ class Observer:
         finally:
             for restore in reversed(undo):
                 restore()
+
+
+def _lease_ms(argv: tuple[bytes, ...]) -> float | None:
+    """The TTL a ``SET`` gives its key (PX/EX/PXAT-less forms), None without one."""
+    words = [a.upper() for a in argv[3:]]
+    for unit, scale in ((b"PX", 1.0), (b"EX", 1000.0)):
+        if unit in words:
+            i = words.index(unit)
+            try:
+                return float(argv[3 + i + 1]) * scale
+            except (IndexError, ValueError):
+                return None
+    return None
+
+
+def _script_arg(head: bytes, argv: tuple[bytes, ...], mine: str) -> object:
+    """The token a release script was given (its ARGV[1]); a plain DEL sends none."""
+    if head not in (b"EVAL", b"EVALSHA"):
+        return mine
+    try:
+        n = int(argv[2])
+    except (IndexError, ValueError):
+        return mine
+    return _text(argv[3 + n]) if len(argv) > 3 + n else mine
+
+
+def _released_key(head: bytes, argv: tuple[bytes, ...], held: dict[bytes, str]) -> bytes | None:
+    if head in (b"DEL", b"UNLINK", b"GETDEL"):
+        return next((k for k in argv[1:] if k in held), None)
+    if head in (b"EVAL", b"EVALSHA") and len(argv) > 3:
+        try:
+            n = int(argv[2])
+        except ValueError:
+            return None
+        return next((k for k in argv[3:3 + n] if k in held), None)
+    return None
 
 
 def current() -> Request | None:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from models.locks.effect import Storage
 from sim.aio import shims
 from sim.aio.loop import SimLoop
-from sim.aio.observe import CURRENT, Request, error_name, error_text, immutable
+from sim.aio.observe import CURRENT, Request, error_text, immutable
 from sim.aio.transport import SimSocket, SimTransport
 
 if TYPE_CHECKING:
@@ -164,21 +164,21 @@ class AioServer:
         obs = self.observer
         obs.record(req, "invoke", "request", user)
         outcome: object
+        how: str
+        value: object
         try:
             outcome = await self.world.handler(self.client, self.db, user)
         except shims.Escaped:
-            obs.record(req, "info", "request", "escaped")
-            outcome = "escaped"
+            how, value = "info", "escaped"
         except asyncio.CancelledError:
-            obs.record(req, "info", "request", "cancelled")
-            outcome = "cancelled"
+            how, value = "info", "cancelled"
         except Exception as exc:  # the handler failed: the user sees an error answer
-            obs.record(req, "fail", "request", error_text(exc))
-            outcome = error_name(exc)
+            how, value = "fail", error_text(exc)
         else:
-            outcome = immutable(outcome)
-            obs.record(req, "ok", "request", outcome)
-        self._finish(req, outcome)
+            how, value = "ok", immutable(outcome)
+        obs.closing(req)
+        obs.record(req, how, "request", value)
+        self._finish(req, value if how == "ok" else str(value).split(":")[0])
 
     def _finish(self, req: Request, outcome: object) -> None:
         if not req.alive:

@@ -110,3 +110,27 @@ async def spins(redis: Any, db: Any, user: int) -> str:
 
     while True:
         await asyncio.sleep(0)
+
+
+_CHECK_AND_DEL = ("if redis.call('get', KEYS[1]) == ARGV[1] then "
+                  "return redis.call('del', KEYS[1]) else return 0 end")
+
+
+def hand_rolled(release: str) -> Any:
+    """A team's own lock, no library: SET NX PX, poll, then DEL or a check-and-delete script."""
+    import asyncio
+    import uuid
+
+    async def handle(redis: Any, db: Any, user: int) -> str:
+        token = uuid.uuid4().hex
+        while not await redis.set(LOCK, token, nx=True, px=5000):
+            await asyncio.sleep(0.05)
+        try:
+            return await issue(db, user)
+        finally:
+            if release == "del":
+                await redis.delete(LOCK)
+            else:
+                await redis.eval(_CHECK_AND_DEL, 1, LOCK, token)
+
+    return handle

@@ -180,3 +180,19 @@ def test_the_same_run_in_other_processes_has_the_same_trace_hash() -> None:
     here = run_handler(Scenario(servers=2, vus=5, requests=30, faults=(PAUSE,)),
                        "examples.coupon_handler:handle_shared").trace_hash
     assert hashes == {here}
+
+
+def test_a_hand_rolled_lock_is_observed_from_the_wire() -> None:
+    """No library to wrap: SET NX PX that succeeds is the acquire, DEL or EVAL the release."""
+    sc = Scenario(servers=2, vus=5, requests=30, faults=(PAUSE,))
+    plain = judged(sc, handlers.hand_rolled("del"))
+    assert plain["foreign-release"].valid is False  # the paused holder's DEL hit the next lock
+    assert plain["owner-only-release"].valid is False
+    assert plain["mutual-exclusion"].valid is False
+    checked = judged(sc, handlers.hand_rolled("script"))
+    assert checked["mutual-exclusion"].valid is False  # a pause beats any lease
+    assert checked["foreign-release"].valid is True and checked["owner-only-release"].valid
+    assert checked["held-until-release"].valid is False  # its script returned 0
+    calm = judged(sc.with_(faults=()), handlers.hand_rolled("del"))
+    assert [p for p, x in calm.items() if x.valid is False] == []
+    assert "30 critical sections" in calm["mutual-exclusion"].summary
