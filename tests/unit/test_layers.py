@@ -31,7 +31,7 @@ WINGS: dict[str, set[str]] = {
     "monitor": {"runtime", "world"},
     "views": {"runtime", "world", "search", "monitor"},
     "compare": {"runtime", "world", "real", "search", "views"},
-    "aio": {"runtime", "world", "search"},
+    "aio": {"runtime", "world", "search", "real", "compare"},
     "cli": {"runtime", "world", "real", "search", "sweep", "monitor", "views", "compare", "aio"},
 }
 
