@@ -65,6 +65,7 @@ class HandlerWorker:
         self.handler = load_handler(str(config["handler"]))
         self.channel = channel
         self.writer: asyncio.StreamWriter | None = None
+        self.outbox: list[bytes] = []
         kwargs = {"host": config["host"], "port": int(config["port"]),
                   **dict(config.get("client_params", {}))}
         if "retries" in kwargs:
@@ -86,12 +87,22 @@ class HandlerWorker:
         return (time.monotonic() - self.t0) * 1000.0
 
     def send(self, message: dict[str, Any]) -> None:
-        if self.writer is not None:
-            self.writer.write(encode(message))
+        """Queue a message; what one callback produced leaves in one write after it, so a
+        pause the coordinator fires on seeing ``acquire ok`` lands after the stretch that
+        made it (its ``enter`` and first storage call), as in the simulator."""
+        self.outbox.append(encode(message))
+        if len(self.outbox) == 1:
+            asyncio.get_running_loop().call_soon(self._flush)
+
+    def _flush(self) -> None:
+        if self.outbox and self.writer is not None:
+            self.writer.write(b"".join(self.outbox))
+            self.outbox.clear()
 
     async def serve(self) -> None:
         reader, self.writer = await asyncio.open_connection(sock=self.channel)
         self.send({"k": "ready", "pid": os.getpid()})
+        self._flush()
         await self.writer.drain()
         with self.observer.instrument():
             while True:
