@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from models.checkers._common import Verdict, _history, _ms, _ops, _short, _tuple
-from models.checkers.ground_truth import KeyEffect
+from models.checkers.ground_truth import KeyEffect, RequestSpan
 from models.history import History, Op
 
 
@@ -135,8 +135,36 @@ def check_no_phantom_hold(history: History | Iterable[Op], effects: Iterable[Key
     return Verdict(name, True, f"{judged} SETs by requests later refused, none still holding")
 
 
+def check_no_zombie_write(effects: Iterable[KeyEffect], requests: Iterable[RequestSpan],
+                          prefix: str = "lock:") -> Verdict:
+    """No request writes a lock key after it was answered (or crashed).
+
+    Judged with Redis's own log. A task that outlives its request (a watchdog
+    its release did not stop) and sets or re-times the lock afterwards holds it
+    for nobody; an extend that re-creates an expired key does exactly that.
+    """
+    name = "no-zombie-write"
+    ended = {r.request: (r.end if r.end is not None else r.crashed_at) for r in requests}
+    judged = 0
+    for e in sorted(effects, key=lambda e: e.time):
+        if not e.key.startswith(prefix) or e.request is None or e.effect not in ("set", "expire"):
+            continue
+        judged += 1
+        end = ended.get(e.request)
+        if end is not None and e.time > end:
+            ttl = "no TTL" if e.ttl_ms is None else f"a TTL of {_ms(e.ttl_ms)} ms"
+            return Verdict(name, False,
+                           f"{e.request} wrote {e.key} {_ms(e.time - end)} ms after it ended",
+                           (), f"{e.request} was answered at {_ms(end)} ms, but at "
+                           f"{_ms(e.time)} ms its {e.command} {e.effect} {e.key} "
+                           f"(value {_short(_decoded(e.after))}, {ttl}): a task it left "
+                           f"behind (a watchdog its release did not stop) holds the lock for "
+                           f"nobody.")
+    return Verdict(name, True, f"{judged} lock writes, each while its request was running")
+
+
 def _decoded(value: bytes | None) -> object:
     return value.decode(errors="replace") if value is not None else None
 
 
-__all__ = ["check_held_until_release", "check_no_phantom_hold"]
+__all__ = ["check_held_until_release", "check_no_phantom_hold", "check_no_zombie_write"]

@@ -13,7 +13,9 @@ actually sent, which differ when tasks share a lock object (redis-py keeps the
 token in ``threading.local``, which every task of one event loop shares;
 pottery keeps it on the instance).
 
-Supported: redis-py ``redis.asyncio.lock.Lock``; pottery ``AIORedlock``.
+Supported: redis-py ``redis.asyncio.lock.Lock``; pottery ``AIORedlock``; aioredlock's
+``Aioredlock`` manager (``lock``/``unlock``/``extend``). Any other lock is observed from
+the wire (``sim.aio.observe``).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sim.aio.observe import CURRENT, error_name, immutable
+from sim.aio.observe import CURRENT, INSIDE, error_name, immutable
 
 if TYPE_CHECKING:
     from sim.aio.observe import Observer
@@ -80,7 +82,85 @@ def wrap_all(observer: Observer) -> list[Undo]:
     undo: list[Undo] = []
     for api in apis():
         undo += _wrap(observer, api)
+    undo += _aioredlock(observer)
     return undo
+
+
+def _aioredlock(obs: Observer) -> list[Undo]:
+    """aioredlock 0.7.3: the manager acquires (``lock`` returns a ``Lock`` or raises
+    ``LockError``), releases (``unlock``) and extends (``extend``, also its watchdog's)."""
+    try:
+        from aioredlock import Aioredlock
+        from aioredlock.errors import LockError
+    except ImportError:  # not installed (it needs aioredis 1.x)
+        return []
+
+    def lock(original: Any) -> Any:
+        async def wrapper(self: Any, resource: Any, *args: Any, **kwargs: Any) -> Any:
+            req = CURRENT.get()
+            if req is None:
+                return await original(self, resource, *args, **kwargs)
+            obs.record(req, "invoke", "acquire", immutable(resource))
+            try:
+                got = await original(self, resource, *args, **kwargs)
+            except LockError:
+                obs.record(req, "fail", "acquire", "LockError")
+                raise
+            except BaseException as exc:
+                obs.record(req, "info", "acquire", error_name(exc))
+                raise
+            ttl = (got.lock_timeout or self.internal_lock_timeout) * 1000
+            obs.acquired(req, got, resource, immutable(got.id), ttl)
+            return got
+        return wrapper
+
+    def unlock(original: Any) -> Any:
+        async def wrapper(self: Any, lk: Any, *args: Any, **kwargs: Any) -> Any:
+            req = CURRENT.get()
+            if req is None or INSIDE.get():
+                return await original(self, lk, *args, **kwargs)
+            sent = immutable(lk.id)
+            mine = obs.leaving(req, lk)
+            obs.record(req, "invoke", "release", mine)
+            try:
+                result = await original(self, lk, *args, **kwargs)
+            except LockError as exc:
+                obs.record(req, "ok", "release", (mine, 0, sent, "LockError"))
+                obs.library_error(req, "unlock", exc)
+                raise
+            except BaseException as exc:
+                obs.record(req, "info", "release", (mine, sent, error_name(exc)))
+                raise
+            obs.record(req, "ok", "release", (mine, 1, sent))
+            return result
+        return wrapper
+
+    def extend(original: Any) -> Any:
+        async def wrapper(self: Any, lk: Any, *args: Any, **kwargs: Any) -> Any:
+            req = CURRENT.get()
+            if req is None:
+                return await original(self, lk, *args, **kwargs)
+            mine = req.held.get(id(lk))
+            sent = immutable(lk.id)
+            obs.record(req, "invoke", "extend", mine)
+            inside = INSIDE.set(True)  # a failed extend unlocks inside: not a release of its own
+            try:
+                result = await original(self, lk, *args, **kwargs)
+            except LockError as exc:
+                obs.record(req, "ok", "extend", (mine, 0, sent, "LockError"))
+                obs.library_error(req, "extend", exc)
+                raise
+            except BaseException as exc:
+                obs.record(req, "info", "extend", (mine, sent, error_name(exc)))
+                raise
+            finally:
+                INSIDE.reset(inside)
+            obs.record(req, "ok", "extend", (mine, 1, sent))
+            return result
+        return wrapper
+
+    return [_patch(Aioredlock, "lock", lock), _patch(Aioredlock, "unlock", unlock),
+            _patch(Aioredlock, "extend", extend)]
 
 
 def _patch(cls: type, name: str, make: Callable[[Any], Any]) -> Undo:
@@ -96,9 +176,9 @@ def _wrap(obs: Observer, api: LockApi) -> list[Undo]:
     def acquire(original: Any) -> Any:
         async def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
             req = CURRENT.get()
-            if req is None or req.busy:  # an inner call of a wrapped one: recorded once
+            if req is None or INSIDE.get():  # an inner call of a wrapped one: recorded once
                 return await original(self, *args, **kwargs)
-            req.busy = True
+            inside = INSIDE.set(True)
             obs.record(req, "invoke", "acquire", immutable(api.key(self)))
             try:
                 got = await original(self, *args, **kwargs)
@@ -106,7 +186,7 @@ def _wrap(obs: Observer, api: LockApi) -> list[Undo]:
                 obs.record(req, "info", "acquire", error_name(exc))
                 raise
             finally:
-                req.busy = False
+                INSIDE.reset(inside)
             if got:
                 obs.acquired(req, self, api.key(self), token(self), api.ttl_ms(self))
             else:
@@ -117,12 +197,12 @@ def _wrap(obs: Observer, api: LockApi) -> list[Undo]:
     def release(original: Any) -> Any:
         async def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
             req = CURRENT.get()
-            if req is None or req.busy:
+            if req is None or INSIDE.get():
                 return await original(self, *args, **kwargs)
             sent = token(self)
             mine = obs.leaving(req, self)
             obs.record(req, "invoke", "release", mine)
-            req.busy = True
+            inside = INSIDE.set(True)
             try:
                 result = await original(self, *args, **kwargs)
             except api.lost as exc:
@@ -137,7 +217,7 @@ def _wrap(obs: Observer, api: LockApi) -> list[Undo]:
                 obs.record(req, "info", "release", (mine, sent, error_name(exc)))
                 raise
             finally:
-                req.busy = False
+                INSIDE.reset(inside)
             obs.record(req, "ok", "release", (mine, 1, sent))
             return result
         return wrapper

@@ -38,12 +38,14 @@ class Request:
     open_ops: dict[str, None] = field(default_factory=dict)
     held: dict[int, str] = field(default_factory=dict)  # id(lock object) -> the token it took
     alive: bool = True
-    busy: bool = False  # inside a wrapped library call (its inner calls are not recorded again)
     won: object = None  # the token of this request's last SET NX that came back OK
     wire_held: dict[bytes, str] = field(default_factory=dict)  # a lock no library wrapper saw
 
 
 CURRENT: ContextVar[Request | None] = ContextVar("locksim_request", default=None)
+INSIDE: ContextVar[bool] = ContextVar("locksim_inside_library", default=False)
+"""True in a task while it runs a wrapped library call: the call's own inner calls and
+commands are not recorded again (a per-task flag: a watchdog task has its own)."""
 
 
 def _text(value: object) -> object:
@@ -99,18 +101,20 @@ class Observer:
         that comes back OK is an acquire (and ``enter``); the first ``DEL``/``UNLINK``/
         ``GETDEL``/``EVAL``/``EVALSHA`` on a key the request so took is its release."""
         req = CURRENT.get()
-        if req is None or not req.alive:
+        if req is None:
             return None, None
+        if not req.alive:  # a task that outlived its request (a watchdog): still its commands
+            return req.process, None
         head = argv[0].upper() if argv else b""
         if len(argv) >= 3 and head == b"SET" and any(a.upper() == b"NX" for a in argv[3:]):
             if "attempt" in req.open_ops:  # a retry: the earlier one's outcome stays unknown
                 self.record(req, "info", "attempt", "retried")
-            wire = not req.busy and _lease_ms(argv) is not None
+            wire = not INSIDE.get() and _lease_ms(argv) is not None
             if wire and "acquire" not in req.open_ops:
                 self.record(req, "invoke", "acquire", argv[1])
             self.record(req, "invoke", "attempt", argv[2])
             return req.process, ("attempt", req, argv, wire)
-        if not req.busy and req.wire_held:
+        if not INSIDE.get() and req.wire_held:
             key = _released_key(head, argv, req.wire_held)
             if key is not None:
                 mine = req.wire_held.pop(key)
@@ -149,7 +153,7 @@ class Observer:
 
     def closing(self, req: Request) -> None:
         """The request is answered: a wire-observed acquire still open gave up."""
-        if "acquire" in req.open_ops and not req.busy:
+        if "acquire" in req.open_ops and not INSIDE.get():
             self.record(req, "fail", "acquire", "gave up")
 
     # -- the library API ------------------------------------------------------------------

@@ -205,7 +205,11 @@ def judge(run: LibraryRun) -> Any:
     from dataclasses import replace
 
     from models.checkers import Verdicts, check_all
-    from models.checkers.library import check_held_until_release, check_no_phantom_hold
+    from models.checkers.library import (
+        check_held_until_release,
+        check_no_phantom_hold,
+        check_no_zombie_write,
+    )
 
     history = run.result.history
     prefix = lock_prefix(history)
@@ -217,7 +221,8 @@ def judge(run: LibraryRun) -> Any:
         verdicts = Verdicts(replace(v, story=v.story + note) if v.valid is False
                             and v.property in LOCK_PROPERTIES else v for v in verdicts)
     phantom = check_no_phantom_hold(history, run.result.effects, prefix)
-    return Verdicts((*verdicts, symptom, phantom))
+    zombie = check_no_zombie_write(run.result.effects, run.result.requests, prefix)
+    return Verdicts((*verdicts, symptom, phantom, zombie))
 
 
 def lock_prefix(history: Any) -> str:
