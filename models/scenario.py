@@ -119,6 +119,10 @@ def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split())
 
 
+_ONLY_WHEN_SET = ("handler", "client_params")
+"""Fields a scenario's JSON carries only when they are set (added with ``sim.aio``)."""
+
+
 def about(default: Any, doc: str) -> Any:
     """A field with its default and the one line the scenario reference prints for it."""
     return field(default=default, metadata={"doc": doc})
@@ -143,6 +147,11 @@ class Scenario:
     lock: str = about("seed", 'the lock design, by registered name (locksim list)')
     lock_params: tuple[tuple[str, Any], ...] = about(
         (), 'the design\'s parameters, e.g. {"ttl_ms": 2000}')
+    handler: str = about(
+        "", 'MODULE:FUNCTION, an async request handler run in place of the lock design: '
+        'real library code in the asyncio tier (sim/aio)')
+    client_params: tuple[tuple[str, Any], ...] = about(
+        (), "the handler's redis.asyncio.Redis keyword arguments (socket_timeout, retries, ...)")
     stock: int = about(1000, 'coupons in stock at the start')
     fencing_storage: bool = about(
         True, 'the database refuses operations with a fence lower than one it has seen')
@@ -187,9 +196,8 @@ class Scenario:
         hints = typing.get_type_hints(Scenario)
         rows = ["| field | type | default | minimum | maximum | meaning |",
                 "|---|---|---|---|---|---|"]
-        every = {**asdict(Scenario()), "redis_clocks": [], **Scenario().to_dict()}
         for f in fields(Scenario):
-            default = every.get(f.name, [])
+            default = Scenario().to_dict(full=True)[f.name]
             low = MINIMUM.get(f.name, "")
             high = MAXIMUM.get(f.name, "")
             kind = _type_name(hints[f.name])
@@ -291,23 +299,27 @@ class Scenario:
         _check_design(self.lock, self.lock_params)
 
     # -- JSON --------------------------------------------------------------
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, full: bool = False) -> dict[str, Any]:
+        """JSON data; the asyncio tier's fields only when set (or ``full``), so files
+        written before them round-trip unchanged."""
         data = asdict(self)
         data["faults"] = [fault_to_dict(f) for f in self.faults]
         data["lock_params"] = dict(self.lock_params)
+        data["client_params"] = dict(self.client_params)
         data["extra"] = dict(self.extra)
         data["redis_version"] = list(self.redis_version)
         data["arrivals_ms"] = list(self.arrivals_ms)
         data["choices"] = list(self.choices)
         data["redis_clocks"] = [list(c) for c in self.redis_clocks]
-        for name in TOPOLOGY_FIELDS:  # at their defaults, files stay as older versions wrote
-            if getattr(self, name) == _DEFAULTS[name]:
-                del data[name]
-        for name in _UNSTEERED:  # left out unless used: files read by older versions too
-            if getattr(self, name):
-                data[name] = list(getattr(self, name))
-            else:
-                del data[name]
+        for name in _UNSTEERED:
+            data[name] = list(getattr(self, name))
+        if not full:  # left out unless used: files stay as older versions wrote them
+            for name in TOPOLOGY_FIELDS:
+                if getattr(self, name) == _DEFAULTS[name]:
+                    del data[name]
+            for name in (*_UNSTEERED, *_ONLY_WHEN_SET):
+                if not data[name]:
+                    del data[name]
         return data
 
     def to_json(self) -> str:
@@ -337,7 +349,7 @@ class Scenario:
                     if not isinstance(value, list):
                         raise ScenarioError(f"faults: expected a list, got {type(value).__name__}")
                     kw[key] = tuple(fault_from_dict(f) for f in value)
-                elif key in ("lock_params", "extra"):
+                elif key in ("lock_params", "extra", "client_params"):
                     if not isinstance(value, dict):
                         raise ScenarioError(
                             f"{key}: expected an object, got {type(value).__name__}")

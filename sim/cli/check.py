@@ -86,6 +86,10 @@ def cmd_check(args: argparse.Namespace) -> int:
 
     validate_args(args)
     import_plugins(args.imports)
+    if args.handler:  # the asyncio tier (sim/cli/library.py): a handler, not a lock design
+        from sim.cli.library import cmd_check_handler
+
+        return cmd_check_handler(args)
     args.lock_given = args.lock is not None
     if args.lock is not None and args.lock not in LOCKS:
         raise UsageError(f"unknown lock {args.lock!r}; known: {', '.join(sorted(LOCKS))}")
@@ -346,6 +350,9 @@ def add_parser(sub: Any) -> None:
         "3: internal error. A fault-free check (--faults '') proves little: the report's "
         "design passes its load test and still loses updates under one GC pause.")
     check_p.add_argument("--lock", help="lock design (default seed)")
+    check_p.add_argument("--handler", metavar="MODULE:FUNCTION",  # sim/cli/library.py
+                         help="explore your own async handler(redis, db, user) and the lock "
+                         "library it uses, unmodified, instead of a lock design")
     check_p.add_argument("--exhaustive", action="store_true",
                          help="instead of random schedules, run every combination of a tiny "
                          "world's first --depth choice points (2 requests, 2 servers)")

@@ -46,6 +46,10 @@ def _replayed(args: argparse.Namespace) -> tuple[Any, Any, Any]:
     from sim.world import run
 
     cx = load_file(Path(args.file), args.imports)
+    if cx.scenario.handler:  # found in the asyncio tier: replay it there
+        from sim.cli.library import replayed
+
+        return (cx, *replayed(cx))
     try:
         result = run(cx.scenario)
     except (ScenarioError, ValueError) as exc:
@@ -83,8 +87,18 @@ def cmd_replay_real(args: argparse.Namespace) -> int:
     args.imports = [*(args.imports or ()), *(m for m in cx.imports
                                              if m not in (args.imports or ()))]
     try:
-        payload = replay_real(Path(args.file), time_scale=args.time_scale,
-                              **real_options(args))
+        if cx.scenario.handler:  # the asyncio tier's real-world half (sim/aio/real_replay.py)
+            from sim.aio.real_replay import replay_handler_real
+
+            if args.time_scale != 1.0 or args.monitor_log:
+                raise UsageError("--time-scale and --monitor-log are not supported for "
+                                 "handler counterexamples (the handler's own timeouts "
+                                 "are real seconds)")
+            payload = replay_handler_real(Path(args.file), **{
+                k: v for k, v in real_options(args).items() if k in ("redis_server", "redis_url")})
+        else:
+            payload = replay_real(Path(args.file), time_scale=args.time_scale,
+                                  **real_options(args))
     except ClusterError as exc:
         raise UsageError(str(exc)) from None
     if args.json:

@@ -48,6 +48,8 @@ def _scenario_from_args(args: argparse.Namespace) -> Scenario:
         changes["requests"] = args.users
     if args.lock is not None:
         changes["lock"] = args.lock
+    if args.handler is not None:
+        changes["handler"] = args.handler
     params = dict(base.lock_params)
     if args.ttl is not None:
         params["ttl_ms"] = args.ttl
@@ -94,6 +96,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     except TypeError as exc:
         raise UsageError(f"bad parameter for lock {scenario.lock!r}: {exc}") from None
     properties = property_names(args.properties)
+    if scenario.handler:  # the asyncio tier: the team's own handler and library
+        from sim.cli.library import cmd_run_handler
+
+        return cmd_run_handler(args, scenario)
     if args.real_redis:
         return cmd_run_real(args, scenario)
     started = time.perf_counter()
@@ -161,6 +167,10 @@ def add_parser(sub: Any) -> None:
     run_p.add_argument("--ttl", type=int, help="lock TTL in ms (default 5000)")
     run_p.add_argument("--lock", help="lock design: seed, seed-fenced, polling, blpop, redisson, "
                        "lua-atomic, redlock (default seed)")
+    run_p.add_argument("--handler", metavar="MODULE:FUNCTION",
+                       help="run your own async handler(redis, db, user) and the lock library "
+                       "it uses, unmodified, instead of a lock design (README: Checking your "
+                       "own library code)")
     run_p.add_argument("--subscribe", choices=("before", "after"),
                        help="waiters subscribe before or after their failed SET (default after)")
     run_p.add_argument("--wait-timeout", type=float,

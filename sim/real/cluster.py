@@ -316,11 +316,15 @@ class Cluster:
             "handler_cpu_ms": self.scenario.handler_cpu_ms, "seed": self.scenario.seed,
             "stock": self.scenario.stock, "incarnation": w.incarnation,
             "imports": list(self.imports),
+            "handler": self.scenario.handler,
+            "client_params": dict(self.scenario.client_params),
         }
+        # a scenario naming a handler runs it in the asyncio tier's worker (sim/aio)
+        module = "sim.aio.real_worker" if self.scenario.handler else "sim.real.worker"
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join([str(ROOT), *sys.path[1:], env.get("PYTHONPATH", "")])
         try:
-            w.proc = _popen([sys.executable, "-m", "sim.real.worker", str(child.fileno()),
+            w.proc = _popen([sys.executable, "-m", module, str(child.fileno()),
                              json.dumps(config)], pass_fds=(child.fileno(),), env=env,
                             cwd=os.getcwd(), stdin=subprocess.DEVNULL)
         finally:

@@ -76,3 +76,31 @@ def swarm_source(text: str) -> random.Random:
     ``random``.
     """
     return random.Random(text)
+
+
+def library_source(seed: int) -> random.Random:
+    """What a library's own randomness is served from in the asyncio tier (``sim.aio.shims``):
+    ``uuid1``/``uuid4``, ``os.urandom`` and the seed of ``random``'s global state.
+
+    A source of its own, so a library drawing more or fewer numbers never shifts
+    the run's latencies; seeded from the run's seed, so it replays."""
+    return random.Random(f"library:{seed}")
+
+
+class GlobalRandom:
+    """``random``'s module-level state, seeded for a simulated run and put back after.
+
+    Libraries call ``random.random()``/``uniform`` (redis-py's backoff jitter,
+    pottery's retry delay); their draws come from the run's seed meanwhile."""
+
+    def __init__(self, source: random.Random) -> None:
+        self._seed = source.getrandbits(64)
+        self._saved: object = None
+
+    def __enter__(self) -> GlobalRandom:
+        self._saved = random.getstate()
+        random.seed(self._seed)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        random.setstate(self._saved)  # type: ignore[arg-type]

@@ -106,14 +106,17 @@ class World:
             self.sentinel = Sentinel(self, self.redis.name, scenario.down_after_ms,
                                      enabled=kind == "sentinel")
         self.db = Database(scenario.stock, scenario.fencing_storage)
-        self.servers = [AppServer(self, f"app{i + 1}", scenario.callback_cpu_ms)
-                        for i in range(scenario.servers)]
+        self.servers = [self.make_server(f"app{i + 1}") for i in range(scenario.servers)]
         self.by_name = {s.name: s for s in self.servers}
         self.balancer = Balancer(self.servers)
         self.load = Load(self)
         self.finished = self.env.event()
         self._armed = False
         self.spans: dict[str, list[Any]] = {}  # request -> [node, start, end, crashed_at]
+
+    def make_server(self, name: str) -> Any:
+        """One app-server process (``sim.aio`` runs real asyncio code in its own)."""
+        return AppServer(self, name, self.scenario.callback_cpu_ms)
 
     # -- scheduling --------------------------------------------------------------
     @property

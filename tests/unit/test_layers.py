@@ -2,7 +2,8 @@
 
 * ``random`` lives in one module: the run's chooser (one source of choices).
 * Real clocks, sockets, signals, processes and redis-py are the outside world:
-  only ``sim/real/`` and the command line (``sim/cli/``) touch them.
+  only ``sim/real/``, the command line (``sim/cli/``) and the asyncio tier
+  (``sim/aio/``, which runs real library code and patches those for a run) touch them.
 * SimPy is the simulator's kernel: only ``sim/world/`` imports it.
 * ``models/`` is pure: it imports nothing from ``sim``.
 * The wings build on each other in one direction (``WINGS`` below).
@@ -30,7 +31,8 @@ WINGS: dict[str, set[str]] = {
     "monitor": {"runtime", "world"},
     "views": {"runtime", "world", "search", "monitor"},
     "compare": {"runtime", "world", "real", "search", "views"},
-    "cli": {"runtime", "world", "real", "search", "sweep", "monitor", "views", "compare"},
+    "aio": {"runtime", "world", "search", "real", "compare"},
+    "cli": {"runtime", "world", "real", "search", "sweep", "monitor", "views", "compare", "aio"},
 }
 
 
@@ -64,7 +66,8 @@ def test_module_keeps_the_house_rules(path: Path) -> None:
         assert rel == "sim/runtime/chooser.py", f"{rel} imports random: draw from the Chooser"
     outside = top & OUTSIDE
     if outside:
-        assert here in ("real", "cli"), f"{rel} imports {sorted(outside)}: only sim/real, sim/cli"
+        assert here in ("real", "cli", "aio"), \
+            f"{rel} imports {sorted(outside)}: only sim/real, sim/cli, sim/aio"
     if "simpy" in top:
         assert here == "world", f"{rel} imports simpy: only sim/world"
     if rel.startswith("models/"):

@@ -1,0 +1,59 @@
+"""A coupon handler as a team writes it, with redis-py's asyncio lock (run it with locksim).
+
+    locksim run --handler examples.coupon_handler:handle --servers 1 --vus 10 --requests 50
+
+``handle`` takes a fresh ``Lock`` per request (the usual ``async with redis.lock``);
+``handle_shared`` keeps one ``Lock`` per client, created once, as many apps do
+to avoid re-creating it, and so shares redis-py's thread-local token between
+every task of the event loop.
+"""
+
+from __future__ import annotations
+
+import weakref
+from typing import Any
+
+from redis.exceptions import LockError
+
+LOCK = "lock:coupon:issue:1"
+
+
+async def issue(db: Any, user: int) -> str:
+    """The critical section: read the stock, then one transaction."""
+    stock, has_coupon = await db.read(user)
+    if has_coupon:
+        return "already-issued"
+    if stock <= 0:
+        return "sold-out"
+    await db.commit(user, stock - 1)
+    return "issued"
+
+
+async def handle(redis: Any, db: Any, user: int) -> str:
+    async with redis.lock(LOCK, timeout=5, blocking_timeout=3):
+        return await issue(db, user)
+
+
+_SHARED: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
+
+
+async def handle_shared(redis: Any, db: Any, user: int) -> str:
+    lock = _SHARED.get(redis)
+    if lock is None:
+        lock = _SHARED[redis] = redis.lock(LOCK, timeout=5, blocking_timeout=10)
+    try:
+        async with lock:
+            return await issue(db, user)
+    except LockError as exc:
+        return f"lock error: {exc}"
+
+
+async def handle_redlock(redis: Any, db: Any, user: int) -> str:
+    """pottery's AIORedlock over this process's client (one master until the simulated
+    world has several), a fresh lock per request."""
+    from pottery import AIORedlock
+
+    lock = AIORedlock(key="coupon:issue:1", masters={redis}, auto_release_time=5,
+                      context_manager_timeout=3)
+    async with lock:
+        return await issue(db, user)

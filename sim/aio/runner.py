@@ -1,0 +1,239 @@
+"""Run a team's own async request handler in the simulated world, and check the run.
+
+``run_handler(scenario, handler)`` is ``sim.world.run`` with ``AioServer``s in
+place of the effect interpreters: the same load, balancer, network, Redis
+node, database, faults, history and ground truth, so every checker judges it.
+``check_determinism`` runs it twice and compares trace hashes; a run in which
+the handler escaped the simulation raises ``HandlerError`` (an error, never a
+verdict).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from models.faults import Crash
+from models.scenario import Scenario
+from sim.aio import shims
+from sim.aio.loop import BusyHandler
+from sim.aio.observe import CURRENT, Observer
+from sim.aio.server import AioServer, Handler
+from sim.world.redis_node import RedisNode
+from sim.world.world import RunResult, World
+
+REDIS_ADDRESS = ("redis", 6379)
+"""Where the simulated Redis listens; ``localhost``/``127.0.0.1`` on that port reach it too."""
+
+
+class HandlerError(ValueError):
+    """The handler cannot be judged: it escaped the simulation, or cannot be loaded or run."""
+
+
+def load_handler(spec: str) -> Handler:
+    """``MODULE:FUNCTION`` -> the async function (one line of error otherwise)."""
+    module_name, sep, name = spec.partition(":")
+    if not sep or not module_name or not name:
+        raise HandlerError(f"--handler wants MODULE:FUNCTION, not {spec!r}")
+    if "" not in sys.path:
+        sys.path.insert(0, "")  # a module beside the user, as `python -m` allows
+    try:
+        module = importlib.import_module(module_name)
+    except Exception as exc:  # any failure in the user's module
+        raise HandlerError(f"cannot import handler module {module_name!r}: "
+                           f"{type(exc).__name__}: {exc}") from None
+    fn = getattr(module, name, None)
+    if fn is None:
+        raise HandlerError(f"module {module_name!r} has no {name!r}")
+    if not asyncio.iscoroutinefunction(fn):
+        raise HandlerError(f"{spec} must be an async function (async def {name}(redis, db, user))")
+    return fn  # type: ignore[no-any-return]
+
+
+@dataclass(frozen=True)
+class LibraryRun:
+    """A handler run: the world's result plus what only a library run has."""
+
+    result: RunResult
+    handler: str
+    library_errors: tuple[tuple[float, str, str, str], ...] = ()
+    loop_errors: tuple[str, ...] = field(default=())
+
+    @property
+    def trace_hash(self) -> str:
+        return self.result.trace_hash
+
+
+class AioWorld(World):
+    """The simulated world whose app servers run real asyncio code."""
+
+    def __init__(self, scenario: Scenario, handler: Handler, handler_name: str = "",
+                 client_kwargs: dict[str, Any] | None = None) -> None:
+        self.handler = handler
+        self.handler_name = handler_name
+        self.client_kwargs = dict(client_kwargs or {})
+        self.observer = Observer(self)
+        super().__init__(scenario)
+        self.addresses: dict[tuple[str, int], tuple[str, RedisNode]] = {}
+        for host in (REDIS_ADDRESS[0], "localhost", "127.0.0.1"):
+            self.addresses[(host, REDIS_ADDRESS[1])] = ("redis", self.redis)
+
+    def make_server(self, name: str) -> Any:
+        return AioServer(self, name)
+
+    def route(self, host: str | None, port: int | None) -> tuple[str, RedisNode] | None:
+        return self.addresses.get((str(host), int(port or 0)))
+
+    def addresses_text(self) -> str:
+        return ", ".join(f"{h}:{p}" for h, p in self.addresses)
+
+    def make_client(self, server: AioServer) -> Any:
+        """redis-py's asyncio client as an app makes it, pointed at the simulated node."""
+        import redis.asyncio
+
+        kwargs: dict[str, Any] = {"host": REDIS_ADDRESS[0], "port": REDIS_ADDRESS[1],
+                                  **dict(self.scenario.client_params), **self.client_kwargs}
+        if "retries" in kwargs:  # the shipped backoff, with another number of retries
+            from redis.asyncio.retry import Retry
+            from redis.backoff import ExponentialWithJitterBackoff
+
+            kwargs["retry"] = Retry(ExponentialWithJitterBackoff(base=0.01, cap=1.0),
+                                    int(kwargs.pop("retries")))
+        try:
+            return redis.asyncio.Redis(**kwargs)
+        except TypeError as exc:
+            raise HandlerError(f"client_params: {exc}") from None
+
+    def start_request(self, server: Any, n: int, user: int,
+                      on_done: Callable[[object], None]) -> None:
+        process = f"{server.name}/req{n}"
+        span = self.spans[process] = [server.name, self.env.now, None, None]
+
+        def done(result: object) -> None:
+            if span[3] is None:
+                span[2] = self.env.now
+            on_done(result)
+
+        server.start(process, user, done)
+
+    def _crash(self, node: str, fault: Crash) -> None:
+        super()._crash(node, fault)
+        if node == "redis":
+            for server in self.servers:
+                server.redis_lost()
+
+
+def _who() -> str | None:
+    req = CURRENT.get()
+    return req.process if req is not None else None
+
+
+def run_handler(scenario: Scenario, handler: Handler | str | None = None,
+                client_kwargs: dict[str, Any] | None = None) -> LibraryRun:
+    """One run of ``handler`` (default: the scenario's) under ``scenario``; raises
+    ``HandlerError`` if it escaped the simulation or cannot be loaded."""
+    if handler is None:
+        if not scenario.handler:
+            raise HandlerError("the scenario names no handler (MODULE:FUNCTION)")
+        handler = scenario.handler
+    if isinstance(handler, str) and scenario.handler != handler:
+        scenario = scenario.with_(handler=handler)
+    name = handler if isinstance(handler, str) else _name(handler)
+    fn = load_handler(handler) if isinstance(handler, str) else handler
+    world = AioWorld(scenario, fn, name, client_kwargs)
+    sim = shims.Simulation(scenario.seed, lambda: world.env.now, _who)
+    try:
+        with world.observer.instrument(), shims.patched(sim):  # libraries import unpatched
+            result = world.run()
+            loops = [s.loop for s in world.servers]
+    except BusyHandler as exc:
+        raise HandlerError(f"{name}: {exc}") from None
+    if sim.escapes:
+        first = sim.escapes[0]
+        more = f" (and {len(sim.escapes) - 1} more)" if len(sim.escapes) > 1 else ""
+        raise HandlerError(f"{name} escaped the simulation: {first}{more}; "
+                           "its run is not a result")
+    errors = tuple(_loop_error(c) for loop in loops for c in loop.errors)
+    return LibraryRun(result, name, tuple(world.observer.library_errors), errors)
+
+
+def _loop_error(context: dict[str, Any]) -> str:
+    exc = context.get("exception")
+    text = str(context.get("message", ""))
+    return f"{text}: {type(exc).__name__}: {exc}" if exc is not None else text
+
+
+def _name(fn: Any) -> str:
+    return f"{getattr(fn, '__module__', '?')}:{getattr(fn, '__qualname__', '?')}"
+
+
+@dataclass(frozen=True)
+class Determinism:
+    """Two runs of one scenario and seed: equal trace hashes, or the run is not a result."""
+
+    same: bool
+    first: str
+    second: str
+
+    def __str__(self) -> str:
+        if self.same:
+            return f"deterministic: two runs, trace hash {self.first[:16]}"
+        return (f"NOT deterministic: trace hashes {self.first[:16]} and {self.second[:16]} "
+                "differ (something in the handler escaped the simulation)")
+
+
+def check_determinism(scenario: Scenario, handler: Handler | str | None = None,
+                      client_kwargs: dict[str, Any] | None = None
+                      ) -> tuple[LibraryRun, Determinism]:
+    """The self-check every library scenario gets: two runs, compared by trace hash."""
+    first = run_handler(scenario, handler, client_kwargs)
+    second = run_handler(scenario, handler, client_kwargs)
+    return first, Determinism(first.trace_hash == second.trace_hash, first.trace_hash,
+                              second.trace_hash)
+
+
+def judge(run: LibraryRun) -> Any:
+    """Every registered checker plus the library-level one, most harmful first.
+
+    The library-level symptom (``held-until-release``: what the library told the
+    holder, e.g. ``LockNotOwnedError``) is also told in the story of every lock
+    property that fails with it, so a saved counterexample names it."""
+    from dataclasses import replace
+
+    from models.checkers import Verdicts, check_all
+    from models.checkers.library import (
+        check_held_until_release,
+        check_no_phantom_hold,
+        check_no_zombie_write,
+    )
+
+    history = run.result.history
+    prefix = lock_prefix(history)
+    params = {n: {"prefix": prefix} for n in ("foreign-release", "immortal-lock")}
+    verdicts = check_all(history, truth=run.result, params=params)
+    symptom = check_held_until_release(history)
+    if symptom.valid is False:
+        note = f"\nlibrary symptom: {symptom.story}"
+        verdicts = Verdicts(replace(v, story=v.story + note) if v.valid is False
+                            and v.property in LOCK_PROPERTIES else v for v in verdicts)
+    phantom = check_no_phantom_hold(history, run.result.effects, prefix)
+    zombie = check_no_zombie_write(run.result.effects, run.result.requests, prefix)
+    return Verdicts((*verdicts, symptom, phantom, zombie))
+
+
+def lock_prefix(history: Any) -> str:
+    """Which keys are leases: the namespace of the keys the library acquired (redis-py: the
+    name given, ``lock:...``; pottery: ``redlock:...``), ``lock:`` when none was."""
+    for op in history:
+        if op.f == "acquire" and op.type == "invoke" and isinstance(op.value, str):
+            head, sep, _ = op.value.partition(":")
+            return head + sep if sep else op.value
+    return "lock:"
+
+
+LOCK_PROPERTIES = ("mutual-exclusion", "owner-only-release", "foreign-release")
+"""The properties a lost lock breaks: their stories carry the library's symptom."""
