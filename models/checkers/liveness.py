@@ -16,7 +16,7 @@ from models.checkers._common import (
     _short,
     _tuple,
 )
-from models.checkers.ownership import _Grant, _grants, _result
+from models.checkers.ownership import _Grant, _grants, _own_grant, _result
 from models.history import NEMESIS, History, Op, Pair
 
 
@@ -25,7 +25,7 @@ def _leases(h: History) -> dict[object, list[_Grant]]:
     grants = _grants(h)
     max_ttl = max((g.ttl for g in grants.values() if g.ttl is not None), default=None)
     for p in h.pairs("extend"):
-        g = grants.get(p.invoke.value)
+        g = _own_grant(grants, p.process, p.invoke.value, p.start)
         if g is None:
             continue
         res = _result(p.completion)
@@ -46,7 +46,7 @@ def _leases(h: History) -> dict[object, list[_Grant]]:
                 g.renew_hi, g.renew_op = t, p.completion or p.invoke
     for p in h.pairs("release"):
         res = _result(p.completion)
-        g = grants.get(res[0]) if res is not None else None
+        g = _own_grant(grants, p.process, res[0], p.start) if res is not None else None
         if g is not None and p.completion is not None and p.completion.time < g.end_hi:
             g.end_hi, g.end_op = p.completion.time, p.completion
     by_key: dict[object, list[_Grant]] = defaultdict(list)

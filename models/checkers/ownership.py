@@ -38,21 +38,26 @@ class _Grant:
     end_op: Op | None = None
 
 
-def _grants(h: History) -> dict[object, _Grant]:
-    """Every token that set (or, ``certain=False``, may have set) a lock key, by token."""
-    grants: dict[object, _Grant] = {}
-    maybe: dict[object, _Grant] = {}
+def _grants(h: History) -> dict[tuple[str, object], _Grant]:
+    """Every (request, token) that set (or, ``certain=False``, may have set) a lock key.
+
+    Keyed by the request as well as the token: a design that reuses one token for
+    many requests (the shared-token bug) gives each request a grant of its own, so
+    a legitimate release of a later grant is not mistaken for the first one's."""
+    grants: dict[tuple[str, object], _Grant] = {}
+    maybe: dict[tuple[str, object], _Grant] = {}
     acquire_key: dict[str, object] = {}
     acquire_start: dict[str, float] = {}
     attempt_inv: dict[str, Op] = {}
 
     def possible(inv: Op, hi: float, op: Op) -> None:
         tok = inv.value
-        if tok is not None and tok not in grants:
-            m = maybe.get(tok)
+        if tok is not None and (inv.process, tok) not in grants:
+            m = maybe.get((inv.process, tok))
             if m is None or hi > m.set_hi:
-                maybe[tok] = _Grant(tok, acquire_key.get(inv.process), inv.process, inv.time,
-                                    hi, op, certain=False, renew_hi=hi, renew_op=op)
+                maybe[(inv.process, tok)] = _Grant(
+                    tok, acquire_key.get(inv.process), inv.process, inv.time,
+                    hi, op, certain=False, renew_hi=hi, renew_op=op)
 
     for op in h:
         if op.f == "acquire":
@@ -60,31 +65,48 @@ def _grants(h: History) -> dict[object, _Grant]:
                 acquire_key[op.process] = op.value
                 acquire_start[op.process] = op.time
             elif op.type == "ok" and (v := _tuple(op.value, 1)) is not None:
-                g = grants.get(v[0])
+                g = grants.get((op.process, v[0]))
                 ttl = v[2] if len(v) >= 3 and _is_num(v[2]) else None
                 if g is None:
                     start = acquire_start.get(op.process, op.time)
                     g = _Grant(v[0], acquire_key.get(op.process), op.process, start, op.time,
                                op, renew_hi=op.time, renew_op=op)
-                    grants[v[0]] = g
+                    grants[(op.process, v[0])] = g
                 g.ok_op, g.ttl = op, ttl
         elif op.f == "attempt":
             if op.type == "invoke":
                 attempt_inv[op.process] = op
                 continue
             inv = attempt_inv.pop(op.process, None)
-            if op.type == "ok" and op.value is not None and op.value not in grants:
+            if (op.type == "ok" and op.value is not None
+                    and (op.process, op.value) not in grants):
                 lo = inv.time if inv is not None else acquire_start.get(op.process, op.time)
-                grants[op.value] = _Grant(op.value, acquire_key.get(op.process), op.process,
-                                          lo, op.time, op, renew_hi=op.time, renew_op=op)
+                grants[(op.process, op.value)] = _Grant(
+                    op.value, acquire_key.get(op.process), op.process,
+                    lo, op.time, op, renew_hi=op.time, renew_op=op)
             elif op.type == "info" and inv is not None:
                 possible(inv, op.time, op)
     for inv in attempt_inv.values():  # never completed: may run until the end
         possible(inv, h.end_time, inv)
-    for tok, m in maybe.items():
-        if tok not in grants:
-            grants[tok] = m
+    for who, m in maybe.items():
+        if who not in grants:
+            grants[who] = m
     return grants
+
+
+def _own_grant(grants: dict[tuple[str, object], _Grant], process: str, token: object,
+               before: float) -> _Grant | None:
+    """The grant a release or extend by ``process`` of ``token`` speaks for: the one of
+    its own request (a watchdog ``app1/req0/watchdog`` speaks for ``app1/req0``), else,
+    for histories that name tasks otherwise, the latest grant of the token before it."""
+    own = grants.get((process, token))
+    if own is not None:
+        return own
+    mine = [g for (who, tok), g in grants.items()
+            if tok == token and process.startswith(who + "/")]
+    pool = mine or [g for (_who, tok), g in grants.items() if tok == token]
+    earlier = [g for g in pool if g.set_lo <= before] or pool
+    return max(earlier, key=lambda g: (g.set_lo, g.ok_op.index), default=None)
 
 
 def _result(op: Op | None) -> tuple[object, int] | None:
@@ -139,7 +161,8 @@ def check_owner_only_release(history: History | Iterable[Op]) -> Verdict:
             suffix[i] = min(suffix[i + 1], (gs[i].set_hi, i))
         index[key] = ([g.set_lo for g in gs], suffix)
     # a token with a SET of unknown outcome might set its key again later: not judged
-    resettable = {p.invoke.value for p in h.pairs("attempt") if p.type in ("info", None)}
+    resettable = {(p.process, p.invoke.value) for p in h.pairs("attempt")
+                  if p.type in ("info", None)}
     judged = 0
     acts = sorted(h.pairs("release") + h.pairs("extend"), key=lambda p: p.invoke.index)
     for p in acts:
@@ -147,8 +170,8 @@ def check_owner_only_release(history: History | Iterable[Op]) -> Verdict:
         if res is None or res[1] != 1:
             continue
         judged += 1
-        a = grants.get(res[0])
-        if a is None or a.token in resettable:
+        a = _own_grant(grants, p.process, res[0], p.start)
+        if a is None or (a.process, a.token) in resettable:
             continue
         los, suffix = index[a.key]
         k = bisect.bisect_right(los, a.set_hi)

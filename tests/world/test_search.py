@@ -52,7 +52,7 @@ def test_a_template_shapes_every_schedule():
         assert sc.servers == 1 and sc.stock == 3 and 2 <= sc.requests <= 6
         assert sc.lock_params == (("ttl_ms", 900),)
         assert Pause(10.0, 20.0, "app1") in sc.faults
-        assert all(f.node in ("holder", "app1", "redis") for f in sc.faults)
+        assert all(f.node in ("holder", "app1", "redis", "storage") for f in sc.faults)
         sc.validate()
     # another design on the same template keeps the template's world, not its parameters
     assert schedule("seed", KINDS, 1, 0, template).lock_params == ()
