@@ -13,11 +13,11 @@ from __future__ import annotations
 import asyncio
 import importlib
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from models.faults import Crash
+from models.faults import Crash, Fault
 from models.scenario import Scenario
 from sim.aio import shims
 from sim.aio.loop import BusyHandler
@@ -143,6 +143,7 @@ def run_handler(scenario: Scenario, handler: Handler | str | None = None,
     if isinstance(handler, str) and scenario.handler != handler:
         scenario = scenario.with_(handler=handler)
     name = handler if isinstance(handler, str) else _name(handler)
+    refuse_unsupported(scenario.faults)
     fn = load_handler(handler) if isinstance(handler, str) else handler
     world = AioWorld(scenario, fn, name, client_kwargs)
     sim = shims.Simulation(scenario.seed, lambda: world.env.now, _who)
@@ -159,6 +160,23 @@ def run_handler(scenario: Scenario, handler: Handler | str | None = None,
                            "its run is not a result")
     errors = tuple(_loop_error(c) for loop in loops for c in loop.errors)
     return LibraryRun(result, name, tuple(world.observer.library_errors), errors)
+
+
+UNSUPPORTED = ("lost-reply", "aimed")
+"""Fault kinds (and swarm draws) the asyncio tier cannot apply: its commands leave
+through redis-py's own connection, not the design interpreter that drops a reply or
+waits for a protocol event; a handler run never pretends it applied them."""
+
+
+def refuse_unsupported(faults: Iterable[Fault]) -> None:
+    """HandlerError naming the first fault a handler run cannot apply."""
+    for fault in faults:
+        trigger = getattr(fault, "trigger", None)
+        if fault.kind in UNSUPPORTED or trigger is not None:
+            what = (f"a {fault.kind} fault" if fault.kind in UNSUPPORTED
+                    else f"a triggered {fault.kind} fault (@{trigger})")
+            raise HandlerError(f"{what} is simulator-only for lock designs; the asyncio tier "
+                               "cannot apply it to a handler (use times, not triggers)")
 
 
 def _loop_error(context: dict[str, Any]) -> str:

@@ -24,10 +24,15 @@ def handler_schedule(handler: str, kinds: Sequence[str], seed: int, index: int,
     sc = schedule("seed", kinds, seed, index).with_(handler=handler)
     if servers is not None and servers != sc.servers:
         last = f"app{servers}"
-        faults = tuple(f if f.node in ("holder", "redis") or int(f.node[3:]) <= servers
-                       else replace(f, node=last) for f in sc.faults)
+        faults = tuple(replace(f, node=last) if _app_beyond(f.node, servers) else f
+                       for f in sc.faults)
         sc = sc.with_(servers=servers, faults=faults)
     return sc.validate()
+
+
+def _app_beyond(node: str, servers: int) -> bool:
+    """``app3`` on a two-server world (holder, redis, storage and links are kept)."""
+    return node[3:].isdigit() and node.startswith("app") and int(node[3:]) > servers
 
 
 def violated(run: LibraryRun) -> dict[str, Any]:

@@ -65,6 +65,7 @@ def validate_args(args: argparse.Namespace) -> None:
     args.depth = 10 if args.depth is None else args.depth
     args.levels = "0,1000" if args.levels is None else args.levels
     args.max_runs = 20000 if args.max_runs is None else args.max_runs
+    args.faults_given = args.faults is not None
     args.faults = ",".join(DEFAULT_KINDS) if args.faults is None else args.faults
     output_dir(args.out, "--out")
     output_file(args.graph, "--graph")

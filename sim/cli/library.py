@@ -144,11 +144,21 @@ def cmd_check_handler(args: argparse.Namespace) -> int:
                          f"{'--exhaustive' if args.exhaustive else '--dask'} needs a lock design")
     if getattr(args, "lock_given", False) or getattr(args, "lock", None):
         raise UsageError("--lock and --handler: the handler brings its own lock library")
-    kinds = [k.strip() for k in (args.faults or "gc-pause").split(",") if k.strip()]
+    from models.faults import DEFAULT_KINDS
+    from sim.aio.runner import UNSUPPORTED
+
+    if getattr(args, "faults_given", args.faults is not None):
+        kinds = [k.strip() for k in (args.faults or "").split(",") if k.strip()]
+    else:  # every kind the tier can apply
+        kinds = [k for k in DEFAULT_KINDS if k not in UNSUPPORTED]
     unknown = [k for k in kinds if k not in FAULT_KINDS]
     if unknown:
         raise UsageError(f"unknown fault kind {', '.join(unknown)}; known: "
                          f"{', '.join(FAULT_KINDS)}")
+    cannot = [k for k in kinds if k in UNSUPPORTED]
+    if cannot:
+        raise UsageError(f"--faults {', '.join(cannot)}: simulator-only for lock designs; "
+                         "a handler runs on redis-py's own connections")
     console = Console(stderr=True) if args.json else Console()
     started = time.perf_counter()
     servers = getattr(args, "servers", None)

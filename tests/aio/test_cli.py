@@ -43,6 +43,7 @@ def test_check_shrinks_and_replay_reproduces(tmp_path: Path,
                                              capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "cx"
     code = main(["check", "--handler", "examples.coupon_handler:handle", "--schedules", "20",
+                 "--faults", "pause",
                  "--out", str(out), "--json"])
     summary = json.loads(capsys.readouterr().out)
     assert code == 1
@@ -63,6 +64,10 @@ def test_check_shrinks_and_replay_reproduces(tmp_path: Path,
     (["check", "--handler", "examples.coupon_handler:handle", "--exhaustive"], "--exhaustive"),
     (["check", "--handler", "examples.coupon_handler:handle", "--faults", "bogus"],
      "unknown fault kind"),
+    (["check", "--handler", "examples.coupon_handler:handle", "--faults", "pause,lost-reply"],
+     "simulator-only"),
+    (["run", "--handler", "examples.coupon_handler:handle", "--fault", "pause:0:100@cmd=1"],
+     "simulator-only"),
 ])
 def test_flags_that_mean_nothing_with_a_handler_are_refused(
         argv: list[str], text: str, capsys: pytest.CaptureFixture[str]) -> None:
