@@ -146,13 +146,14 @@ def _op_from_json(line: str, lineno: int) -> Op:
 class History:
     """An immutable sequence of ops with its invoke/completion pairing (computed once)."""
 
-    __slots__ = ("_by_index", "_events", "_ops", "_pairs")
+    __slots__ = ("_by_f", "_by_index", "_events", "_ops", "_pairs")
 
     def __init__(self, ops: Iterable[Op] = ()) -> None:
         self._ops: tuple[Op, ...] = tuple(ops)
         self._pairs: tuple[Pair, ...] | None = None
         self._events: tuple[Op, ...] | None = None
         self._by_index: dict[int, Pair] | None = None
+        self._by_f: dict[str, tuple[Pair, ...]] | None = None  # pairs("issue"), built once
 
     # -- sequence ---------------------------------------------------------------
     @property
@@ -193,15 +194,20 @@ class History:
         pairs: list[Pair | None] = []
         slot: dict[tuple[str, str], int] = {}
         events: list[Op] = []
+        event_fs = EVENT_FS
         for op in self._ops:
-            key = (op.process, op.f)
-            if op.type == "invoke" and op.process != NEMESIS and op.f not in EVENT_FS:
+            f = op.f
+            if f in event_fs:
+                events.append(op)
+                continue
+            key = (op.process, f)
+            if op.type == "invoke" and op.process != NEMESIS:
                 if key in open_:  # double invoke: the first never completed
                     pairs[slot[key]] = Pair(open_[key], None)
                 open_[key] = op
                 slot[key] = len(pairs)
                 pairs.append(None)
-            elif key in open_ and op.f not in EVENT_FS:
+            elif key in open_:
                 pairs[slot.pop(key)] = Pair(open_.pop(key), op)
             else:
                 events.append(op)
@@ -209,20 +215,33 @@ class History:
             pairs[slot[key]] = Pair(op, None)
         done = tuple(p for p in pairs if p is not None)
         by_index: dict[int, Pair] = {}
+        by_f: dict[str, list[Pair]] = {}
         for p in done:
             by_index[p.invoke.index] = p
             if p.completion is not None:
                 by_index[p.completion.index] = p
+            same = by_f.get(p.invoke.f)
+            if same is None:
+                by_f[p.invoke.f] = [p]
+            else:
+                same.append(p)
         self._pairs, self._events, self._by_index = done, tuple(events), by_index
+        self._by_f = {f: tuple(ps) for f, ps in by_f.items()}
 
     def pairs(self, f: str | None = None, process: str | None = None,
               node: str | None = None) -> tuple[Pair, ...]:
         """Invocations with their completions, in invocation order, optionally filtered."""
         if self._pairs is None:
             self._pair_up()
-        assert self._pairs is not None
-        return tuple(p for p in self._pairs
-                     if (f is None or p.f == f) and (process is None or p.process == process)
+        assert self._pairs is not None and self._by_f is not None
+        if f is not None:
+            chosen = self._by_f.get(f, ())
+            if process is None and node is None:
+                return chosen
+        else:
+            chosen = self._pairs
+        return tuple(p for p in chosen
+                     if (process is None or p.process == process)
                      and (node is None or p.node == node))
 
     def events(self, f: str | None = None) -> tuple[Op, ...]:
