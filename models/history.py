@@ -22,6 +22,7 @@ import json
 import math
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from operator import attrgetter
 from typing import Any
 
 from models.faults import FAULT_EVENTS
@@ -60,6 +61,7 @@ class Op:
                 f"{self.type} {self.f} {self.value!r}")
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Pair:
     """An invocation and its completion; ``completion`` None: never completed (e.g. crash)."""
@@ -123,6 +125,8 @@ def _decode(value: object) -> object:
         return tuple(_decode(v) for v in value)
     return value
 
+
+_ROW = attrgetter("index", "time", "process", "type", "f", "value", "node")  # digest's row
 
 # json encodes tuples as arrays; values never hold lists, so decoding is unambiguous
 _LINE = json.JSONEncoder(separators=(",", ":"), ensure_ascii=True, allow_nan=True)
@@ -335,8 +339,12 @@ class History:
         in a single encoder call: the simulator hashes every run, so it must
         be fast. ``1`` and ``1.0`` and ``True`` stay distinct, as they should.
         """
-        rows = [[o.index, float(o.time), o.process, o.type, o.f, o.value, o.node]
-                for o in self._ops]
+        # the fields as tuples (arrays to json, as lists would be), read in C;
+        # only a time that is not a float yet is rebuilt (the recorder stores floats)
+        rows = list(map(_ROW, self._ops))
+        for i, row in enumerate(rows):
+            if type(row[1]) is not float:
+                rows[i] = (row[0], float(row[1]), *row[2:])
         text = json.dumps(rows, separators=(",", ":"), ensure_ascii=True, allow_nan=True,
                           check_circular=False)
         return hashlib.sha256(text.encode("ascii")).hexdigest()

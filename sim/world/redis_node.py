@@ -63,7 +63,7 @@ def _head(head: object) -> tuple[str, int, bool]:
 
 def _argv_keys(shape: int, argv: tuple[object, ...]) -> list[bytes]:
     """The keys a command of ``shape`` names in ``argv`` (EXEC's are its queue's)."""
-    if shape == _NO_KEYS or shape == _QUEUED or len(argv) < 2:
+    if shape in (_NO_KEYS, _QUEUED) or len(argv) < 2:
         return []
     if shape == _SCRIPT:
         try:
@@ -172,9 +172,9 @@ class RedisNode:
             if v0 is _SKIP or v1 is _SKIP or (v0 == v1 and d0 == d1):
                 continue
             command = name
-            if ran:
-                inner = [c[0].decode().upper() for c in ran if len(c) > 1 and c[1] == key]
-                command = f"{name}>{inner[-1] if inner else '?'}"
+            if ran:  # named by the script's last command on this key
+                inner = next((c[0] for c in reversed(ran) if len(c) > 1 and c[1] == key), None)
+                command = f"{name}>{'?' if inner is None else inner.decode().upper()}"
             base = command.rsplit(">", 1)[-1]
             if base in _COUNTERS:
                 kind = "count"
@@ -203,7 +203,7 @@ class RedisNode:
                 request: str | None = None) -> None:
         """A command has arrived from ``conn``: run it when the thread is free."""
         world = self.world
-        now = world.env.now
+        now = world.env._now
         busy = self.busy_until
         start = now if now >= busy else busy  # max(), ties resolved the same way
         head = argv[0]

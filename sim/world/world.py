@@ -126,7 +126,7 @@ class World:
     # -- what tasks do -----------------------------------------------------------
     def record(self, task: Task, effect: Record, node: str) -> None:
         type_, f = effect.type, effect.f
-        self.recorder.record(self.env.now, task.process, type_, f, effect.value, node)
+        self.recorder.record(self.env._now, task.process, type_, f, effect.value, node)
         if type_ == "invoke":
             task.open_ops[f] = None
         else:
