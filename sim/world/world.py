@@ -22,6 +22,7 @@ from models.balancer import Balancer
 from models.checkers.ground_truth import KeyEffect, RequestSpan
 from models.database import Database
 from models.faults import Clock, Crash, Delay, Fault, NetFaults, Partition, Pause
+from models.frozen import quick_new
 from models.history import History, Recorder
 from models.locks import LockDesign, make_lock
 from models.locks.effect import Record, Storage
@@ -33,6 +34,8 @@ from sim.runtime.nemesis import Nemesis
 from sim.world.app_server import AppServer, Task
 from sim.world.kernel import NORMAL, Timer, call_after, drive
 from sim.world.redis_node import RedisNode, trace_digest
+
+_span = quick_new(RequestSpan)  # RequestSpan(...), cheaper: one per request of every run
 
 
 @dataclass(frozen=True)
@@ -289,7 +292,7 @@ class World:
             monitor=monitor,
             events=next(self.env._eid),
             effects=tuple(self.redis.effects),
-            requests=tuple(RequestSpan(r, n, s, e, c) for r, (n, s, e, c) in self.spans.items()),
+            requests=tuple(_span(r, n, s, e, c) for r, (n, s, e, c) in self.spans.items()),
         )
 
 
