@@ -12,6 +12,7 @@ from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from models.frozen import quick_init
 from models.redis import hashes, keys, lists, pubsub, strings, transactions
 from models.redis.command import Command, table
 from models.redis.dialect import Dialect, dialect_for
@@ -47,6 +48,7 @@ class Served:
 Effect = Delivery | Served
 
 
+@quick_init  # one per command
 @dataclass(frozen=True, slots=True)
 class Outcome:
     """The reply to the caller plus the effects on other clients' connections."""
