@@ -41,17 +41,20 @@ class Dist:
         raise ValueError(f"unknown distribution kind {kind!r}")
 
     def validate(self) -> None:
-        check_fields(self)  # first: a list in a field would not even hash
-        if self in _GOOD:  # every run validates the same few distributions
+        if _CHECKED.get(id(self)) is self:  # this very object passed: it is frozen
             return
-        if self.kind not in ("const", "uniform", "exp", "lognormal"):
-            raise ValueError(
-                f"unknown distribution kind {self.kind!r} (const, uniform, exp, lognormal)"
-            )
-        if self.a < 0 or self.b < 0 or (self.kind == "uniform" and self.b < self.a):
-            raise ValueError(f"bad distribution parameters {self}")
-        if len(_GOOD) < 4096:
-            _GOOD.add(self)
+        check_fields(self)  # first: a list in a field would not even hash
+        if self not in _GOOD:  # every run validates the same few distributions
+            if self.kind not in ("const", "uniform", "exp", "lognormal"):
+                raise ValueError(
+                    f"unknown distribution kind {self.kind!r} (const, uniform, exp, lognormal)"
+                )
+            if self.a < 0 or self.b < 0 or (self.kind == "uniform" and self.b < self.a):
+                raise ValueError(f"bad distribution parameters {self}")
+            if len(_GOOD) < 4096:
+                _GOOD.add(self)
+        if len(_CHECKED) < 4096:  # (kept alive here, so an id is never reused)
+            _CHECKED[id(self)] = self
 
     @staticmethod
     def parse(text: str) -> Dist:
@@ -70,3 +73,4 @@ class Dist:
 
 
 _GOOD: set[Dist] = set()
+_CHECKED: dict[int, Dist] = {}  # id -> the very Dist object that passed validate

@@ -22,6 +22,7 @@ import json
 import math
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from operator import attrgetter
 from typing import Any
 
 from models.faults import FAULT_EVENTS
@@ -60,6 +61,7 @@ class Op:
                 f"{self.type} {self.f} {self.value!r}")
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Pair:
     """An invocation and its completion; ``completion`` None: never completed (e.g. crash)."""
@@ -124,6 +126,8 @@ def _decode(value: object) -> object:
     return value
 
 
+_ROW = attrgetter("index", "time", "process", "type", "f", "value", "node")  # digest's row
+
 # json encodes tuples as arrays; values never hold lists, so decoding is unambiguous
 _LINE = json.JSONEncoder(separators=(",", ":"), ensure_ascii=True, allow_nan=True)
 
@@ -146,13 +150,14 @@ def _op_from_json(line: str, lineno: int) -> Op:
 class History:
     """An immutable sequence of ops with its invoke/completion pairing (computed once)."""
 
-    __slots__ = ("_by_index", "_events", "_ops", "_pairs")
+    __slots__ = ("_by_f", "_by_index", "_events", "_ops", "_pairs")
 
     def __init__(self, ops: Iterable[Op] = ()) -> None:
         self._ops: tuple[Op, ...] = tuple(ops)
         self._pairs: tuple[Pair, ...] | None = None
         self._events: tuple[Op, ...] | None = None
         self._by_index: dict[int, Pair] | None = None
+        self._by_f: dict[str, tuple[Pair, ...]] | None = None  # pairs("issue"), built once
 
     # -- sequence ---------------------------------------------------------------
     @property
@@ -193,15 +198,20 @@ class History:
         pairs: list[Pair | None] = []
         slot: dict[tuple[str, str], int] = {}
         events: list[Op] = []
+        event_fs = EVENT_FS
         for op in self._ops:
-            key = (op.process, op.f)
-            if op.type == "invoke" and op.process != NEMESIS and op.f not in EVENT_FS:
+            f = op.f
+            if f in event_fs:
+                events.append(op)
+                continue
+            key = (op.process, f)
+            if op.type == "invoke" and op.process != NEMESIS:
                 if key in open_:  # double invoke: the first never completed
                     pairs[slot[key]] = Pair(open_[key], None)
                 open_[key] = op
                 slot[key] = len(pairs)
                 pairs.append(None)
-            elif key in open_ and op.f not in EVENT_FS:
+            elif key in open_:
                 pairs[slot.pop(key)] = Pair(open_.pop(key), op)
             else:
                 events.append(op)
@@ -209,20 +219,33 @@ class History:
             pairs[slot[key]] = Pair(op, None)
         done = tuple(p for p in pairs if p is not None)
         by_index: dict[int, Pair] = {}
+        by_f: dict[str, list[Pair]] = {}
         for p in done:
             by_index[p.invoke.index] = p
             if p.completion is not None:
                 by_index[p.completion.index] = p
+            same = by_f.get(p.invoke.f)
+            if same is None:
+                by_f[p.invoke.f] = [p]
+            else:
+                same.append(p)
         self._pairs, self._events, self._by_index = done, tuple(events), by_index
+        self._by_f = {f: tuple(ps) for f, ps in by_f.items()}
 
     def pairs(self, f: str | None = None, process: str | None = None,
               node: str | None = None) -> tuple[Pair, ...]:
         """Invocations with their completions, in invocation order, optionally filtered."""
         if self._pairs is None:
             self._pair_up()
-        assert self._pairs is not None
-        return tuple(p for p in self._pairs
-                     if (f is None or p.f == f) and (process is None or p.process == process)
+        assert self._pairs is not None and self._by_f is not None
+        if f is not None:
+            chosen = self._by_f.get(f, ())
+            if process is None and node is None:
+                return chosen
+        else:
+            chosen = self._pairs
+        return tuple(p for p in chosen
+                     if (process is None or p.process == process)
                      and (node is None or p.node == node))
 
     def events(self, f: str | None = None) -> tuple[Op, ...]:
@@ -316,8 +339,12 @@ class History:
         in a single encoder call: the simulator hashes every run, so it must
         be fast. ``1`` and ``1.0`` and ``True`` stay distinct, as they should.
         """
-        rows = [[o.index, float(o.time), o.process, o.type, o.f, o.value, o.node]
-                for o in self._ops]
+        # the fields as tuples (arrays to json, as lists would be), read in C;
+        # only a time that is not a float yet is rebuilt (the recorder stores floats)
+        rows = list(map(_ROW, self._ops))
+        for i, row in enumerate(rows):
+            if type(row[1]) is not float:
+                rows[i] = (row[0], float(row[1]), *row[2:])
         text = json.dumps(rows, separators=(",", ":"), ensure_ascii=True, allow_nan=True,
                           check_circular=False)
         return hashlib.sha256(text.encode("ascii")).hexdigest()

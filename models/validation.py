@@ -68,6 +68,8 @@ def _int(value: Any, loose: bool) -> str | None:
 
 
 def _float(value: Any, loose: bool) -> str | None:
+    if type(value) is float and value - value == 0.0:  # the commonest: a finite float
+        return None
     if isinstance(value, bool) or not isinstance(value, int | float):
         return f"expected a number, got {_show(value)}"
     if not math.isfinite(value):

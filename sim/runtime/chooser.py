@@ -23,6 +23,7 @@ class Chooser:
     def __init__(self, seed: int, choices: tuple[int, ...] = ()) -> None:
         self.seed = seed
         self._rng = random.Random(seed)
+        self._random = self._rng.random  # uniform's draw, without random.uniform's call
         self._choices = choices
         self._next = 0
         self._tokens = 0
@@ -36,7 +37,7 @@ class Chooser:
 
     def uniform(self, low: float, high: float) -> float:
         if self._next >= len(self._choices):  # the common case, without _unit's call
-            return self._rng.uniform(low, high)
+            return low + (high - low) * self._random()  # random.uniform's formula, inlined
         u = self._unit()
         return self._rng.uniform(low, high) if u is None else low + (high - low) * u
 

@@ -200,7 +200,7 @@ class Interpreter:
         """Advance ``task`` through synchronous effects up to its next await.
 
         False when it stopped inside ``Work`` (the host resumes it later)."""
-        if isinstance(value, Subscribed):
+        if type(value) is Subscribed:
             self.listeners.setdefault(value.channel, {})[task] = deque()
             value = None
         gen = task.gen

@@ -137,7 +137,7 @@ class AppServer(Interpreter):
     def frozen_now(self) -> float:
         frozen = self.frozen_total
         if self.paused:
-            frozen += self.env.now - self.frozen_since
+            frozen += self.env._now - self.frozen_since
         return frozen
 
     # -- the Host ------------------------------------------------------------

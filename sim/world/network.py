@@ -131,7 +131,7 @@ class Connection:
     def send(self, argv: tuple[object, ...], on_reply: Callable[[object], None],
              request: str | None = None) -> None:
         """Send a command now for ``request``; ``on_reply`` runs when (if) the reply arrives."""
-        self.up.send(self.up.world.env.now, self._arrive, argv, on_reply, request)
+        self.up.send(self.up.world.env._now, self._arrive, argv, on_reply, request)
 
     def _arrive(self, argv: tuple[object, ...], on_reply: Callable[[object], None],
                 request: str | None = None) -> None:

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from models.checkers.ground_truth import KeyEffect
+from models.frozen import quick_new
 from models.redis import BLOCKED, RedisModel
 from models.redis.clock import NodeClock
 from models.redis.model import Delivery, Served
@@ -33,6 +34,48 @@ _MULTIKEY = frozenset({"DEL", "UNLINK", "EXISTS", "MGET", "TOUCH"})
 _COUNTERS = frozenset({"INCR", "INCRBY", "DECR", "DECRBY", "INCRBYFLOAT"})
 _SETS = frozenset({"SET", "SETNX"})  # a refused one on the request's own key: see _refused
 _SKIP = object()  # a list value: a queue or semaphore, not a lease anyone owns
+_ABSENT: tuple[None, None] = (None, None)  # a key's state when it does not exist
+_effect = quick_new(KeyEffect)  # one per key a command changes: built cheaply
+
+# How a command names the keys it may change (see ``RedisNode._keys``)
+_NO_KEYS, _FIRST, _ALL, _SCRIPT, _QUEUED = range(5)
+# argv[0] as sent ("SET", b"eval") -> (its upper-case name, how it names keys,
+# whether it is a script): the same few heads come by the hundred thousand
+_HEADS: dict[object, tuple[str, int, bool]] = {}
+
+
+def _head(head: object) -> tuple[str, int, bool]:
+    """``argv[0]``'s name, key shape and script flag (cached for str and bytes heads)."""
+    name = (head.decode() if type(head) is bytes else str(head)).upper()
+    if name in _KEYLESS:
+        shape = _NO_KEYS
+    elif name == "EVAL" or name == "EVALSHA":
+        shape = _SCRIPT
+    elif name == "EXEC":
+        shape = _QUEUED
+    elif name in _MULTIKEY:
+        shape = _ALL
+    else:
+        shape = _FIRST
+    known = (name, shape, head in _SCRIPTS)
+    if (type(head) is str or type(head) is bytes) and len(_HEADS) < 4096:
+        _HEADS[head] = known
+    return known
+
+
+def _argv_keys(shape: int, argv: tuple[object, ...]) -> list[bytes]:
+    """The keys a command of ``shape`` names in ``argv`` (EXEC's are its queue's)."""
+    if shape in (_NO_KEYS, _QUEUED) or len(argv) < 2:
+        return []
+    if shape == _SCRIPT:
+        try:
+            n = int(argv[2])  # type: ignore[call-overload]
+        except (IndexError, ValueError, TypeError):
+            return []
+        return [_key(k) for k in argv[3:3 + n]]
+    if shape == _ALL:
+        return [_key(k) for k in argv[1:]]
+    return [_key(argv[1])]
 
 
 def _key(k: object) -> bytes:
@@ -81,7 +124,6 @@ class RedisNode:
         self._expired: dict[bytes, int] = {}  # key -> deadline its "expired" was logged at
         self._setter: dict[bytes, str | None] = {}  # key -> the request whose value it holds
         self.model.script_log = []  # a script's commands name its effects ("EVAL>DEL")
-        self._names: dict[str, str] = {}  # argv[0] -> counted name, computed once
         # MONITOR log: (start, client id, node, argv); a script's commands follow
         # its EVAL as (start, 0, "lua", argv), the order Redis prints them in.
         self.monitor: list[tuple[float, int, str, tuple[object, ...]]] | None = None
@@ -90,24 +132,19 @@ class RedisNode:
 
     def _keys(self, name: str, argv: tuple[object, ...], client: int) -> list[bytes]:
         """The keys ``argv`` may change: argv key positions; a script's KEYS; EXEC's queue."""
-        if name in _KEYLESS or len(argv) < 2:
-            return []
-        if name == "EVAL" or name == "EVALSHA":
-            try:
-                n = int(argv[2])  # type: ignore[call-overload]
-            except (IndexError, ValueError, TypeError):
-                return []
-            return [_key(k) for k in argv[3:3 + n]]
-        if name in _MULTIKEY:
-            return [_key(k) for k in argv[1:]]
-        return [_key(argv[1])]
+        head = argv[0]
+        known = _HEADS.get(head) if type(head) is str or type(head) is bytes else None
+        shape = (known or _head(head))[1]
+        if shape == _QUEUED:
+            return self._exec_keys(client)
+        return _argv_keys(shape, argv)
 
     def _state(self, key: bytes, now: int, start: float) -> tuple[object, int | None]:
         """A key's logical value and deadline; logs its expiry (at the deadline) once."""
         ks = self.model.ks
         value = ks.data.get(key)
         if value is None:
-            return None, None
+            return _ABSENT
         deadline = ks.deadlines.get(key)
         if deadline is not None and now > deadline:
             if self._expired.get(key) != deadline:
@@ -116,11 +153,10 @@ class RedisNode:
                 if before is not _SKIP:
                     at = (float(deadline) if self.clock is None
                           else self.clock.true_time(float(deadline)))
-                    self.effects.append(KeyEffect(at, self.name, None, "expire",
-                                                  key.decode(), before, None, None,  # type: ignore[arg-type]
-                                                  "expired"))
-            return None, None
-        return _view(value), deadline
+                    self.effects.append(_effect(at, self.name, None, "expire",
+                                                key.decode(), before, None, None, "expired"))
+            return _ABSENT
+        return (value if type(value) is bytes else _view(value)), deadline
 
     def _exec_keys(self, client: int) -> list[bytes]:
         tx = self.model.transactions.get(client)
@@ -128,8 +164,9 @@ class RedisNode:
             return []
         keys: list[bytes] = []
         for _cmd, argv in tx.queue:
-            name = argv[0].decode().upper()
-            keys.extend(self._keys(name, tuple(argv), client))
+            head = argv[0]
+            known = _HEADS.get(head) if type(head) is bytes else None
+            keys.extend(_argv_keys((known or _head(head))[1], tuple(argv)))
         return keys
 
     def _log_effects(self, start: float, request: str | None, name: str, keys: list[bytes],
@@ -144,17 +181,18 @@ class RedisNode:
         """
         now = int(local)
         ran = self.model.script_log
+        state = self._state
         for key, (v0, d0) in zip(keys, before, strict=True):
-            v1, d1 = self._state(key, now, start)
+            v1, d1 = state(key, now, start)
             if v0 is _SKIP or v1 is _SKIP or (v0 == v1 and d0 == d1):
                 if v0 is not None and request is not None and self._setter.get(key) == request:
                     self._refused(start, request, name, key, v0,
                                   None if d0 is None else d0 - local, argv, ran)
                 continue
             command = name
-            if ran:
-                inner = [c[0].decode().upper() for c in ran if len(c) > 1 and c[1] == key]
-                command = f"{name}>{inner[-1] if inner else '?'}"
+            if ran:  # named by the script's last command on this key
+                inner = next((c[0] for c in reversed(ran) if len(c) > 1 and c[1] == key), None)
+                command = f"{name}>{'?' if inner is None else inner.decode().upper()}"
             base = command.rsplit(">", 1)[-1]
             if base in _COUNTERS:
                 kind = "count"
@@ -167,8 +205,8 @@ class RedisNode:
             if kind == "set":
                 self._setter[key] = request
             ttl = None if d1 is None else d1 - local
-            self.effects.append(KeyEffect(start, self.name, request, command, key.decode(),
-                                          v0, v1, ttl, kind))  # type: ignore[arg-type]
+            self.effects.append(_effect(start, self.name, request, command, key.decode(),
+                                        v0, v1, ttl, kind))
 
     def _refused(self, start: float, request: str, name: str, key: bytes, value: object,
                  ttl: float | None, argv: tuple[object, ...],
@@ -196,32 +234,32 @@ class RedisNode:
         for key in list(ks.data):
             value, _ = self._state(key, int(local), now)
             if value is not None and value is not _SKIP:
-                self.effects.append(KeyEffect(now, self.name, None, "RESTART", key.decode(),
-                                              value, None, None, "lost"))  # type: ignore[arg-type]
+                self.effects.append(_effect(now, self.name, None, "RESTART", key.decode(),
+                                            value, None, None, "lost"))
         self._expired.clear()
 
     def execute(self, conn: Connection, argv: tuple[object, ...], on_reply: ReplyFn,
                 request: str | None = None) -> None:
         """A command has arrived from ``conn``: run it when the thread is free."""
         world = self.world
-        now = world.env.now
+        now = world.env._now
         busy = self.busy_until
         start = now if now >= busy else busy  # max(), ties resolved the same way
         head = argv[0]
-        done = start + (self.script_ms if head in _SCRIPTS else self.service_ms)
+        known = _HEADS.get(head) if type(head) is str or type(head) is bytes else None
+        name, shape, script = known or _head(head)
+        done = start + (self.script_ms if script else self.service_ms)
         self.busy_until = done
-        name = self._names.get(head) if type(head) is str else None
-        if name is None:
-            name = (head.decode() if type(head) is bytes else str(head)).upper()
-            if type(head) is str:
-                self._names[head] = name
-        keys = (self._exec_keys(conn.client_id) if name == "EXEC"
-                else self._keys(name, argv, conn.client_id))
+        if shape == _FIRST:  # the commonest: one key, argv[1]
+            keys = [_key(argv[1])] if len(argv) > 1 else None
+        else:
+            keys = None if shape == _NO_KEYS else self._keys(name, argv, conn.client_id)
         clock = self.clock
         local = start if clock is None else clock.local(start)
         if keys:
             now = int(local)
-            before = [self._state(k, now, start) for k in keys]
+            state = self._state
+            before = [state(k, now, start) for k in keys]
         outcome = self.model.execute(argv, local, conn.client_id)
         if keys:
             self._log_effects(start, request, name, keys, before, local, argv)

@@ -33,6 +33,7 @@ from models.faults import (
     RedisRestart,
     SlowStorage,
 )
+from models.frozen import quick_new
 from models.history import History, Recorder
 from models.locks import LockDesign, make_lock
 from models.locks.effect import Record, Storage
@@ -46,6 +47,8 @@ from sim.world.kernel import NORMAL, Timer, call_after, drive
 from sim.world.redis_node import RedisNode, trace_digest
 from sim.world.sentinel import Sentinel
 from sim.world.topology import ClusterNode, build_nodes, merged_log
+
+_span = quick_new(RequestSpan)  # RequestSpan(...), cheaper: one per request of every run
 
 
 @dataclass(frozen=True)
@@ -149,7 +152,7 @@ class World:
     # -- what tasks do -----------------------------------------------------------
     def record(self, task: Task, effect: Record, node: str) -> None:
         type_, f = effect.type, effect.f
-        self.recorder.record(self.env.now, task.process, type_, f, effect.value, node)
+        self.recorder.record(self.env._now, task.process, type_, f, effect.value, node)
         if type_ == "invoke":
             task.open_ops[f] = None
         else:
@@ -385,7 +388,7 @@ class World:
             monitor=monitor,
             events=next(self.env._eid),
             effects=tuple(e for n in nodes for e in n.effects),
-            requests=tuple(RequestSpan(r, n, s, e, c) for r, (n, s, e, c) in self.spans.items()),
+            requests=tuple(_span(r, n, s, e, c) for r, (n, s, e, c) in self.spans.items()),
         )
 
 
