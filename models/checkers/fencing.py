@@ -96,6 +96,22 @@ def _fenced_grants(h: History, effects: Iterable[KeyEffect], requests: Iterable[
     return out
 
 
+def _counter_lost(effects: Iterable[KeyEffect], after: float, before: float) -> KeyEffect | None:
+    """Redis losing a fence counter between two draws (a restart without persistence, a
+    failover that had not replicated it): INCR starts again, so fences regress through
+    no fault of the design's."""
+    effects = tuple(effects)
+    counters = {e.key for e in effects if e.effect == "count"}
+    return next((e for e in effects if e.effect == "lost" and e.key in counters
+                 and after <= e.time <= before), None)
+
+
+def _lost_story(e: KeyEffect) -> str:
+    return (f" Redis lost the counter {e.key} at {_ms(e.time)} ms ({e.node} restarted without "
+            "it), so INCR counted again from zero: the fences regressed with Redis's data, "
+            "not through the design's order.")
+
+
 def _drawn(d: KeyEffect | None) -> str:
     return "" if d is None else f", drawn at {_ms(d.time)} ms"
 
@@ -126,15 +142,19 @@ def check_fence_grant_order(h: History | Iterable[Op], effects: Iterable[KeyEffe
         judged += 1
         if top is not None and top[0].request != g.request and fence <= top[1]:
             a, af, a_enter, a_draw = top
+            lost = _counter_lost(effects, a_draw.time if a_draw is not None else a.start,
+                                 draw.time if draw is not None else g.start)
             story = (f"Redis granted {a.key} to {a.request} at {_ms(a.start)} ms "
                      f"(fence {af}{_drawn(a_draw)}), then to {g.request} "
                      f"at {_ms(g.start)} ms with fence {fence}{_drawn(draw)}: "
                      f"the later holder carries the "
                      f"{'same' if fence == af else 'lower'} fence, so fences do not follow "
-                     f"grants (a fence drawn before the lock was held).")
+                     + ("grants." + _lost_story(lost) if lost is not None
+                        else "grants (a fence drawn before the lock was held)."))
             return Verdict(name, False, f"{g.request} was granted after {a.request} with fence "
                            f"{fence} <= {af}", _ops(a_enter, enter), story,
-                           "fence-below-earlier-grant")
+                           "fence-counter-lost" if lost is not None
+                           else "fence-below-earlier-grant")
         if top is None or fence > top[1]:
             top = item
     return Verdict(name, True, f"{judged} fenced grants, fences rising in grant order")
@@ -203,6 +223,11 @@ def check_fenced_out_holder(h: History | Iterable[Op], effects: Iterable[KeyEffe
                  + (f"; {live[0][2]} had used fence {live[0][1]} at {_ms(live[0][0].time)} ms "
                     f"while holding its own lease" if live else "")
                  + ": the rightful holder lost its work.")
+        lost = (_counter_lost(effects, live[0][0].time, op.time) if live
+                else _counter_lost(effects, 0.0, op.time))
+        if lost is not None:
+            story += _lost_story(lost)
         return Verdict(name, False, f"{r}'s {op.f} refused though it held the lock alone",
-                       _ops(enter, op), story, "refused-sole-holder")
+                       _ops(enter, op), story,
+                       "fence-counter-lost" if lost is not None else "refused-sole-holder")
     return Verdict(name, True, f"{len(refusals)} refusals, each of a holder someone overlapped")

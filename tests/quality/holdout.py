@@ -330,19 +330,27 @@ class FreshTokenOnTimeout:
 
 
 HOLDOUT: dict[str, tuple[str, type]] = {
-    "holdout-lua-del": ("release deletes a successor's lock", LuaDel),
-    "holdout-getdel-compare": ("GET-compare-DEL in the application", GetdelThenCompare),
-    "holdout-setnx-expire": ("SETNX then PEXPIRE", SetnxThenExpire),
-    "holdout-script-no-ttl": ("no TTL", ScriptNoTtl),
-    "holdout-expire-renewal": ("renewal by bare PEXPIRE", ExpireRenewal),
-    "holdout-server-token": ("one token per process", ServerNameToken),
-    "holdout-fence-per-attempt": ("fence drawn before the lock", FencePerAttempt),
-    "holdout-psetex-resurrects": ("extend re-creates an expired key", PsetexResurrects),
-    "holdout-short-lease": ("fixed lease, no renewal", ShortLease),
-    "holdout-local-deadline": ("validity on the local clock", RenewByLocalDeadline),
-    "holdout-fresh-token": ("retry draws a new token", FreshTokenOnTimeout),
+    "holdout-lua-del": ("zoo-unconditional-del", LuaDel),
+    "holdout-getdel-compare": ("zoo-get-compare-del", GetdelThenCompare),
+    "holdout-setnx-expire": ("zoo-setnx-pexpire", SetnxThenExpire),
+    "holdout-script-no-ttl": ("zoo-no-ttl", ScriptNoTtl),
+    "holdout-expire-renewal": ("zoo-bare-pexpire", ExpireRenewal),
+    "holdout-server-token": ("zoo-shared-token", ServerNameToken),
+    "holdout-fence-per-attempt": ("zoo-fence-before", FencePerAttempt),
+    "holdout-psetex-resurrects": ("zoo-extend-recreates", PsetexResurrects),
+    "holdout-short-lease": ("zoo-fixed-lease", ShortLease),
+    "holdout-local-deadline": ("zoo-local-clock", RenewByLocalDeadline),
+    "holdout-fresh-token": ("zoo-retry-new-token", FreshTokenOnTimeout),
 }
-"""name -> (the corpus bug class it implements again, the design)."""
+"""name -> (its corpus sibling, whose bug class it implements again; the design)."""
+
+
+def expected(name: str) -> str:
+    """The property that names this design's bug class (its sibling's, from the corpus)."""
+    from models.locks.zoo import BUGGY, EXPECTED
+
+    return EXPECTED[BUGGY[HOLDOUT[name][0]][0]]
+
 
 for _name, (_cls, _design) in HOLDOUT.items():
     register(_name, _design)

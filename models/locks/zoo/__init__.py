@@ -43,10 +43,48 @@ CORRECT: dict[str, tuple[str, Callable[..., Any]]] = {
     "zoo-correct-retry": ("twin: retry keeps its token", correct.CorrectRetryLock),
 }
 
+EXPECTED: dict[str, str] = {
+    "release deletes a successor's lock (plain DEL)": "foreign-release",
+    "GET-compare-DEL in the application": "foreign-release",
+    "SETNX then PEXPIRE (two commands)": "immortal-lock",
+    "no TTL": "immortal-lock",
+    "renewal by bare PEXPIRE (no token check)": "foreign-renewal",
+    "one token per process, reused across requests": "foreign-release",
+    "fence drawn before the lock": "fence-grant-order",
+    "extend re-creates an expired key": "resurrected-lock",
+    "fixed lease, no renewal, work outlasts it": "lease-lapsed",
+    "validity judged on the local clock": "lease-lapsed",
+    "retry after a timeout draws a new token": "orphaned-lock",
+}
+"""bug class -> the property that names it: what ``check`` must report for any
+implementation of the class (the corpus's, a second one, a user's)."""
+
+BUG_CLASS_PROPERTIES = frozenset(EXPECTED.values()) | {"fenced-out-holder"}
+"""The properties that name a design's own bug; the rest (overlap, lost updates,
+liveness) are harm that a pause longer than any TTL causes to every unfenced lock."""
+
+NO_RENEWAL = frozenset({"zoo-correct", "zoo-correct-fenced", "zoo-correct-retry", "polling"})
+"""Correct designs without a renewal: they promise their lease only to work shorter
+than its TTL, so ``lease-lapsed`` under work that outlasts it is their class, not a
+false alarm (the fix is ``zoo-correct-renewed``'s watchdog)."""
+
+
+ENVIRONMENT_CAUSES = frozenset({"fence-counter-lost"})
+"""Causes that are Redis losing data (a restart without persistence took the fence
+counter), not a design's order: true findings about the deployment, never a design's
+false alarm."""
+
+
+def claims(name: str) -> frozenset[str]:
+    """The bug-class properties a correct design promises never to violate."""
+    return BUG_CLASS_PROPERTIES - ({"lease-lapsed"} if name in NO_RENEWAL else set())
+
+
 CORPUS = {**BUGGY, **CORRECT}
 
 trust(*SCRIPTS, expiry.BARE_PEXPIRE, expiry.SET_IF_MINE)
 for _name, (_cls, _factory) in CORPUS.items():
     register(_name, _factory)
 
-__all__ = ["BUGGY", "CORPUS", "CORRECT"]
+__all__ = ["BUGGY", "BUG_CLASS_PROPERTIES", "ENVIRONMENT_CAUSES", "CORPUS", "CORRECT", "EXPECTED", "NO_RENEWAL",
+           "claims"]

@@ -138,7 +138,7 @@ class LocalClockValidity:
     aioredlock#46 are the same "valid by my clock" belief.
     """
 
-    ttl_ms: int = 5000
+    ttl_ms: int = 2000  # node-redlock leases are short; a wait or a jump eats them
     poll_ms: float = 100.0
     margin_ms: float = 500.0
     name: str = "zoo-local-clock"
