@@ -9,8 +9,9 @@ inside one ``execute`` call, so it is atomic at one instant by construction.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from types import MappingProxyType
 
 from models.frozen import quick_init
 from models.redis import hashes, keys, lists, pubsub, strings, transactions
@@ -93,15 +94,17 @@ def command_table(dialect: Dialect) -> dict[bytes, Command]:
     return out
 
 
-_TABLES: dict[bool, dict[bytes, Command]] = {}
+_TABLES: dict[bool, Mapping[bytes, Command]] = {}
 
 
-def _shared_table(dialect: Dialect) -> dict[bytes, Command]:
-    """``command_table``, built once per dialect and shared read-only by every
-    model: a run builds a fresh model, and the table cost a tenth of its setup."""
+def _shared_table(dialect: Dialect) -> Mapping[bytes, Command]:
+    """``command_table``, built once per dialect and shared by every model: a run
+    builds a fresh model, and the table cost a tenth of its setup. Read-only for
+    real (a mapping proxy): a variant model (a test's mutant) replaces its own
+    ``commands`` with a copy and can never change every other model's."""
     table_ = _TABLES.get(dialect.modern)
     if table_ is None:
-        table_ = _TABLES[dialect.modern] = command_table(dialect)
+        table_ = _TABLES[dialect.modern] = MappingProxyType(command_table(dialect))
     return table_
 
 
@@ -118,7 +121,7 @@ class RedisModel:
         self.ks = Keyspace()
         self.pubsub = pubsub.PubSub()
         self._scripts: ScriptEngine | None = None  # taken from the pool on first use
-        self.commands = _shared_table(self.dialect)  # read-only
+        self.commands: Mapping[bytes, Command] = _shared_table(self.dialect)
         self.client = 0
         self.in_script = False
         # None, or a list that collects every command a script runs (MONITOR's

@@ -37,7 +37,7 @@ class PxIgnored(RedisModel):
                 i += 1
             return strings.cmd_set(m, out)
 
-        self.commands[b"set"] = Command("set", cmd_set, -3)
+        self.commands = {**self.commands, b"set": Command("set", cmd_set, -3)}
 
 
 class ScriptNotAtomic(RedisModel):
@@ -60,7 +60,7 @@ class IncrDropsTtl(RedisModel):
                 m.ks.persist(argv[1])
             return reply
 
-        self.commands[b"incr"] = Command("incr", cmd_incr, 2)
+        self.commands = {**self.commands, b"incr": Command("incr", cmd_incr, 2)}
 
 
 class DelCountsAll(RedisModel):
@@ -73,7 +73,7 @@ class DelCountsAll(RedisModel):
             cmd_del(m, argv)
             return len(argv) - 1
 
-        self.commands[b"del"] = Command("del", bad_del, -2)
+        self.commands = {**self.commands, b"del": Command("del", bad_del, -2)}
 
 
 class PublishToLateSubscribers(RedisModel):
@@ -86,7 +86,7 @@ class PublishToLateSubscribers(RedisModel):
         def bad_publish(m, argv):
             return publish(m, argv) + 1
 
-        self.commands[b"publish"] = Command("publish", bad_publish, 3)
+        self.commands = {**self.commands, b"publish": Command("publish", bad_publish, 3)}
 
 
 class ExecIgnoresWatch(RedisModel):
@@ -126,7 +126,7 @@ class SetnxAlwaysSets(RedisModel):
             m.touch(argv[1])
             return 1
 
-        self.commands[b"setnx"] = Command("setnx", bad_setnx, 3)
+        self.commands = {**self.commands, b"setnx": Command("setnx", bad_setnx, 3)}
 
 
 class ClientIdsByFirstUse(RedisModel):
