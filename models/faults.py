@@ -341,6 +341,8 @@ def _restart_parse(nums: list[float], node: str) -> Fault | None:
 
 def _restart_story(f: RedisRestart) -> str:
     down = f", unreachable for {f.down_ms:g} ms" if f.down_ms else ""
+    if f.node != "redis":  # a node of several: its persistence decides what it keeps
+        return f"{f.node} restarts (it keeps what its persistence kept){down}"
     return f"redis restarts empty (every key lost){down}"
 
 

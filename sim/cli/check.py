@@ -99,7 +99,12 @@ def cmd_check(args: argparse.Namespace) -> int:
         args.lock = args.lock or "seed"
         args.params = params
         return cmd_exhaustive(args)
-    template = swarm_template(args.scenario, args.lock, params)
+    from sim.cli.topology import topology_changes
+    from sim.search.explore import SWARM
+
+    # the Redis nodes every schedule runs on (drawn Redis faults hit them)
+    changes = topology_changes(args, SWARM)
+    template = swarm_template(args.scenario, args.lock, params, changes)
     args.lock = template.lock
     strategy = args.strategy or "swarm"
     kinds = [k.strip() for k in args.faults.split(",") if k.strip()] if args.faults else []
@@ -214,7 +219,8 @@ def lock_params(specs: list[str] | None) -> dict[str, Any]:
     return params
 
 
-def swarm_template(path: str | None, lock: str | None, params: dict[str, Any]) -> Scenario:
+def swarm_template(path: str | None, lock: str | None, params: dict[str, Any],
+                   topology: dict[str, Any] | None = None) -> Scenario:
     """The world swarm schedules are drawn onto: ``SWARM``, then the ``--scenario``
     file's fields (its ``requests``: the most a schedule draws; its arrivals and seed
     are the schedule's own), then ``--lock`` and ``--lock-param``. Judged once, here:
@@ -237,6 +243,8 @@ def swarm_template(path: str | None, lock: str | None, params: dict[str, Any]) -
             raise UsageError(f"{where}: lock_params must be an object")
         data["lock_params"] = {**data["lock_params"], **params}
         where = "--lock-param"
+    for name, value in (topology or {}).items():  # --redis and its settings
+        data[name] = value.to_dict() if hasattr(value, "to_dict") else value
     requests = data.get("requests")
     if data.get("load") == "scheduled" and isinstance(requests, int) and 0 <= requests <= 10**4:
         data["arrivals_ms"] = [0.0] * requests  # each schedule draws its own
@@ -376,6 +384,9 @@ def add_parser(sub: Any) -> None:
                          help="swarm: uniform random fault mixes (default); pct: random "
                          "request priorities steering latencies, a few priority-change "
                          "points and 1-2 faults placed inside protocol windows")
+    from sim.cli.topology import add_topology_options
+
+    add_topology_options(check_p)
     check_p.add_argument("--graph", metavar="FILE",
                          help="--exhaustive: write the explored graph (GraphML, or .json)")
     check_p.add_argument("--faults", default=None,

@@ -110,8 +110,28 @@ def plan(job: Job) -> Scenario:
     if job.strategy == "pct":
         from sim.search.pct import schedule as pct_schedule
 
-        return pct_schedule(job.lock, job.kinds, job.seed, job.index, job.template)
-    return schedule(job.lock, job.kinds, job.seed, job.index, job.template)
+        drawn = pct_schedule(job.lock, job.kinds, job.seed, job.index, job.template)
+    else:
+        drawn = schedule(job.lock, job.kinds, job.seed, job.index, job.template)
+    return onto_nodes(drawn, seed_text(job.strategy, job.kinds, job.seed, job.index))
+
+
+def onto_nodes(scenario: Scenario, seeded: str) -> Scenario:
+    """A schedule drawn for one Redis, placed on the template's several nodes.
+
+    A fault drawn on ``redis`` strikes one node; half the clock faults move
+    from an app server to a node (Redis's own clock, which its TTLs follow).
+    The draws come from a source of their own, so a one-node schedule is untouched."""
+    if scenario.topology == "single":
+        return scenario
+    names = scenario.redis_topology().names
+    rng = swarm_source(seeded + ":nodes")
+    faults: list[Fault] = []
+    for f in scenario.faults:
+        if f.node == "redis" or (f.kind == "clock" and rng.random() < 0.5):
+            f = replace(f, node=names[rng.randint(0, len(names) - 1)])
+        faults.append(f)
+    return scenario.with_(faults=tuple(faults))
 
 
 @dataclass(frozen=True, slots=True)

@@ -327,8 +327,13 @@ class World:
                 assert_never(fault)
 
     def _crash(self, node: str, fault: Crash) -> None:
-        self._event("crash", node, None)
         redis = self.nodes.get(node)
+        if redis is not None and redis.busy_until > self.env.now + 1e-9:
+            # the node has already run, at later times, what it queued while paused or
+            # busy: the crash lands once that is done, so its log stays in time order
+            self.at(redis.busy_until, self._crash, node, fault)
+            return
+        self._event("crash", node, None)
         if isinstance(redis, ClusterNode):  # down, then back with what its disk kept
             redis.crash(fault.restart_after_ms)
             return

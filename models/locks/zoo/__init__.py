@@ -86,5 +86,13 @@ trust(*SCRIPTS, expiry.BARE_PEXPIRE, expiry.SET_IF_MINE)
 for _name, (_cls, _factory) in CORPUS.items():
     register(_name, _factory)
 
-__all__ = ["BUGGY", "BUG_CLASS_PROPERTIES", "ENVIRONMENT_CAUSES", "CORPUS", "CORRECT", "EXPECTED", "NO_RENEWAL",
-           "claims"]
+__all__ = [
+    "BUGGY",
+    "BUG_CLASS_PROPERTIES",
+    "CORPUS",
+    "CORRECT",
+    "ENVIRONMENT_CAUSES",
+    "EXPECTED",
+    "NO_RENEWAL",
+    "claims",
+]
