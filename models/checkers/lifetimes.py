@@ -55,7 +55,10 @@ def _group(h: History, known: frozenset[str]) -> dict[str, list[Op]]:
 
 
 def _asking(ops: list[Op], span: RequestSpan | None, end: float) -> list[tuple[float, float]]:
-    """When the request was asking for the lock: its acquire ops, else start..first enter."""
+    """When the request was asking for the lock: its acquire ops, else start..first enter.
+
+    An acquire that ended ``info`` (its process crashed, its outcome unknown) may have
+    left commands in flight: Redis runs them later, and they were still asking."""
     windows: list[tuple[float, float]] = []
     opened: float | None = None
     for op in ops:
@@ -64,7 +67,7 @@ def _asking(ops: list[Op], span: RequestSpan | None, end: float) -> list[tuple[f
         if op.type == "invoke":
             opened = op.time
         elif opened is not None:
-            windows.append((opened, op.time))
+            windows.append((opened, end if op.type == "info" else op.time))
             opened = None
     if opened is not None:
         windows.append((opened, end))

@@ -18,7 +18,17 @@ from dataclasses import dataclass
 
 from models.locks.effect import TIMED_OUT, Call, Cancel, Program, Record, Sleep, Spawn, Token
 from models.locks.held import Held
-from models.locks.zoo._base import CHECKED_PEXPIRE, as_int, checked_release, poll_set, renew_every
+from models.locks.zoo._base import CHECKED_PEXPIRE, checked_release, poll_set, renew_every
+
+
+def _draw_fence(counter: str) -> Program:
+    """INCR until Redis answers a number: a lost reply is no fence (as_int would say 0,
+    below every fence drawn before: found by check as fence-grant-order). A second
+    INCR only skips a number, which keeps fences rising."""
+    while True:
+        reply = yield Call(("INCR", counter))
+        if isinstance(reply, int) and not isinstance(reply, bool):
+            return reply
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,7 +49,7 @@ class CorrectLock:
         token = yield Token()
         yield Record("invoke", "acquire", key)
         yield from poll_set(key, token, self.ttl_ms, self.poll_ms)
-        fence = as_int((yield Call(("INCR", f"fence:{key}")))) if self.fenced else None
+        fence = (yield from _draw_fence(f"fence:{key}")) if self.fenced else None
         dog = None
         if self.renew:
             dog = yield Spawn("watchdog", renew_every(key, token, self.ttl_ms, self.ttl_ms / 3,
