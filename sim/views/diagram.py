@@ -27,18 +27,21 @@ from models.history import NEMESIS, History, Op, format_ms
 from models.leases import Lease, LogEntry, leases
 
 BAR_KINDS = ("lease", "wait", "cs", "fault")
-POINT_KINDS = ("read", "write", "refused", "release", "extend", "outcome", "event")
+POINT_KINDS = ("read", "write", "refused", "release", "extend", "outcome", "event", "foreign")
 COLORS = {
     "lease": "#9ecae1", "lease-expired": "#fdae6b", "wait": "#d9d9d9", "cs": "#3182bd",
     "fault": "#fb6a4a", "read": "#31a354", "write": "#756bb1", "refused": "#de2d26",
     "release": "#636363", "extend": "#08519c", "outcome": "#636363", "event": "#636363",
+    "foreign": "#a50f15",
 }
 TEXT_MARK = {"lease": "=", "wait": ".", "cs": "#", "fault": "~", "read": "r", "write": "w",
-             "refused": "X", "release": "v", "extend": "+", "outcome": "|", "event": "*"}
+             "refused": "X", "release": "v", "extend": "+", "outcome": "|", "event": "*",
+             "foreign": "F"}
 LEGEND = (("lease", "lease as Redis saw it (SET NX to expiry/DEL)"),
           ("wait", "waiting for the lock"), ("cs", "critical section (enter to leave)"),
           ("fault", "fault on that node"), ("read", "read"), ("write", "write"),
-          ("refused", "refused (fence / release 0)"), ("extend", "lease extended"))
+          ("refused", "refused (fence / release 0)"), ("extend", "lease extended"),
+          ("foreign", "Redis ran its command on another request's live lock"))
 CHAR_W = 6.6  # px per character at font-size 11 monospace
 _FAULT_ENDS = {"pause": "resume", "partition": "heal", "crash": "restart"}
 
@@ -98,6 +101,28 @@ def _owner_lane(lease: Lease, owners: dict[str, str]) -> str:
         if token in lease.owner:
             return process
     return "redis"
+
+
+def foreign_marks(effects: Iterable[Any], lanes: set[str]) -> list[Mark]:
+    """Redis's own evidence, on the lane of the request that sent it: a command that
+    deleted, overwrote or re-timed a live lock key another request had set (the
+    ground-truth log's view of foreign-release and foreign-renewal)."""
+    setter: dict[tuple[str, str, bytes], str | None] = {}
+    out: list[Mark] = []
+    for e in effects:
+        if not e.key.startswith("lock:"):
+            continue
+        owner = setter.get((e.node, e.key, e.before)) if e.before is not None else None
+        if (e.effect in ("del", "set", "expire") and e.request is not None
+                and owner is not None and owner != e.request and e.request in lanes):
+            verb = {"del": "deleted", "set": "overwrote", "expire": "re-timed"}[e.effect]
+            out.append(Mark(e.request, "foreign", e.time, e.time,
+                            f"{e.command} {verb} {owner}'s lock",
+                            f"{e.command} on {e.key} at {format_ms(e.time)} ms: {verb} the "
+                            f"lease {owner} set", True))
+        if e.effect == "set" and e.after is not None:
+            setter[(e.node, e.key, e.after)] = e.request
+    return out
 
 
 def marks(history: History, lease_list: Iterable[Lease],
@@ -321,13 +346,15 @@ class Diagram:
     @classmethod
     def build(cls, history: History, redis_log: Iterable[LogEntry] = (),
               verdicts: Iterable[Verdict] = (), title: str = "",
-              redis_version: tuple[int, ...] = (7, 0)) -> Diagram:
+              redis_version: tuple[int, ...] = (7, 0),
+              effects: Iterable[Any] = ()) -> Diagram:
         """From a history, Redis's command log and the verdicts to explain."""
         verdicts = list(verdicts)
         keys = {str(o.value) for o in history.filter(f="acquire", type="invoke")}
         flushes = [o.time for o in history.filter(process=NEMESIS, f="crash", node="redis")]
         lease_list = leases(redis_log, keys, history.end_time, redis_version, flushes)
         lanes, items = marks(history, lease_list, verdicts)
+        items.extend(foreign_marks(effects, {la.name for la in lanes}))
         story = "\n".join(v.story or v.summary for v in verdicts if v.valid is False)
         lo = min([history.start_time] + [m.start for m in items])
         hi = max([history.end_time, lo + 1.0] + [m.end for m in items])
@@ -337,7 +364,8 @@ class Diagram:
     def from_run(cls, result: Any, verdicts: Iterable[Verdict] = (), title: str = "") -> Diagram:
         """From a ``RunResult`` (its history, ``redis_log`` and scenario's Redis version)."""
         version = tuple(getattr(result.scenario, "redis_version", (7, 0)))
-        return cls.build(result.history, result.redis_log, verdicts, title, version)
+        return cls.build(result.history, result.redis_log, verdicts, title, version,
+                         getattr(result, "effects", ()))
 
     # -- layout shared by every rendering ---------------------------------------
     def layout(self, x0: float, x1: float, char_w: float,
@@ -431,7 +459,7 @@ class Diagram:
                     band[c] = "!"
             lines.append(f"{'overlap'[:name_w]:<{name_w}}|{''.join(band)}|")
         legend = ("= lease  -E lease expired  . wait  # inside  ~ fault  r read  w write  "
-                  "X refused  + extended  ! two inside  * witness")
+                  "X refused  + extended  F on another's lock  ! two inside  * witness")
         lines.extend(_wrap(legend, width))
         if self.story:
             for line in self.story.splitlines():

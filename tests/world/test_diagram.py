@@ -108,3 +108,26 @@ def test_a_history_without_redis_log_still_draws() -> None:
     diagram = Diagram.build(History(rec.history().ops))
     ET.fromstring(diagram.svg())
     assert "inside" in diagram.text(40) or "#" in diagram.text(40)
+
+
+def test_a_foreign_renewal_is_drawn_on_the_lane_that_sent_it() -> None:
+    """The picture shows the cause: Redis's own log puts an F on the renewer's lane."""
+    import models.locks.zoo  # noqa: F401
+    from models.checkers import check_all
+    from models.faults import parse_fault
+    from models.scenario import Scenario
+    from sim.world import run
+
+    sc = Scenario(servers=2, requests=2, vus=2, load="scheduled", arrivals_ms=(0.0, 100.0),
+                  lock="zoo-bare-pexpire", stock=10, seed=1, horizon_ms=30_000.0,
+                  faults=tuple(parse_fault(f) for f in (
+                      "slow-storage:0:12000:2000:storage", "delay:0:9000:6000@renewal")))
+    result = run(sc)
+    verdicts = [v for v in check_all(result.history, ["foreign-renewal"], truth=result)]
+    assert verdicts[0].valid is False
+    picture = Diagram.from_run(result, verdicts, title="zoo-bare-pexpire: foreign-renewal")
+    foreign = [m for m in picture.marks if m.kind == "foreign"]
+    assert foreign and all(m.witness for m in foreign)
+    assert foreign[0].lane == "app1/req0" and "re-timed app2/req1's lock" in foreign[0].label
+    assert "F:EVAL>PEXPIRE re-timed" in picture.text(120)
+    assert 'class="foreign witness"' in picture.svg()
