@@ -67,7 +67,7 @@ def _asking(ops: list[Op], span: RequestSpan | None, end: float) -> list[tuple[f
         if op.type == "invoke":
             opened = op.time
         elif opened is not None:
-            windows.append((opened, end if op.type == "info" else op.time))
+            windows.append((opened, math.inf if op.type == "info" else op.time))
             opened = None
     if opened is not None:
         windows.append((opened, end))
