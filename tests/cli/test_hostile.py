@@ -175,3 +175,38 @@ def test_options_that_mean_nothing_here_are_refused(tmp_path: Path) -> None:
         code, _, err = run_cli(argv)
         assert code == 2, (argv, err)
         assert len(err.strip().splitlines()) == 1, (argv, err)
+
+
+TEXT_DOORS = {
+    # the doors of this round: topologies, design parameters, strategies, handlers, triggers
+    "--redis": st.sampled_from(["redlock:0", "redlock:-1", "redlock:x", "sentinel:99",
+                                "replicas:", "single:2", "", "redlock:3:3"]),
+    "--persistence": st.sampled_from(["rdb:0", "rdb:-5", "rdb:nan", "aof", "", "rdb:"]),
+    "--restart-delay": HOSTILE_NUMBERS,
+    "--lock-param": st.sampled_from(["ttl_ms=-1", "ttl_ms=nan", "ttl_ms", "=5", "ttl_ms=1e400",
+                                     "poll_ms=[1]", "nope=1", "ttl_ms={}"]),
+    "--handler": st.sampled_from(["nosuch", "nosuch:fn", "os:system", ":", "examples:",
+                                  "examples.coupon_handler:nope", "sim.cli.main:main"]),
+    "--fault": st.builds(lambda head, body, trig: f"{head}:{body}{trig}",
+                         st.sampled_from(["pause", "crash", "lost-reply", "slow-storage",
+                                          "redis-restart", "partition", "clock", "delay"]),
+                         st.sampled_from(["0:100", "nan:1", "-1:5", "0:1e400", "1:2:3:4:5",
+                                          "0:100:redis9", "0:100:app1/redis2", "", "0"]),
+                         st.sampled_from(["", "@cmd=0", "@lease=0", "@lease=1.5", "@bogus",
+                                          "@cmd=2", "@renewal", "@write", "@"])),
+}
+
+
+@SETTINGS
+@given(data=st.data())
+def test_a_hostile_value_at_this_rounds_doors(tmp_path_factory: Any, data: st.DataObject) -> None:
+    """``run`` and ``check`` take each new option's nonsense in one line: exit 2 (or a run)."""
+    folder = tmp_path_factory.mktemp("door")
+    flag = data.draw(st.sampled_from(sorted(TEXT_DOORS)))
+    value = data.draw(TEXT_DOORS[flag])
+    if data.draw(st.booleans()) and flag != "--fault":
+        argv = ["check", "--schedules", "3", "--workers", "1", "--out", str(folder / "out"),
+                flag, value]
+    else:
+        argv = ["run", "--users", "3", "--vus", "2", "--json", flag, value]
+    judge(argv, folder)
