@@ -19,6 +19,7 @@ to the primary (``redis`` or ``redis1``).
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -73,7 +74,18 @@ class Topology:
 
 def parse_topology(spec: str, persistence: str = "none", restart_delay_ms: float = 0.0,
                    clocks: tuple[tuple[str, float, float], ...] = ()) -> Topology:
-    """Build the topology ``spec`` names; TopologyError (one line) when it cannot be built."""
+    """Build the topology ``spec`` names; TopologyError (one line) when it cannot be built.
+
+    Every scenario validates its own, so each shape is parsed once (values that
+    cannot be hashed, from a hostile file, are parsed every time and refused there)."""
+    try:
+        return _cached(spec, persistence, restart_delay_ms, clocks)
+    except TypeError:  # unhashable: not a shape worth remembering
+        return _parse_topology(spec, persistence, restart_delay_ms, clocks)
+
+
+def _parse_topology(spec: str, persistence: str = "none", restart_delay_ms: float = 0.0,
+                    clocks: tuple[tuple[str, float, float], ...] = ()) -> Topology:
     try:
         policy = Persistence.parse(persistence)
     except PersistenceError as exc:
@@ -113,3 +125,6 @@ def parse_topology(spec: str, persistence: str = "none", restart_delay_ms: float
         NodeSpec(name, "replica" if replicated and i else "master", policy,
                  float(restart_delay_ms), *offsets[name])
         for i, name in enumerate(names)))
+
+
+_cached = functools.lru_cache(maxsize=256)(_parse_topology)

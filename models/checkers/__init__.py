@@ -313,8 +313,17 @@ def check_all(history: History | Iterable[Op], names: Iterable[str] | None = Non
         raise ValueError(f"parameters for unknown checker(s) {', '.join(map(repr, bad))}; "
                          f"valid: {', '.join(CHECKERS)}")
     h = _history(history)
-    return Verdicts(CHECKERS[n](h, truth=truth, **params.get(n, {})) if n in GROUND_TRUTH
-                    else CHECKERS[n](h, **params.get(n, {})) for n in chosen)
+    done: dict[str, Verdict] = {}
+    for n in chosen:
+        if n == "belief-exclusion" and "mutual-exclusion" in chosen and not params.get(n):
+            continue  # the same judgement under its Redlock name: derived below, once
+        done[n] = (CHECKERS[n](h, truth=truth, **params.get(n, {})) if n in GROUND_TRUTH
+                   else CHECKERS[n](h, **params.get(n, {})))
+    if "belief-exclusion" in chosen and "belief-exclusion" not in done:
+        v = done.get("mutual-exclusion") or check_mutual_exclusion(h)
+        done["belief-exclusion"] = Verdict("belief-exclusion", v.valid, v.summary, v.witness,
+                                           v.story, cause=v.cause)
+    return Verdicts(done[n] for n in chosen)
 
 
 
