@@ -13,9 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-import json
 import os
-import signal
 import socket
 import sys
 import time
@@ -189,18 +187,9 @@ class _Store:
 
 def main(argv: list[str]) -> int:
     """``python -m sim.aio.real_worker FD CONFIG_JSON``: serve until the coordinator goes."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    fd, config = int(argv[0]), json.loads(argv[1])
-    channel = socket.socket(fileno=fd)
+    from sim.real.worker import serve_main
 
-    async def serve() -> None:
-        await HandlerWorker(config, channel).serve()
-
-    try:
-        asyncio.run(serve())
-    except (ConnectionError, BrokenPipeError):
-        return 1
-    return 0
+    return serve_main(argv, HandlerWorker)
 
 
 if __name__ == "__main__":

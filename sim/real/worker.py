@@ -436,20 +436,26 @@ def _plain(value: object) -> object:
     return repr(value)
 
 
-def main(argv: list[str]) -> int:
-    """``python -m sim.driver FD CONFIG_JSON``: serve until the coordinator goes away."""
+def serve_main(argv: list[str], make: Callable[[dict[str, Any], socket.socket], Any]) -> int:
+    """A worker process's entry: ``FD CONFIG_JSON``; serve ``make(config, channel)``
+    until the coordinator goes away. Both real workers (designs, handlers) start so."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the coordinator's to handle
     fd, config = int(argv[0]), json.loads(argv[1])
     channel = socket.socket(fileno=fd)
 
     async def serve() -> None:
-        await Worker(config, channel).serve()
+        await make(config, channel).serve()
 
     try:
         asyncio.run(serve())
     except (ConnectionError, BrokenPipeError):
         return 1
     return 0
+
+
+def main(argv: list[str]) -> int:
+    """``python -m sim.real.worker FD CONFIG_JSON``: serve until the coordinator goes away."""
+    return serve_main(argv, Worker)
 
 
 if __name__ == "__main__":
