@@ -97,7 +97,7 @@ def _drive(gen: Generator[Any, Any, Any], sent: list[Any], process: str,
 def programs_alone(scenario: Any, repeats: int = 3) -> dict[str, Any]:
     """Seconds to run the scenario's programs and record their history, best of
     ``repeats``, with the ops count checked against the real run's."""
-    from sim.world.world import World, _fewer_collections
+    from sim.world.world import World, fewer_collections
 
     transcripts, requests, result = capture(scenario)
     by_order = [p for p in transcripts if p.count("/") == 1]  # requests; children have two
@@ -106,7 +106,7 @@ def programs_alone(scenario: Any, repeats: int = 3) -> dict[str, Any]:
     ops = 0
     for _ in range(max(1, repeats)):
         recorder = Recorder()
-        with _fewer_collections():  # the garbage collector's regime of a real run
+        with fewer_collections():  # the garbage collector's regime of a real run
             started = time.perf_counter()
             for n, process in enumerate(by_order):
                 user, session = requests[f"#{n}"]
@@ -134,7 +134,7 @@ def _events_once(events: int, pending: int) -> float:
     import simpy
 
     from sim.world.kernel import call_after, drive
-    from sim.world.world import _fewer_collections
+    from sim.world.world import fewer_collections
 
     env = simpy.Environment()
     finished = env.event()
@@ -151,7 +151,7 @@ def _events_once(events: int, pending: int) -> float:
 
     for _ in range(pending):
         call_after(env, draw(), tick)
-    with _fewer_collections():
+    with fewer_collections():
         started = time.perf_counter()
         drive(env, finished)
         return time.perf_counter() - started

@@ -150,12 +150,13 @@ def _op_from_json(line: str, lineno: int) -> Op:
 class History:
     """An immutable sequence of ops with its invoke/completion pairing (computed once)."""
 
-    __slots__ = ("_by_f", "_by_index", "_events", "_ops", "_pairs")
+    __slots__ = ("_by_f", "_by_index", "_events", "_events_by_f", "_ops", "_pairs")
 
     def __init__(self, ops: Iterable[Op] = ()) -> None:
         self._ops: tuple[Op, ...] = tuple(ops)
         self._pairs: tuple[Pair, ...] | None = None
         self._events: tuple[Op, ...] | None = None
+        self._events_by_f: dict[str, tuple[Op, ...]] | None = None  # events("crash"), once
         self._by_index: dict[int, Pair] | None = None
         self._by_f: dict[str, tuple[Pair, ...]] | None = None  # pairs("issue"), built once
 
@@ -253,7 +254,14 @@ class History:
         if self._events is None:
             self._pair_up()
         assert self._events is not None
-        return self._events if f is None else tuple(o for o in self._events if o.f == f)
+        if f is None:
+            return self._events
+        if self._events_by_f is None:
+            by_f: dict[str, list[Op]] = {}
+            for o in self._events:
+                by_f.setdefault(o.f, []).append(o)
+            self._events_by_f = {k: tuple(v) for k, v in by_f.items()}
+        return self._events_by_f.get(f, ())
 
     def pair_of(self, op: Op) -> Pair | None:
         """The pair an invoke or completion belongs to (None for events)."""

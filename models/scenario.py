@@ -8,16 +8,27 @@ fault-free run lands on the report's table 7.1 (see the README).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
+import operator
 import typing
-from dataclasses import asdict, dataclass, field, fields, replace
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from models.dist import Dist
 from models.faults import Fault, fault_from_dict, fault_to_dict
 from models.priorities import check as check_priorities
 from models.topology import Topology, TopologyError, parse_topology
-from models.validation import ValueProblem, at_least, at_most, check_fields, positive
+from models.validation import (
+    Checker,
+    ValueProblem,
+    at_least,
+    at_most,
+    check_fields,
+    field_checkers,
+    positive,
+)
 
 
 class ScenarioError(ValueError):
@@ -48,15 +59,25 @@ TOPOLOGY_FIELDS = ("topology", "persistence", "restart_delay_ms", "redis_clocks"
 
 
 def _check_fault(i: int, fault: object) -> None:
-    name = f"faults: item {i} ({getattr(fault, 'kind', '?')})"
-    try:
-        check_fields(fault)
-    except ValueProblem as exc:
-        raise ValueProblem(f"{name}: {exc}") from None
-    for f in dataclasses.fields(fault):  # type: ignore[arg-type]
-        value = getattr(fault, f.name)
-        if f.name.endswith("_ms") and f.name != "offset_ms" and value is not None and value < 0:
-            raise ValueProblem(f"{name}: {f.name} must not be negative, not {value:g}")
+    def where() -> str:
+        return f"faults: item {i} ({getattr(fault, 'kind', '?')})"
+
+    cls: type = type(fault)
+    if not dataclasses.is_dataclass(cls):
+        raise ValueProblem(f"{where()}: not a fault but {cls.__name__}")
+    for fname, checker, duration in _fault_fields(cls):
+        value = getattr(fault, fname)
+        problem = checker(value, False)
+        if problem:
+            raise ValueProblem(f"{where()}: {fname}: {problem}")
+        if duration and value is not None and value < 0:
+            raise ValueProblem(f"{where()}: {fname} must not be negative, not {value:g}")
+
+
+@functools.cache
+def _fault_fields(cls: type) -> tuple[tuple[str, Checker, bool], ...]:
+    """Each field's type check, and whether it is a duration (``*_ms`` but an offset)."""
+    return tuple((n, c, n.endswith("_ms") and n != "offset_ms") for n, c in field_checkers(cls))
 
 
 def _check_design(lock: str, params: tuple[tuple[str, Any], ...]) -> None:
@@ -91,6 +112,30 @@ def _check_design(lock: str, params: tuple[tuple[str, Any], ...]) -> None:
 
 
 _GOOD_DESIGNS: set[object] = set()
+PER_SCHEDULE = ("faults", "seed", "requests", "vus", "arrivals_ms", "choices", "priorities",
+                "priority_changes_ms")
+"""The fields a search draws anew for every schedule of one template (swarm, PCT,
+exhaustive choices): ``validate`` checks them every time and the rest once per shape."""
+_GOOD_SHAPES: dict[tuple[int, ...], tuple[Any, ...]] = {}  # ids -> the values (kept alive)
+
+
+def _shape_of(scenario: Scenario) -> tuple[Any, ...]:
+    return _shape_getter()(scenario)  # type: ignore[no-any-return]
+
+
+@functools.cache
+def _shape_getter() -> Callable[[Any], Any]:
+    return operator.attrgetter(*(f.name for f in fields(Scenario) if f.name not in PER_SCHEDULE))
+
+
+@functools.cache
+def _field_names() -> frozenset[str]:
+    return frozenset(f.name for f in fields(Scenario))
+
+
+@functools.cache
+def _schedule_checkers() -> tuple[tuple[str, Checker], ...]:
+    return tuple((n, c) for n, c in field_checkers(Scenario) if n in PER_SCHEDULE)
 _UNSTEERED = ("priorities", "priority_changes_ms")
 """PCT steering fields (``models.priorities``): written only when set."""
 
@@ -219,7 +264,15 @@ class Scenario:
         ])
 
     def with_(self, **changes: Any) -> Scenario:
-        return replace(self, **changes)
+        """``dataclasses.replace`` without its field-by-field frozen ``__init__`` (hot in
+        searches): the other fields stay the very same objects, which ``validate`` knows."""
+        unknown = changes.keys() - _field_names()
+        if unknown:
+            raise TypeError(f"Scenario has no field(s) {', '.join(sorted(unknown))}")
+        new = object.__new__(Scenario)
+        new.__dict__.update(self.__dict__)
+        new.__dict__.update(changes)
+        return new
 
     @property
     def lock_kwargs(self) -> dict[str, Any]:
@@ -230,7 +283,69 @@ class Scenario:
 
         Types first (a file may say ``"servers": "2"``), then ranges, then
         combinations; the lock and its parameters are built once to be checked.
+        A scenario whose other fields are the very objects of one validated before
+        (``with_`` keeps them: a search draws thousands of schedules on one template)
+        has only its ``PER_SCHEDULE`` fields checked again.
         """
+        values = _shape_of(self)
+        ids = tuple(map(id, values))
+        if _GOOD_SHAPES.get(ids) is not None:  # the very objects validated before (held)
+            return self._validate_schedule()
+        self._validate_all()
+        try:
+            hash(values)  # immutable all through: nothing can change them after the check
+        except TypeError:
+            return self
+        if len(_GOOD_SHAPES) > 256:
+            _GOOD_SHAPES.clear()
+        _GOOD_SHAPES[ids] = values
+        return self
+
+    def _validate_schedule(self) -> Scenario:
+        """The checks that read a ``PER_SCHEDULE`` field (the rest held for this shape)."""
+        try:
+            for name, checker in _schedule_checkers():
+                problem = checker(getattr(self, name), False)
+                if problem:
+                    raise ValueProblem(f"{name}: {problem}")
+            for name in PER_SCHEDULE:
+                if name in MINIMUM:
+                    at_least(name, getattr(self, name), MINIMUM[name])
+                if name in MAXIMUM:
+                    at_most(name, getattr(self, name), MAXIMUM[name])
+            self._check_steering()
+            for i, fault in enumerate(self.faults):
+                _check_fault(i, fault)
+        except ValueProblem as exc:
+            raise ScenarioError(str(exc)) from None
+        self._check_arrivals()
+        self._check_fault_nodes(self.redis_topology())
+        return self
+
+    def _check_steering(self) -> None:
+        for i, choice in enumerate(self.choices):
+            if not 0 <= choice <= 1000:
+                raise ValueProblem(f"choices: item {i} must be 0..1000, not {choice}")
+        steering = check_priorities(self.priorities, self.priority_changes_ms)
+        if steering:
+            raise ValueProblem(steering)
+
+    def _check_arrivals(self) -> None:
+        if self.load == "scheduled" and len(self.arrivals_ms) != self.requests:
+            raise ScenarioError("a scheduled load needs one arrival time per request")
+        if any(t < 0 for t in self.arrivals_ms):
+            raise ScenarioError("arrival times must not be negative")
+
+    def _check_fault_nodes(self, topology: Topology) -> None:
+        apps = {f"app{i + 1}" for i in range(self.servers)}
+        names = apps | {"holder", "storage", *topology.names}
+        if topology.kind != "single":  # one app server's link to one node: "app1/redis3"
+            names |= {f"{a}/{n}" for a in apps for n in topology.names}
+        for fault in self.faults:
+            if fault.node not in names:
+                raise ScenarioError(f"fault on unknown node {fault.node!r}: {fault}")
+
+    def _validate_all(self) -> None:
         try:
             check_fields(self)
             for name, low in MINIMUM.items():
@@ -238,12 +353,7 @@ class Scenario:
             for name, high in MAXIMUM.items():
                 at_most(name, getattr(self, name), high)
             positive("horizon_ms", self.horizon_ms)
-            for i, choice in enumerate(self.choices):
-                if not 0 <= choice <= 1000:
-                    raise ValueProblem(f"choices: item {i} must be 0..1000, not {choice}")
-            steering = check_priorities(self.priorities, self.priority_changes_ms)
-            if steering:
-                raise ValueProblem(steering)
+            self._check_steering()
             if self.redis_version[0] not in (6, 7) or self.redis_version[1] < 0:
                 raise ValueProblem(f"redis_version must be 6.x or 7.x, not {self.redis_version}")
             for name in ("think", "client_latency", "redis_latency", "storage_latency",
@@ -259,20 +369,11 @@ class Scenario:
         if self.load not in ("closed", "open", "scheduled"):
             raise ScenarioError(
                 f"load must be 'closed', 'open' or 'scheduled', not {self.load!r}")
-        if self.load == "scheduled" and len(self.arrivals_ms) != self.requests:
-            raise ScenarioError("a scheduled load needs one arrival time per request")
-        if any(t < 0 for t in self.arrivals_ms):
-            raise ScenarioError("arrival times must not be negative")
+        self._check_arrivals()
         if self.load == "open" and self.rate_rps <= 0:
             raise ScenarioError("rate_rps must be positive for an open load")
         topology = self.redis_topology()
-        apps = {f"app{i + 1}" for i in range(self.servers)}
-        names = apps | {"holder", "storage", *topology.names}
-        if topology.kind != "single":  # one app server's link to one node: "app1/redis3"
-            names |= {f"{a}/{n}" for a in apps for n in topology.names}
-        for fault in self.faults:
-            if fault.node not in names:
-                raise ScenarioError(f"fault on unknown node {fault.node!r}: {fault}")
+        self._check_fault_nodes(topology)
         self._check_lock()
         wanted = getattr(_design(self.lock, self.lock_params), "nodes", None)
         if isinstance(wanted, tuple):
@@ -281,7 +382,6 @@ class Scenario:
                 raise ScenarioError(f"lock {self.lock!r} needs Redis node(s) "
                                     f"{', '.join(missing)}, which topology {self.topology!r} "
                                     f"does not have (nodes: {', '.join(topology.names)})")
-        return self
 
     def redis_topology(self) -> Topology:
         """The Redis nodes this scenario runs; ScenarioError when they cannot be built."""

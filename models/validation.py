@@ -37,14 +37,14 @@ def check_fields(obj: Any, loose: bool = False) -> None:
     ``loose`` lets an integral float stand for an int (lock parameters).
     """
     cls: type = type(obj)
-    for name, checker in _field_checkers(cls):
+    for name, checker in field_checkers(cls):
         problem = checker(getattr(obj, name), loose)
         if problem:
             raise ValueProblem(f"{name}: {problem}")
 
 
 @functools.cache
-def _field_checkers(cls: type) -> tuple[tuple[str, Checker], ...]:
+def field_checkers(cls: type) -> tuple[tuple[str, Checker], ...]:
     hints = typing.get_type_hints(cls)
     return tuple((f.name, _checker(hints.get(f.name, Any))) for f in dataclasses.fields(cls))
 
@@ -95,8 +95,15 @@ def _checker(hint: Any) -> Checker:
         return simple[hint]
     origin = typing.get_origin(hint)
     if origin in (typing.Union, types.UnionType):
-        options = tuple(_checker(o) for o in typing.get_args(hint))
         label = _name(hint)
+        classes = typing.get_args(hint)
+        if all(isinstance(c, type) and c not in simple for c in classes):
+            def one_of(value: Any, loose: bool) -> str | None:  # one isinstance, not N
+                if isinstance(value, classes):
+                    return None
+                return f"expected {label}, got {_show(value)}"
+            return one_of
+        options = tuple(_checker(o) for o in classes)
 
         def union(value: Any, loose: bool) -> str | None:
             if any(o(value, loose) is None for o in options):

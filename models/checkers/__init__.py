@@ -19,6 +19,7 @@ the registry and ``Verdicts``, the composed judgement of one history.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -98,8 +99,17 @@ def _no_evidence(name: str) -> Verdict:
     return Verdict(name, None, "no Redis log for this run (no evidence)")
 
 
-def _lock_effects(truth: Truth, prefix: str) -> list[KeyEffect]:
-    return [e for e in truth.effects if e.key.startswith(prefix)]
+_LOCK_EFFECTS: list[tuple[object, str, tuple[KeyEffect, ...]]] = []  # the last run's, once
+
+
+def _lock_effects(truth: Truth, prefix: str) -> tuple[KeyEffect, ...]:
+    """The log's effects on lock keys: one tuple per run, read by several judges."""
+    effects = truth.effects
+    if _LOCK_EFFECTS and _LOCK_EFFECTS[0][0] is effects and _LOCK_EFFECTS[0][1] == prefix:
+        return _LOCK_EFFECTS[0][2]
+    out = tuple(e for e in effects if e.key.startswith(prefix))
+    _LOCK_EFFECTS[:] = [(effects, prefix, out)]
+    return out
 
 
 def _foreign_release(_h: History, truth: Truth | None = None,
@@ -293,6 +303,13 @@ CHECKERS: dict[str, Checker] = {
 }
 
 
+@functools.lru_cache(maxsize=64)
+def _plan(chosen: tuple[str, ...]) -> tuple[tuple[str, Checker, bool], ...]:
+    """Each chosen checker with whether it reads Redis's log (a search asks the same list
+    for every schedule)."""
+    return tuple((n, CHECKERS[n], n in GROUND_TRUTH) for n in chosen)
+
+
 def check_all(history: History | Iterable[Op], names: Iterable[str] | None = None,
               params: Mapping[str, Mapping[str, Any]] | None = None,
               truth: Truth | None = None) -> Verdicts:
@@ -302,7 +319,7 @@ def check_all(history: History | Iterable[Op], names: Iterable[str] | None = Non
     ``{"no-lost-wakeup": {"bound_ms": 500}}``. ``truth`` is Redis's own log (pass
     the ``RunResult``); without it the ground-truth checkers say None, no evidence.
     """
-    chosen = list(CHECKERS) if names is None else list(names)
+    chosen = tuple(CHECKERS) if names is None else tuple(names)
     unknown = [n for n in chosen if n not in CHECKERS]
     if unknown:
         raise ValueError(f"unknown checker{'s' if len(unknown) > 1 else ''} "
@@ -314,11 +331,14 @@ def check_all(history: History | Iterable[Op], names: Iterable[str] | None = Non
                          f"valid: {', '.join(CHECKERS)}")
     h = _history(history)
     done: dict[str, Verdict] = {}
-    for n in chosen:
-        if n == "belief-exclusion" and "mutual-exclusion" in chosen and not params.get(n):
+    for n, fn, grounded in _plan(chosen):
+        given = params.get(n)
+        if given:
+            done[n] = fn(h, truth=truth, **given) if grounded else fn(h, **given)
+        elif n == "belief-exclusion" and "mutual-exclusion" in chosen:
             continue  # the same judgement under its Redlock name: derived below, once
-        done[n] = (CHECKERS[n](h, truth=truth, **params.get(n, {})) if n in GROUND_TRUTH
-                   else CHECKERS[n](h, **params.get(n, {})))
+        else:
+            done[n] = fn(h, truth=truth) if grounded else fn(h)
     if "belief-exclusion" in chosen and "belief-exclusion" not in done:
         v = done.get("mutual-exclusion") or check_mutual_exclusion(h)
         done["belief-exclusion"] = Verdict("belief-exclusion", v.valid, v.summary, v.witness,

@@ -366,7 +366,7 @@ class World:
             self._schedule_faults()
         self.load.start()
         self.at(self.scenario.horizon_ms, self.finish)
-        with _fewer_collections():
+        with fewer_collections():
             drive(self.env, self.finished)
         nodes = list(self.nodes.values())
         for redis in nodes:
@@ -398,7 +398,7 @@ class World:
 
 
 @contextmanager
-def _fewer_collections(gen0: int = 50_000) -> Iterator[None]:
+def fewer_collections(gen0: int = 50_000) -> Iterator[None]:
     """Collect young objects less often while a run allocates its hundreds of
     thousands of ops and timers (most live until the run ends: each young
     collection would only promote them; ~10% of the report scenario's time)."""

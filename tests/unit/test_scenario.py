@@ -80,3 +80,28 @@ def test_any_json_is_a_scenario_or_one_clear_error(data: dict) -> None:
 
 def test_the_scenario_reference_is_generated_from_the_type() -> None:
     assert (ROOT / "docs" / "scenario.md").read_text() == Scenario.reference()
+
+
+def test_a_derived_scenario_is_still_validated_in_every_field() -> None:
+    """validate() remembers a template's shape, never a derived scenario's bad value."""
+    import pytest
+
+    from models.faults import Pause
+    from models.scenario import Scenario, ScenarioError
+
+    base = Scenario(servers=2, requests=4, vus=4).validate()
+    assert base.with_(seed=7, faults=(Pause(10.0, 5.0, "app1"),)).validate().seed == 7
+    bad = [
+        base.with_(servers="2"),  # a field of the shape, changed
+        base.with_(seed=True),  # a per-schedule field of the wrong type
+        base.with_(requests=-1),
+        base.with_(faults=(Pause(-1.0, 5.0, "app1"),)),
+        base.with_(faults=(Pause(1.0, 5.0, "app9"),)),
+        base.with_(load="scheduled", arrivals_ms=(0.0,)),
+    ]
+    for scenario in bad:
+        with pytest.raises(ScenarioError):
+            scenario.validate()
+    with pytest.raises(TypeError):
+        base.with_(no_such_field=1)
+    assert base.with_(seed=3) == Scenario(servers=2, requests=4, vus=4, seed=3)
