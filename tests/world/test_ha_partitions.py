@@ -235,3 +235,42 @@ def test_the_new_faults_replay_byte_for_byte():
     assert run(scenario).trace_hash == run(scenario).trace_hash
     again = Scenario.from_dict(scenario.to_dict())
     assert again == scenario and run(again).trace_hash == run(scenario).trace_hash
+
+
+# -- the command line --------------------------------------------------------------------------
+@pytest.mark.parametrize(("argv", "said"), [
+    (["--fault", "failover:3000"], "failover fault needs a sentinel:N topology"),
+    (["--redis", "replicas:2", "--fault", "failover:3000"], "needs a sentinel:N"),
+    (["--fault", "lag:0:100:50"], "lag fault needs a replicas:N"),
+    (["--redis", "sentinel:2", "--fault", "failover:3000:redis2"], "failover:AT"),
+    (["--redis", "sentinel:2", "--fault", "partition:0:100:app1/app2"], "unknown target"),
+    (["--redis", "sentinel:2", "--fault", "pause:0:100:redis1/sentinel"], "unknown target"),
+    (["--redis", "replicas:2", "--fault", "partition:0:100:redis1/sentinel"], "unknown node"),
+    (["--min-replicas", "1"], "--min-replicas needs"),
+    (["--redis", "sentinel:2", "--min-replicas", "-1"], "must not be negative"),
+    (["--redis", "sentinel:2", "--min-replicas-max-lag", "nan"], "--min-replicas-max-lag"),
+    (["--client-library", "jedis"], "unknown 'jedis'"),
+])
+def test_bad_ha_options_are_one_line_and_exit_2(argv, said, capsys):
+    from sim.cli.main import main
+
+    assert main(["run", "--users", "4", "--vus", "2", *argv]) == 2
+    err = capsys.readouterr().err.strip()
+    assert said in err and len(err.splitlines()) == 1
+
+
+def test_run_takes_the_ha_options_into_the_scenario(capsys):
+    import json
+
+    from sim.cli.main import main
+
+    argv = ["run", "--redis", "sentinel:2", "--down-after", "500", "--users", "4", "--vus",
+            "2", "--min-replicas", "1", "--min-replicas-max-lag", "2", "--client-library",
+            "ioredis", "--fault", "failover:3000", "--fault", "lag:0:500:100:redis2",
+            "--fault", "partition:0:100:redis1/sentinel", "--json"]
+    assert main(argv) in (0, 1)
+    out = json.loads(capsys.readouterr().out)
+    sc = out["scenario"]
+    assert (sc["min_replicas_to_write"], sc["min_replicas_max_lag_s"], sc["client_library"]) \
+        == (1, 2.0, "ioredis")
+    assert [f["kind"] for f in sc["faults"]] == ["failover", "lag", "partition"]
