@@ -274,3 +274,14 @@ def test_run_takes_the_ha_options_into_the_scenario(capsys):
     assert (sc["min_replicas_to_write"], sc["min_replicas_max_lag_s"], sc["client_library"]) \
         == (1, 2.0, "ioredis")
     assert [f["kind"] for f in sc["faults"]] == ["failover", "lag", "partition"]
+
+
+def test_check_explores_the_ha_kinds_and_refuses_them_without_replicas(capsys):
+    from sim.cli.main import main
+
+    assert main(["check", "--faults", "failover,pause", "--schedules", "5"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "--faults failover needs --redis sentinel:N" in err and len(err.splitlines()) == 1
+    argv = ["check", "--redis", "sentinel:2", "--down-after", "500", "--lock", "polling",
+            "--faults", "failover,lag,partition", "--schedules", "20", "--json"]
+    assert main(argv) in (0, 1)
