@@ -622,6 +622,8 @@ _LINK_KINDS = ("delay", "partition")  # what one link between two ends can suffe
 
 
 def _targets(k: FaultKind) -> str:
+    if k.ha == "sentinel":
+        return "redis: whichever node is master when it strikes"
     words = {"app": "app1..", "holder": "holder", "redis": "redis (redis1.. with several nodes)",
              "storage": "storage"}
     shown = [words[t] for t in k.targets]
