@@ -237,7 +237,34 @@ class RedisRestart:
     kind: str = "redis-restart"
 
 
-Fault = Pause | Crash | Delay | Partition | Clock | LostReply | SlowStorage | RedisRestart
+@dataclass(frozen=True, slots=True)
+class Failover:
+    """Sentinel topologies: whichever node is master at ``at_ms`` dies, and Sentinel
+    promotes a replica after ``down_after_ms``; the old master comes back (as a
+    replica, its unreplicated writes gone) ``restart_after_ms`` later (None: never).
+
+    ``node`` is always ``redis``: the master is resolved when it strikes."""
+
+    at_ms: float
+    restart_after_ms: float | None = None
+    node: str = "redis"
+    kind: str = "failover"
+
+
+@dataclass(frozen=True, slots=True)
+class Lag:
+    """A replica lag spike: every write the master replicates to ``node`` (``redis``:
+    every replica) in the window arrives ``extra_ms`` later, and so do its acks."""
+
+    at_ms: float
+    duration_ms: float
+    extra_ms: float
+    node: str = "redis"
+    kind: str = "lag"
+
+
+Fault = (Pause | Crash | Delay | Partition | Clock | LostReply | SlowStorage | RedisRestart
+         | Failover | Lag)
 
 
 class FaultError(ValueError):
@@ -287,6 +314,10 @@ class FaultKind:
     """What it may strike: ``holder``, ``redis``, ``storage``, ``app`` (app1, app2, ...)."""
     doc: str = ""
     """One line for ``locksim list`` when the type's docstring is not the whole story."""
+    ha: str = ""
+    """Only for topologies with replicas (``replicas``: replicas:N or sentinel:N;
+    ``sentinel``: sentinel:N). Such kinds are left out of ``DEFAULT_KINDS``, so the
+    default swarms (and their schedule ids) stay what they were."""
 
     @property
     def swarm_seed_name(self) -> str:
@@ -344,6 +375,29 @@ def _restart_story(f: RedisRestart) -> str:
     if f.node != "redis":  # a node of several: its persistence decides what it keeps
         return f"{f.node} restarts (it keeps what its persistence kept){down}"
     return f"redis restarts empty (every key lost){down}"
+
+
+def _failover_parse(nums: list[float], node: str) -> Fault | None:
+    if len(nums) not in (1, 2) or node not in ("holder", "redis"):
+        return None
+    return Failover(nums[0], nums[1] if len(nums) == 2 else None)
+
+
+def _failover_story(f: Failover) -> str:
+    back = (f", the old master is back {f.restart_after_ms:g} ms later"
+            if f.restart_after_ms is not None else "")
+    return f"the master dies and Sentinel promotes a replica{back}"
+
+
+def _lag_parse(nums: list[float], node: str) -> Fault | None:
+    if len(nums) != 3:
+        return None
+    return Lag(nums[0], nums[1], nums[2], "redis" if node == "holder" else node)
+
+
+def _lag_story(f: Lag) -> str:
+    who = "every replica" if f.node == "redis" else f.node
+    return f"replication to {who} lags {f.extra_ms:g} ms more for {f.duration_ms:g} ms"
 
 
 def _slow_storage_swarm(at: float, rng: Uniform, node: str) -> Fault:
@@ -487,6 +541,25 @@ FAULTS: dict[str, FaultKind] = {k.name: k for k in (
         lambda at, rng, node: RedisRestart(at, _r(rng.uniform(0.0, 2000.0))),
         lambda st, at, node: st.builds(RedisRestart, at, st.integers(0, 2000).map(float)),
         durations=("down_ms",), targets=("redis",)),
+    FaultKind(
+        "failover", Failover, "failover:AT[:RESTART_AFTER]", _failover_parse,
+        _failover_story, ("crash", "restart", "failover"),
+        lambda at, rng, node: Failover(
+            at, None if rng.uniform(0.0, 1.0) < 0.5 else _r(rng.uniform(100.0, 3000.0))),
+        lambda st, at, node: st.builds(
+            Failover, at, st.one_of(st.none(), st.integers(1, 3000).map(float))),
+        durations=("restart_after_ms",), targets=("redis",), ha="sentinel",
+        doc="sentinel:N only: the master dies at AT and Sentinel promotes a replica "
+            "(RESTART_AFTER: the old master returns, demoted)."),
+    FaultKind(
+        "lag", Lag, "lag:AT:DURATION:EXTRA[:NODE]", _lag_parse, _lag_story, ("lag",),
+        lambda at, rng, node: Lag(at, _r(rng.uniform(100.0, 6000.0)),
+                                  _r(rng.uniform(10.0, 3000.0))),
+        lambda st, at, node: st.builds(Lag, at, st.integers(1, 6000).map(float),
+                                       st.integers(1, 3000).map(float)),
+        durations=("duration_ms",), targets=("redis",), ha="replicas",
+        doc="replicas:N, sentinel:N: a replica lag spike; NODE a replica (default redis: "
+            "every replica)."),
 )}
 
 
@@ -508,8 +581,11 @@ DRAWS: dict[str, FaultKind] = {k.name: k for k in (
 )}
 """Names ``--faults`` and the strategies accept that draw faults of other kinds."""
 
-DEFAULT_KINDS: tuple[str, ...] = (*FAULTS, *DRAWS)
-"""What ``check`` explores when ``--faults`` is not given: every kind, and the draws."""
+DEFAULT_KINDS: tuple[str, ...] = (*(k for k in FAULTS if not FAULTS[k].ha), *DRAWS)
+"""What ``check`` explores when ``--faults`` is not given: every kind that needs no
+replicas, and the draws (``failover`` and ``lag`` are asked for by name)."""
+HA_KINDS: tuple[str, ...] = tuple(k for k in FAULTS if FAULTS[k].ha)
+"""Kinds that need a topology with replicas (``FaultKind.ha``)."""
 
 ALIASES: dict[str, str] = {a: k.name for k in FAULTS.values() for a in k.aliases}
 KNOWN_NAMES: tuple[str, ...] = (*FAULTS, *DRAWS, *ALIASES)
@@ -535,19 +611,25 @@ def kind_of(fault: Fault) -> FaultKind:
 
 # -- validation, the CLI grammar, JSON -------------------------------------------------------
 
-_NODE = re.compile(r"(holder|storage|redis(?:[1-9][0-9]*)?|app[1-9][0-9]*(?:/redis[1-9][0-9]*)?)")
+_NODE = re.compile(r"(holder|storage|sentinel|redis(?:[1-9][0-9]*)?"
+                   r"|(?:app|redis)[1-9][0-9]*/(?:redis[1-9][0-9]*|sentinel)|app[1-9][0-9]*)")
 _APP = re.compile(r"app[1-9][0-9]*")
 _REDIS = re.compile(r"redis(?:[1-9][0-9]*)?")
-_LINK = re.compile(r"app[1-9][0-9]*/redis[1-9][0-9]*")
-_LINK_KINDS = ("delay", "partition")  # what one app server's link to one node can suffer
+_LINK = re.compile(r"(?:app|redis)[1-9][0-9]*/(?:redis[1-9][0-9]*|sentinel)|sentinel")
+"""One link between two ends (``app1/redis3``, ``redis1/redis2``, ``redis1/sentinel``,
+``app2/sentinel``), or ``sentinel``: every Sentinel cut from everyone."""
+_LINK_KINDS = ("delay", "partition")  # what one link between two ends can suffer
 
 
 def _targets(k: FaultKind) -> str:
+    if k.ha == "sentinel":
+        return "redis: whichever node is master when it strikes"
     words = {"app": "app1..", "holder": "holder", "redis": "redis (redis1.. with several nodes)",
              "storage": "storage"}
     shown = [words[t] for t in k.targets]
     if k.name in _LINK_KINDS:
-        shown.append("app1/redis2 (one link)")
+        shown.append("app1/redis2, redis1/redis2, redis1/sentinel, app1/sentinel (one link), "
+                      "sentinel")
     return ", ".join(shown)
 
 
@@ -575,7 +657,7 @@ def validate(fault: Fault) -> Fault:
                 raise FaultError(f"{k.name} fault: {f.name} must not be negative, not {value:g}")
     node = fault.node
     if (not isinstance(node, str) or not _NODE.fullmatch(node)
-            or not _allowed(k, node)):
+            or not _allowed(k, node) or (k.ha == "sentinel" and node != "redis")):
         raise FaultError(f"{k.name} fault: unknown target {node!r} ({_targets(k)})")
     trigger = getattr(fault, "trigger", None)
     if trigger is not None:
@@ -610,9 +692,11 @@ def parse_fault(spec: str) -> Fault:
     """Read a CLI spec: ``pause:AT:DURATION[:NODE]``, ``crash:AT[:RESTART_AFTER][:NODE]``,
     ``delay:AT:DURATION:EXTRA[:NODE]``, ``partition:AT:DURATION[:NODE]``,
     ``clock:AT:OFFSET[:DRIFT][:NODE]``, ``lost-reply:AT[:NODE]``,
-    ``slow-storage:AT:DURATION:EXTRA[:NODE]``, ``redis-restart:AT[:DOWN]``; times in ms,
-    NODE app1.., redis, storage or holder. ``@TRIGGER`` at the end makes it wait for a
-    protocol event (``crash:0@cmd=1``, ``pause:0:3000@lease=0.1``, ``@renewal``, ...)."""
+    ``slow-storage:AT:DURATION:EXTRA[:NODE]``, ``redis-restart:AT[:DOWN]``,
+    ``failover:AT[:RESTART_AFTER]``, ``lag:AT:DURATION:EXTRA[:NODE]``; times in ms,
+    NODE app1.., redis, storage, holder, or one link (``redis1/sentinel``). ``@TRIGGER``
+    at the end makes it wait for a protocol event (``crash:0@cmd=1``,
+    ``pause:0:3000@lease=0.1``, ``@renewal``, ...)."""
     body, at_sign, trigger_text = spec.partition("@")
     head, *rest = body.split(":")
     k = FAULTS.get(ALIASES.get(head, head))

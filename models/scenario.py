@@ -16,10 +16,11 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+from models.client_library import CLIENT_LIBRARIES
 from models.dist import Dist
-from models.faults import Fault, fault_from_dict, fault_to_dict
+from models.faults import Fault, fault_from_dict, fault_to_dict, kind_of
 from models.priorities import check as check_priorities
-from models.topology import Topology, TopologyError, parse_topology
+from models.topology import Topology, TopologyError, fault_targets, parse_topology
 from models.validation import (
     Checker,
     ValueProblem,
@@ -45,7 +46,8 @@ REPLICA_LAG = Dist("uniform", 0.1, 1.0)
 MINIMUM = {
     "servers": 1, "requests": 0, "vus": 1, "first_user": 0, "repeat_users": 1, "stock": 0,
     "redis_service_ms": 0, "script_service_ms": 0, "callback_cpu_ms": 0, "handler_cpu_ms": 0,
-    "seed": 0, "restart_delay_ms": 0, "down_after_ms": 0,
+    "seed": 0, "restart_delay_ms": 0, "down_after_ms": 0, "min_replicas_to_write": 0,
+    "min_replicas_max_lag_s": 0,
 }
 # The largest: past these a run would take days or exhaust memory, which is never
 # what the user meant (a typo, or a unit mixed up).
@@ -54,7 +56,8 @@ MAXIMUM = {"servers": 1000, "requests": 10_000_000, "vus": 1_000_000, "horizon_m
 
 
 TOPOLOGY_FIELDS = ("topology", "persistence", "restart_delay_ms", "redis_clocks", "replica_lag",
-                   "down_after_ms")
+                   "down_after_ms", "min_replicas_to_write", "min_replicas_max_lag_s",
+                   "client_library")
 """Fields of the multi-node world (issue 15); left out of JSON while at their defaults."""
 
 
@@ -232,6 +235,16 @@ class Scenario:
         REPLICA_LAG, 'replicas:N, sentinel:N: master -> replica delay of each replicated write')
     down_after_ms: float = about(
         30_000.0, "sentinel:N: Sentinel's down-after-milliseconds before it fails over")
+    min_replicas_to_write: int = about(
+        0, "replicas:N, sentinel:N: every master's min-replicas-to-write; a write with fewer "
+        "good replicas gets NOREPLICAS (0: off)")
+    min_replicas_max_lag_s: float = about(
+        10.0, "min-replicas-max-lag: a replica is good while its last report (every second) "
+        "is at most this many seconds old")
+    client_library: str = about(
+        "redis-py", "what a client does when its connection breaks: redis-py (reconnect, "
+        "resubscribe, never resend) or ioredis (also resends unanswered commands), bare "
+        "(reconnect only)")
     extra: tuple[tuple[str, Any], ...] = about(
         (), 'reserved; kept for files written by older versions')
 
@@ -337,12 +350,14 @@ class Scenario:
             raise ScenarioError("arrival times must not be negative")
 
     def _check_fault_nodes(self, topology: Topology) -> None:
-        apps = {f"app{i + 1}" for i in range(self.servers)}
-        names = apps | {"holder", "storage", *topology.names}
-        if topology.kind != "single":  # one app server's link to one node: "app1/redis3"
-            names |= {f"{a}/{n}" for a in apps for n in topology.names}
+        names = fault_targets(topology, self.servers)
         for fault in self.faults:
-            if fault.node not in names:
+            need = kind_of(fault).ha
+            if need and not topology.has(need):
+                shape = "sentinel:N" if need == "sentinel" else "replicas:N or sentinel:N"
+                raise ScenarioError(f"a {fault.kind} fault needs a {shape} topology, "
+                                    f"not {self.topology!r} (--redis {shape})")
+            if fault.node not in names and not (need and fault.node == "redis"):
                 raise ScenarioError(f"fault on unknown node {fault.node!r}: {fault}")
 
     def _validate_all(self) -> None:
@@ -374,6 +389,12 @@ class Scenario:
             raise ScenarioError("rate_rps must be positive for an open load")
         topology = self.redis_topology()
         self._check_fault_nodes(topology)
+        if self.min_replicas_to_write and not topology.has("replicas"):
+            raise ScenarioError("min_replicas_to_write needs replicas:N or sentinel:N, "
+                                f"not {self.topology!r}")
+        if self.client_library not in CLIENT_LIBRARIES:
+            raise ScenarioError(f"unknown client_library {self.client_library!r}; known: "
+                                f"{', '.join(CLIENT_LIBRARIES)}")
         self._check_lock()
         wanted = getattr(_design(self.lock, self.lock_params), "nodes", None)
         if isinstance(wanted, tuple):

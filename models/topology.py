@@ -71,6 +71,27 @@ class Topology:
     def masters(self) -> tuple[str, ...]:
         return tuple(n.name for n in self.nodes if n.role == "master")
 
+    def has(self, feature: str) -> bool:
+        """``replicas``: it replicates (replicas:N, sentinel:N); ``sentinel``: it fails over."""
+        if feature == "sentinel":
+            return self.kind == "sentinel"
+        return self.kind in ("replicas", "sentinel")
+
+
+def fault_targets(topology: Topology, servers: int) -> frozenset[str]:
+    """Every end and link a fault may name: app servers, ``holder``, ``storage``, the
+    nodes; with several nodes one app server's link to a node (``app1/redis3``), one
+    link between two nodes (``redis1/redis2``), and with Sentinel its links
+    (``redis1/sentinel``, ``app1/sentinel``) and ``sentinel`` itself."""
+    apps = {f"app{i + 1}" for i in range(servers)}
+    names = apps | {"holder", "storage", *topology.names}
+    if topology.kind != "single":
+        names |= {f"{a}/{n}" for a in apps for n in topology.names}
+        names |= {f"{n}/{m}" for n in topology.names for m in topology.names if n != m}
+    if topology.kind == "sentinel":
+        names |= {f"{n}/sentinel" for n in (*apps, *topology.names)} | {"sentinel"}
+    return frozenset(names)
+
 
 def parse_topology(spec: str, persistence: str = "none", restart_delay_ms: float = 0.0,
                    clocks: tuple[tuple[str, float, float], ...] = ()) -> Topology:

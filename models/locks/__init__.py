@@ -34,7 +34,7 @@ from models.redis.scripting import trust
 # engine that ran them can serve the next run (models/redis/scripting.py).
 trust(seed.RELEASE_SCRIPT, seed.WATCHDOG_SCRIPT, polling.RELEASE_SCRIPT,
       blpop.UNLOCK_SCRIPT, blpop.EXTEND_SCRIPT, redisson.ACQUIRE_SCRIPT,
-      redisson.RENEW_SCRIPT, redisson.UNLOCK_SCRIPT, lua_atomic.ISSUE_SCRIPT,
+      redisson.RENEW_SCRIPT, redisson.UNLOCK_SCRIPT, redisson.UNDO_SCRIPT, lua_atomic.ISSUE_SCRIPT,
       redlock.RELEASE_SCRIPT)
 
 

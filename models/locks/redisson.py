@@ -13,8 +13,12 @@ message or a silent expiry therefore costs at most one PTTL. With no
 default 30 000 ms, here the report's 5000 ms for comparison) and a watchdog
 renews it every ``ttl_ms / 3`` while the field exists, silently stopping when
 it is gone. Unlock: an idempotency latch per unlock request, then
-``HINCRBY -1``; at zero ``DEL`` and ``PUBLISH 0``. Single-server mode: no
-``WAIT`` for replicas.
+``HINCRBY -1``; at zero ``DEL`` and ``PUBLISH 0``. Single-server mode (the
+default, ``wait_replicas=0``): no ``WAIT`` for replicas. Replicated mode
+(``wait_replicas=N``): after taking the lock it sends ``WAIT N
+wait_timeout_ms``, and when fewer replicas acknowledged (Redisson's "none of
+slaves were synced") it undoes the lock (deletes its own hash) and tries
+again, so a holder's lock is on a replica before it enters.
 """
 
 from __future__ import annotations
@@ -57,6 +61,10 @@ UNLOCK_SCRIPT = (
     "else redis.call('del', KEYS[1]); redis.call('publish', KEYS[2], ARGV[1]); "
     "redis.call('set', KEYS[3], 1, 'px', ARGV[4]); return 1; end;"
 )
+UNDO_SCRIPT = (
+    "if (redis.call('hexists', KEYS[1], ARGV[1]) == 1) then "
+    "return redis.call('del', KEYS[1]); end; return 0;"
+)
 UNLOCK_MESSAGE = 0
 
 
@@ -70,10 +78,16 @@ class RedissonLock:
 
     ttl_ms: int = 5000
     watchdog: bool = True  # False: lock(leaseTime=ttl_ms), no renewal
+    wait_replicas: int = 0  # replicated mode: WAIT for this many replicas after locking
+    wait_timeout_ms: int = 1000  # WAIT's timeout (Redisson's retryInterval, 1500 ms default)
 
     def __post_init__(self) -> None:
         """A nonsense parameter is refused here, not turned into a misleading verdict."""
         positive("ttl_ms", self.ttl_ms)
+        if isinstance(self.wait_replicas, bool) or not isinstance(self.wait_replicas, int) \
+                or self.wait_replicas < 0:
+            raise ValueError(f"wait_replicas must be an integer >= 0, not {self.wait_replicas!r}")
+        positive("wait_timeout_ms", self.wait_timeout_ms)
 
     @property
     def name(self) -> str:
@@ -96,6 +110,17 @@ class RedissonLock:
         field = yield Token()
         channel = channel_name(key)
         yield Record("invoke", "acquire", key)
+        yield from self._take(key, field, channel)
+        while self.wait_replicas and not (yield from self._synced(key, field)):
+            yield from self._take(key, field, channel)  # undone: the lock() again
+        renewal = None
+        if self.watchdog:
+            renewal = yield Spawn("watchdog", self.renew(key, field))
+        yield Record("ok", "acquire", (field, None, self.ttl_ms))
+        return Held(key, field, None, renewal)
+
+    def _take(self, key: str, field: str, channel: str) -> Program:
+        """Try, then subscribe and wait for unlock messages (bounded by PTTL) until taken."""
         ttl = yield from self._try(key, field)
         if ttl is not None:
             yield Subscribe(channel)
@@ -111,11 +136,14 @@ class RedissonLock:
                 else:
                     yield Record("ok", "wait")
             yield Unsubscribe(channel)
-        renewal = None
-        if self.watchdog:
-            renewal = yield Spawn("watchdog", self.renew(key, field))
-        yield Record("ok", "acquire", (field, None, self.ttl_ms))
-        return Held(key, field, None, renewal)
+
+    def _synced(self, key: str, field: str) -> Program:
+        """Replicated mode: WAIT for the replicas; too few acknowledged: undo, say False."""
+        acked = yield Call(("WAIT", self.wait_replicas, self.wait_timeout_ms))
+        if isinstance(acked, int) and not isinstance(acked, bool) and acked >= self.wait_replicas:
+            return True
+        yield Call(("EVAL", UNDO_SCRIPT, 1, key, field))  # "none of slaves were synced"
+        return False
 
     def renew(self, key: str, field: str) -> Program:
         """The watchdog: every ttl/3, ``PEXPIRE`` while the field exists; 0 drops it silently."""

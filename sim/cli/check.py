@@ -73,6 +73,19 @@ def validate_args(args: argparse.Namespace) -> None:
         raise UsageError(f"--graph must end in .graphml or .json, not {Path(args.graph).name!r}")
 
 
+def refuse_unbuilt_kinds(kinds: list[str], template: Any) -> None:
+    """UsageError for a kind the template's topology cannot take (``failover``, ``lag``)."""
+    from models.faults import kind as fault_kind
+
+    topology = template.redis_topology()
+    for name in kinds:
+        need = fault_kind(name).ha
+        if need and not topology.has(need):
+            shape = "sentinel:N" if need == "sentinel" else "replicas:N or sentinel:N"
+            raise UsageError(f"--faults {name} needs --redis {shape}, "
+                             f"not {template.topology!r}")
+
+
 def cmd_check(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.progress import Progress
@@ -112,6 +125,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     if unknown:
         raise UsageError(
             f"unknown fault kind {', '.join(unknown)}; known: {', '.join(FAULT_KINDS)}")
+    refuse_unbuilt_kinds(kinds, template)
     if args.schedules < 1:
         raise UsageError("--schedules must be at least 1")
     properties = property_names(args.properties)

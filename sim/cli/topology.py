@@ -1,8 +1,10 @@
 """The Redis topology options every command that runs a scenario shares.
 
-``--redis single|redlock:N|replicas:N|sentinel:N``, ``--persistence`` and
-``--restart-delay`` become scenario fields (``topology``, ``persistence``,
-``restart_delay_ms``); a topology that cannot be built is one error line.
+``--redis single|redlock:N|replicas:N|sentinel:N``, ``--persistence``,
+``--restart-delay``, ``--min-replicas``, ``--min-replicas-max-lag`` and
+``--client-library`` become scenario fields (``topology``, ``persistence``,
+``restart_delay_ms``, ``min_replicas_to_write``, ``min_replicas_max_lag_s``,
+``client_library``); a topology that cannot be built is one error line.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from models.client_library import CLIENT_LIBRARIES
 from models.dist import Dist
 from models.topology import TOPOLOGIES, TopologyError, parse_topology
 from sim.cli.common import UsageError
@@ -29,6 +32,15 @@ def add_topology_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--replica-lag", metavar="DIST",
                    help="replicas:N, sentinel:N: delay of each replicated write, e.g. "
                    "uniform:0.1:1.0 (the default)")
+    p.add_argument("--min-replicas", type=int, metavar="N",
+                   help="replicas:N, sentinel:N: every master's min-replicas-to-write: it "
+                   "answers writes with NOREPLICAS while fewer replicas are good (default 0: off)")
+    p.add_argument("--min-replicas-max-lag", type=float, metavar="S",
+                   help="min-replicas-max-lag: a replica is good while its last report is at "
+                   "most S seconds old (default 10)")
+    p.add_argument("--client-library", metavar="NAME",
+                   help=f"what clients do when a connection breaks: {', '.join(CLIENT_LIBRARIES)}"
+                   " (default redis-py; ioredis resends unanswered commands)")
 
 
 def topology_changes(args: argparse.Namespace, base: Any) -> dict[str, Any]:
@@ -49,6 +61,25 @@ def topology_changes(args: argparse.Namespace, base: Any) -> dict[str, Any]:
             changes["replica_lag"] = Dist.parse(args.replica_lag)
         except ValueError as exc:
             raise UsageError(f"--replica-lag: {exc}") from None
+    if getattr(args, "min_replicas", None) is not None:
+        if args.min_replicas < 0:
+            raise UsageError(f"--min-replicas must not be negative, not {args.min_replicas}")
+        changes["min_replicas_to_write"] = args.min_replicas
+    lag = getattr(args, "min_replicas_max_lag", None)
+    if lag is not None:
+        if not 0 <= lag < float("inf"):
+            raise UsageError(f"--min-replicas-max-lag must be a number >= 0, not {lag:g}")
+        changes["min_replicas_max_lag_s"] = lag
+    library = getattr(args, "client_library", None)
+    if library is not None:
+        if library not in CLIENT_LIBRARIES:
+            raise UsageError(f"--client-library: unknown {library!r}; known: "
+                             f"{', '.join(CLIENT_LIBRARIES)}")
+        changes["client_library"] = library
+    if changes.get("min_replicas_to_write"):
+        kind = str(changes.get("topology", base.topology)).partition(":")[0]
+        if kind not in ("replicas", "sentinel"):
+            raise UsageError("--min-replicas needs --redis replicas:N or sentinel:N")
     if changes:
         try:
             parse_topology(changes.get("topology", base.topology),

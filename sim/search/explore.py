@@ -121,17 +121,37 @@ def onto_nodes(scenario: Scenario, seeded: str) -> Scenario:
 
     A fault drawn on ``redis`` strikes one node; half the clock faults move
     from an app server to a node (Redis's own clock, which its TTLs follow).
+    ``failover`` and ``lag`` keep ``redis`` (the master, every replica). With
+    Sentinel, half the partitions of a node cut only one of its links
+    (``redis1/sentinel``, ``redis1/redis2``) and a quarter of an app server's
+    only its link to Sentinel (``app1/sentinel``): the deposed-master shapes.
     The draws come from a source of their own, so a one-node schedule is untouched."""
     if scenario.topology == "single":
         return scenario
-    names = scenario.redis_topology().names
+    topology = scenario.redis_topology()
+    names = topology.names
     rng = swarm_source(seeded + ":nodes")
     faults: list[Fault] = []
     for f in scenario.faults:
+        if fault_kind(f.kind).ha:
+            faults.append(f)
+            continue
         if f.node == "redis" or (f.kind == "clock" and rng.random() < 0.5):
             f = replace(f, node=names[rng.randint(0, len(names) - 1)])
+        if f.kind == "partition" and topology.has("sentinel"):
+            f = replace(f, node=_link(f.node, names, rng))
         faults.append(f)
     return scenario.with_(faults=tuple(faults))
+
+
+def _link(node: str, names: tuple[str, ...], rng: Any) -> str:
+    """A partition of ``node``, or of one of its links (drawn; see ``onto_nodes``)."""
+    if node in names and rng.random() < 0.5:
+        others = [n for n in names if n != node]
+        return f"{node}/{rng.choice([*others, 'sentinel'])}"
+    if node.startswith("app") and rng.random() < 0.25:
+        return f"{node}/sentinel"
+    return node
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,11 +14,13 @@ from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from models.client_library import CLIENT_LIBRARIES
 from models.faults import LostReply, Pause
 from models.locks.effect import TIMED_OUT, Record, Storage
 from sim.runtime.loop import Interpreter, Task
 from sim.world.kernel import URGENT, call_after
 from sim.world.network import Connection
+from sim.world.topology import is_down
 
 __all__ = ["AppServer", "Task"]
 
@@ -60,6 +62,12 @@ class AppServer(Interpreter):
         self.cmd: Connection
         self.sub: Connection
         self.conns: dict[str, Connection] = {}  # command connections to named nodes
+        # ioredis: commands whose connection broke, to send again once reconnected
+        # (node name, "" for the master; argv, on_reply, request, blocking)
+        self.resend = (world.scenario.topology != "single"
+                       and CLIENT_LIBRARIES[world.scenario.client_library].resend)
+        self.offline: list[tuple[str, tuple[object, ...], Callable[[object], None],
+                                 str | None, bool]] = []
         self._connect()
         # The loop is a chain of callbacks on SimPy's queue, not a SimPy process
         # (cheaper per step); it starts as a process would: urgent, at once.
@@ -158,12 +166,42 @@ class AppServer(Interpreter):
 
     def _send(self, argv: tuple[object, ...], blocking: bool,
               on_reply: Callable[[object], None]) -> None:
+        if self.resend:
+            on_reply = self._kept(self.target or "", argv, on_reply, self.calling, blocking)
         if self.target is not None:
             self._node_conn(self.target).send(argv, on_reply, self.calling)
         elif blocking:
             self._call_pooled(argv, on_reply)
         else:
             self.cmd.send(argv, on_reply, self.calling)
+
+    def _kept(self, node: str, argv: tuple[object, ...], on_reply: Callable[[object], None],
+              request: str | None, blocking: bool) -> Callable[[object], None]:
+        """``on_reply``, unless the connection broke: then the command waits to be resent."""
+        def replied(reply: object) -> None:
+            if is_down(reply) and self.alive:
+                self.offline.append((node, argv, on_reply, request, blocking))
+            else:
+                on_reply(reply)
+        return replied
+
+    def reconnected(self, node: str) -> None:
+        """A connection is back (``node`` up again; "": moved to a new master): resend
+        the commands kept for it, in the order they were sent."""
+        if not self.offline or not self.alive:
+            return
+        ready = [e for e in self.offline if e[0] == node
+                 or (e[0] == "" and self.cmd.redis.name == node)]
+        if not ready:
+            return
+        self.offline = [e for e in self.offline if e not in ready]
+        calling, target = self.calling, self.target
+        try:
+            for name, argv, on_reply, request, blocking in ready:
+                self.calling, self.target = request, name or None
+                self._send(argv, blocking, on_reply)
+        finally:
+            self.calling, self.target = calling, target
 
     def _node_conn(self, name: str) -> Connection:
         """The command connection to node ``name``, opened on first use."""
@@ -272,6 +310,7 @@ class AppServer(Interpreter):
         self.sems.clear()
         self.queue.clear()
         self._held.clear()
+        self.offline.clear()
         self.cmd.close()
         self.sub.close()
         for conn in self.pooled:

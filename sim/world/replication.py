@@ -14,6 +14,10 @@ the master had made when WAIT ran, once n have or the timeout passes
 (0: no timeout). A replica that is down loses what reached it meanwhile, and
 a replica re-pointed at a new master (or an old master demoted) gets a full
 copy of the new master's keyspace: what it had of its own is discarded.
+Network faults on either node or on their link (``redis1/redis2``) and a
+lag spike (``Lag``, on the replica or on ``redis``: every replica) hold
+writes and acks alike. ``good`` counts the replicas ``min-replicas-to-write``
+counts (``models.redis.write_guard``).
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from models.redis.persistence import restore, snapshot
+from models.redis.write_guard import is_good
 
 if TYPE_CHECKING:
     from sim.world.network import Connection
@@ -41,22 +46,41 @@ class Replication:
         self.offset = 0
         self.acked: dict[str, int] = {r.name: 0 for r in replicas}
         self._last: dict[str, float] = {r.name: 0.0 for r in replicas}
+        self._last_ack: dict[str, float] = {}
         self.waits: list[list[Any]] = []  # [needed, offset, conn, on_reply, answered]
         for r in replicas:
             r.source = self
             r.repl_offset = 0
 
     # -- the stream ---------------------------------------------------------------
-    def _arrival(self, replica: ClusterNode, depart: float) -> float:
+    def _ends(self, replica: ClusterNode) -> tuple[str, ...]:
+        """The fault targets that touch this stream: both nodes and their link."""
+        m, r = self.master.name, replica.name
+        return (m, r, f"{m}/{r}", f"{r}/{m}")
+
+    def _travel(self, replica: ClusterNode, depart: float,
+                last: dict[str, float]) -> float:
+        """When something sent now along this stream arrives (in order, per direction)."""
         world = self.world
         arrive = depart + world.scenario.replica_lag.sample(world.chooser)
-        for node in (self.master.name, replica.name):
-            faults = world.net_faults.get(node)
-            if faults is not None:
-                arrive = faults.adjust(depart, arrive)
-        arrive = max(arrive, self._last.get(replica.name, 0.0))
-        self._last[replica.name] = arrive
+        net_faults = world.net_faults
+        if net_faults:
+            for node in self._ends(replica):
+                faults = net_faults.get(node)
+                if faults is not None:
+                    arrive = faults.adjust(depart, arrive)
+        spikes = world.lag_spikes
+        if spikes:
+            for node in (replica.name, "redis"):
+                for start, end, extra in spikes.get(node, ()):
+                    if start <= depart < end:
+                        arrive += extra
+        arrive = max(arrive, last.get(replica.name, 0.0))
+        last[replica.name] = arrive
         return arrive
+
+    def _arrival(self, replica: ClusterNode, depart: float) -> float:
+        return self._travel(replica, depart, self._last)
 
     def propagate(self, depart: float, entries: list[Entry]) -> None:
         """Ship one write (its changed keys) to every replica."""
@@ -82,14 +106,38 @@ class Replication:
                 else:
                     ks.deadlines[key] = deadline
         replica.repl_offset = offset
-        now = self.world.env.now
-        back = now + self.world.scenario.replica_lag.sample(self.world.chooser)
+        back = self._travel(replica, self.world.env.now, self._last_ack)
         self.world.at(back, self._ack, replica.name, offset)
 
     def _ack(self, name: str, offset: int) -> None:
         if offset > self.acked.get(name, 0):
             self.acked[name] = offset
         self._settle()
+
+    # -- min-replicas-to-write ---------------------------------------------------------
+    def good(self, now: float, max_lag_s: float) -> int:
+        """The replicas whose last report is at most ``max_lag_s`` old."""
+        return sum(1 for r in self.replicas if is_good(self._silent_since(r, now), now, max_lag_s))
+
+    def _silent_since(self, replica: ClusterNode, now: float) -> float | None:
+        """Since when ``replica``'s reports no longer reach this master (None: they do)."""
+        since: list[float] = []
+        if replica.source is not self:
+            since.append(replica.source_since)
+        if replica.down_since is not None:
+            since.append(replica.down_since)
+        for node in self._ends(replica):
+            faults = self.world.net_faults.get(node)
+            if faults is not None:
+                since.extend(s for s, e in faults.partitions if s <= now < e)
+        return min(since) if since else None
+
+    def fail_waits(self, now: float, error: object) -> None:
+        """The master died: every pending WAIT's client gets the connection error."""
+        for entry in list(self.waits):
+            entry[4] = True
+            self.waits.remove(entry)
+            entry[2].reply(now, error, entry[3])
 
     # -- WAIT ---------------------------------------------------------------------
     def count(self, offset: int) -> int:
@@ -125,6 +173,7 @@ class Replication:
     def full_sync(self, replica: ClusterNode) -> None:
         """Point ``replica`` at this master with a copy of its keyspace (after one lag)."""
         replica.source = self
+        replica.source_since = self.world.env.now
         if replica not in self.replicas:
             self.replicas.append(replica)
         self.acked[replica.name] = 0

@@ -7,10 +7,13 @@ restart delay, and a life: a crash takes it down, a restart loads what its
 disk kept. While it is down every command that reaches it is answered with
 a connection error at once (the client's socket is refused or reset). A
 restart drops every client's server-side state: subscriptions, blocked
-BLPOPs (answered with the error), transactions, watches. What the client
-library does then is ``resubscribe``: ioredis and redis-py's PubSub
-resubscribe on reconnect by default, so the node re-registers the
-subscriptions it had when it comes back.
+BLPOPs (answered with the error), pending WAITs, transactions, watches.
+What the client library does then is the scenario's ``client_library``
+(``models.client_library``): redis-py and ioredis resubscribe on reconnect,
+so the node re-registers the subscriptions it had when it comes back. A
+replica refuses writes (READONLY); a master with ``min_replicas_to_write``
+refuses them while too few replicas are good (NOREPLICAS,
+``models.redis.write_guard``).
 
 ``build_nodes`` gives the world its nodes: for ``single`` at default
 settings the plain ``RedisNode`` of today (a crash empties it in place,
@@ -22,10 +25,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from models.checkers.ground_truth import KeyEffect
+from models.client_library import CLIENT_LIBRARIES
 from models.redis import RedisModel
 from models.redis.clock import NodeClock
 from models.redis.persistence import Durable, Image, copy_value, restore
 from models.redis.reply import ReplyError
+from models.redis.write_guard import WRITES, refusal
 from models.topology import NodeSpec
 from sim.world.redis_node import _SKIP, RedisNode, ReplyFn
 
@@ -49,8 +54,16 @@ def _look(value: object) -> object:
     return value
 
 
+DOWN = "ERR connection lost: "
+
+
 def down_error(name: str) -> ReplyError:
-    return ReplyError(f"ERR connection lost: {name} is down")
+    return ReplyError(f"{DOWN}{name} is down")
+
+
+def is_down(reply: object) -> bool:
+    """The reply a client gets when its connection to a node broke (refused or reset)."""
+    return isinstance(reply, ReplyError) and reply.message.startswith(DOWN)
 
 
 class ClusterNode(RedisNode):
@@ -65,7 +78,11 @@ class ClusterNode(RedisNode):
         self.clock = NodeClock(spec.clock_offset_ms, spec.clock_drift)
         self.durable = Durable(spec.persistence)
         self.up = True
-        self.resubscribe = resubscribe
+        self.resubscribe = resubscribe and CLIENT_LIBRARIES[sc.client_library].resubscribe
+        self.min_replicas = sc.min_replicas_to_write
+        self.max_lag_s = sc.min_replicas_max_lag_s
+        self.down_since: float | None = None  # when it crashed, while it is down
+        self.source_since = 0.0  # when it was last pointed at its master
         self.crashes = 0
         self._subscriptions: dict[int, list[bytes]] = {}
         self.role = spec.role
@@ -88,14 +105,21 @@ class ClusterNode(RedisNode):
         start = now if now >= self.busy_until else self.busy_until
         self.durable.before_command(self.model.ks, self.clock.local(start))
         replication = self.replication
+        name = _name(argv)
+        if name in WRITES and (self.role == "replica" or self.min_replicas):
+            good = (replication.good(start, self.max_lag_s)
+                    if replication is not None and self.min_replicas else None)
+            error = refusal(name, self.role, good, self.min_replicas)
+            if error is not None:
+                self._refuse(conn, argv, on_reply, start, error)
+                return
         if replication is None or self.role != "master":
-            if _name(argv) == "WAIT":  # no replicas: none acknowledged
+            if name == "WAIT":  # no replicas: none acknowledged
                 self.busy_until = start + self.service_ms
                 conn.reply(start + self.service_ms, 0, on_reply)
                 return
             super().execute(conn, argv, on_reply, request)
             return
-        name = _name(argv)
         if name == "WAIT":
             self._wait(conn, argv, on_reply, start, replication)
             return
@@ -112,6 +136,17 @@ class ClusterNode(RedisNode):
                 changed.append((key, None if value is None else copy_value(value), deadline))
         if changed:
             replication.propagate(start, changed)
+
+    def _refuse(self, conn: Connection, argv: tuple[object, ...], on_reply: ReplyFn,
+                start: float, error: ReplyError) -> None:
+        """Answer a write this node must not take (it runs, as Redis runs it: an error)."""
+        done = start + self.service_ms
+        self.busy_until = done
+        self.commands += 1
+        name = _name(argv)
+        self.counts[name] = self.counts.get(name, 0) + 1
+        self.log.append((start, conn.client_id, argv, error))
+        conn.reply(done, error, on_reply)
 
     def _wait(self, conn: Connection, argv: tuple[object, ...], on_reply: ReplyFn,
               start: float, replication: Replication) -> None:
@@ -144,7 +179,10 @@ class ClusterNode(RedisNode):
         image = self.durable.crash_image(self.model.ks, self.local_now)
         self.lost()  # ground truth: every live key is gone while the node is down
         self.up = False
+        self.down_since = now
         error = down_error(self.name)
+        if self.replication is not None:
+            self.replication.fail_waits(now, error)
         for client, on_reply in list(self.blocked.items()):
             conn = self.connections.get(client)
             if conn is not None:
@@ -170,6 +208,7 @@ class ClusterNode(RedisNode):
         now = world.env.now
         restore(self.model.ks, image)
         self.up = True
+        self.down_since = None
         local = self.local_now
         for key in list(self.model.ks.data):
             value, deadline = self._state(key, int(local), now)

@@ -25,7 +25,9 @@ from models.faults import (
     Clock,
     Crash,
     Delay,
+    Failover,
     Fault,
+    Lag,
     LostReply,
     NetFaults,
     Partition,
@@ -98,6 +100,7 @@ class World:
         self.net_faults: dict[str, NetFaults] = {}
         self.pause_ends: dict[str, list[float]] = {}
         self.slow_storage: dict[str, list[tuple[float, float, float]]] = {}  # node -> windows
+        self.lag_spikes: dict[str, list[tuple[float, float, float]]] = {}  # replica -> windows
         self.nemesis = Nemesis(self._apply, self)
         self._client_ids = 0
         # the Redis nodes by name, the primary first (sim.world.topology)
@@ -265,6 +268,8 @@ class World:
     def node_back(self, node: ClusterNode) -> None:
         if self.sentinel is not None:
             self.sentinel.node_back(node)
+        for server in self.servers:  # an ioredis client resends what it kept
+            server.reconnected(node.name)
 
     def _record_op(self, process: str, type_: str, f: str, value: object, node: str) -> None:
         self.recorder.record(self.env.now, process, type_, f, value, node)
@@ -294,6 +299,8 @@ class World:
                 nf.partitions.append((now, now + fault.duration_ms))
                 self._event("partition", node, fault.duration_ms)
                 self.at(now + fault.duration_ms, lambda: self._event("heal", node, None))
+                if self.sentinel is not None:  # Sentinel may lose sight of the master
+                    self.sentinel.cut(node, now, now + fault.duration_ms)
             case Clock():
                 if node in self.by_name:
                     self.by_name[node].set_clock(fault.offset_ms, fault.drift)
@@ -323,6 +330,14 @@ class World:
                 if fault.down_ms > 0:  # nothing is served until it is back
                     self.redis.busy_until = max(self.redis.busy_until, now + fault.down_ms)
                 self.at(now + fault.down_ms, lambda: self._event("restart", "redis", None))
+            case Failover():  # whichever node is master now (Scenario.validate: Sentinel)
+                assert self.sentinel is not None
+                master = self.sentinel.master
+                self._crash(master, Crash(fault.at_ms, fault.restart_after_ms, master))
+            case Lag():
+                self.lag_spikes.setdefault(node, []).append(
+                    (now, now + fault.duration_ms, fault.extra_ms))
+                self._event("lag", node, (fault.extra_ms, fault.duration_ms))
             case _:
                 assert_never(fault)
 

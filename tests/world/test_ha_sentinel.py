@@ -117,16 +117,18 @@ def test_replicated_runs_replay_byte_for_byte():
     assert run(failover(SLOW)).trace_hash != run(failover(FAST)).trace_hash
 
 
+def acks_within(faults: tuple[Fault, ...], timeout_ms: int = 100) -> list[object]:
+    """What ``WAIT 2 timeout_ms`` after one SET answers on replicas:2 under ``faults``."""
+    world = World(Scenario(servers=1, requests=0, topology="replicas:2", replica_lag=FAST,
+                           faults=faults))
+    got: list[object] = []
+    world.spawn("app1", "app1/w", _wait_program(got, 2, timeout_ms))
+    world.run_until(5_000.0)
+    return got
+
+
 def test_a_replica_lag_spike_is_a_delay_on_the_replica():
     from models.faults import Delay
 
-    def waited(faults: tuple[Fault, ...]) -> list[object]:
-        world = World(Scenario(servers=1, requests=0, topology="replicas:2", replica_lag=FAST,
-                               faults=faults))
-        got: list[object] = []
-        world.spawn("app1", "app1/w", _wait_program(got, 2, 100))
-        world.run_until(5_000.0)
-        return got
-
-    assert waited(()) == [2]
-    assert waited((Delay(0.0, 1000.0, 500.0, "redis2"),)) == [1]  # redis2 acks too late
+    assert acks_within(()) == [2]
+    assert acks_within((Delay(0.0, 1000.0, 500.0, "redis2"),)) == [1]  # redis2 acks too late
