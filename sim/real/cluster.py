@@ -39,8 +39,11 @@ from models.faults import (
     Clock,
     Crash,
     Delay,
+    Failover,
     Fault,
+    Lag,
     LostReply,
+    NetFaults,
     Partition,
     Pause,
     RedisRestart,
@@ -53,7 +56,8 @@ from models.locks import UnknownLock, make_lock
 from models.locks.effect import Storage
 from models.scenario import Scenario, ScenarioError
 from sim.real import reaper
-from sim.real.server import RedisServer, ServerStartError, _popen, _reaped
+from sim.real.deployment import Deployment, DeploymentError
+from sim.real.server import RedisServer, _popen, _reaped
 from sim.real.worker import decode, encode, tuples
 from sim.runtime.chooser import Chooser
 from sim.runtime.load import Load
@@ -178,7 +182,37 @@ def refuse_unreal(faults: tuple[Fault, ...]) -> None:
             raise ClusterError(f"fault {i} ({fault.kind}@{trigger}): protocol-event triggers "
                                "need the simulator (the real workers' commands are not "
                                "watched)")
+        if isinstance(fault, Failover | Lag):
+            raise ClusterError(f"fault {i} ({describe(fault)}): {fault.kind} faults need the "
+                               "simulator (on real Redis crash the master: crash:AT:redis1)")
+        ends = fault.node.split("/")
+        if "sentinel" in ends or (len(ends) == 2 and all(e.startswith("redis") for e in ends)):
+            raise ClusterError(f"fault {i} ({describe(fault)}): links between Redis nodes and "
+                               "Sentinels are cut only in the simulator")
 
+
+
+NODE_CLOCK = ("a real redis-server reads the host's clock: node clock jumps and offsets "
+              "need the simulator")
+
+
+def refuse_unreal_topology(scenario: Scenario, *, redis_url: str | None,
+                           monitor_log: Path | str | None) -> None:
+    """ClusterError for what the real deployment cannot build or watch (one line)."""
+    topology = scenario.redis_topology()
+    names = topology.names
+    if any(n.clock_offset_ms or n.clock_drift for n in topology.nodes) or any(
+            isinstance(f, Clock) and f.node in names for f in scenario.faults):
+        raise ClusterError(NODE_CLOCK)
+    if len(names) == 1 and topology.nodes[0].legacy:
+        return
+    what = f"topology {scenario.topology!r} (persistence {scenario.persistence})"
+    if redis_url:
+        raise ClusterError(f"{what} needs servers locksim starts itself (drop --redis-url)")
+    if scenario.handler:
+        raise ClusterError(f"{what}: handlers run against one Redis on the real side")
+    if monitor_log and len(names) > 1:
+        raise ClusterError(f"--monitor-log captures one server; {what} has {len(names)}")
 
 
 class Cluster:
@@ -190,11 +224,8 @@ class Cluster:
                  progress: Callable[[int], None] | None = None) -> None:
         self.progress = progress
         self.original = scenario.validate()
-        nodes = scenario.redis_topology().nodes
-        if len(nodes) > 1 or not nodes[0].legacy:  # issue 15: simulated only, so far
-            raise ClusterError(f"the real driver runs one Redis at its defaults; topology "
-                               f"{scenario.topology!r} with persistence {scenario.persistence!r}"
-                               ", a restart delay or node clocks is simulated only")
+        self.topology = scenario.redis_topology()
+        refuse_unreal_topology(scenario, redis_url=redis_url, monitor_log=monitor_log)
         self.scenario, self.scaled = scale_scenario(scenario, time_scale)
         self.time_scale = time_scale
         try:
@@ -210,7 +241,10 @@ class Cluster:
         refuse_unreal(scenario.faults)
         self.monitor_path = Path(monitor_log) if monitor_log else None
         self.imports = imports
-        self.server: RedisServer | None = None
+        self.server: RedisServer | None = None  # the primary, when locksim started it
+        self.deployment: Deployment | None = None
+        self.net: dict[str, NetFaults] = {}  # fault windows by node, for the replica relays
+        self._watcher: asyncio.Task[None] | None = None
         self.host = "127.0.0.1"
         self.port = 0
         self.redis_version = "?"
@@ -252,12 +286,7 @@ class Cluster:
         if self.redis_url:
             self._use_url(self.redis_url)
         else:
-            try:
-                self.server = RedisServer(self.redis_server_path()).start()
-            except ServerStartError as exc:
-                raise ClusterError(str(exc)) from None
-            self.port = self.server.port
-            self.redis_version = ".".join(map(str, self.server.version))
+            await self._deploy()
         if self.monitor_path is not None:
             self._start_monitor()
         self._publish_base = self._publish_calls()
@@ -266,6 +295,72 @@ class Cluster:
         self.t0 = time.monotonic()  # the run's time 0: after the start-up
         for w in self.workers:
             w.send({"k": "t0", "t0": self.t0})
+
+    async def _deploy(self) -> None:
+        """The scenario's topology for real (``sim.real.deployment``)."""
+        self.deployment = deployment = Deployment(
+            self.topology, self.redis_server_path(), down_after_ms=self.scenario.down_after_ms,
+            lag=lambda: self.scenario.replica_lag.sample(self.chooser), arrival=self._arrival)
+        try:
+            await deployment.start()
+        except DeploymentError as exc:
+            raise ClusterError(str(exc)) from None
+        self.server = deployment.servers[deployment.primary]
+        self.port = self.server.port
+        self.redis_version = deployment.version
+        if deployment.sentinels:
+            self._watcher = asyncio.get_running_loop().create_task(self._watch_failovers())
+
+    def _arrival(self, master: str, replica: str) -> Callable[[float, float], float]:
+        """How the fault windows on ``master`` and ``replica`` move a relayed chunk
+        (the relay's times are absolute monotonic ms, the windows the run's)."""
+        def arrival(depart: float, arrive: float) -> float:
+            base = self.t0 * 1000.0
+            for node in (master, replica):
+                faults = self.net.get(node)
+                if faults is not None:
+                    arrive = faults.adjust(depart - base, arrive - base) + base
+            return arrive
+
+        return arrival
+
+    async def _watch_failovers(self) -> None:
+        """Every Sentinel's ``+promoted-slave`` and ``+switch-master``, recorded as the
+        simulator's ``failover`` event (the promoted node), once per new master: the
+        leader announces the promotion, the others the switch when they learn of it."""
+        assert self.deployment is not None
+        deployment = self.deployment
+        master = [deployment.primary]
+
+        def promoted(port: str) -> None:
+            name = deployment.name_of(int(port)) if port.isdigit() else None
+            if name is not None and name != master[0]:
+                master[0] = name
+                self._event("failover", name)
+
+        await asyncio.gather(*(self._watch_one(port, promoted)
+                               for port in deployment.sentinel_ports))
+
+    async def _watch_one(self, port: int, promoted: Callable[[str], None]) -> None:
+        import redis.asyncio as aioredis
+
+        client = aioredis.Redis(host=self.host, port=port, decode_responses=True)
+        try:
+            async with client.pubsub() as pubsub:
+                await pubsub.subscribe("+promoted-slave", "+switch-master")
+                async for message in pubsub.listen():
+                    if message.get("type") != "message":
+                        continue
+                    words = str(message.get("data", "")).split()
+                    if message.get("channel") == "+switch-master" and len(words) == 5:
+                        promoted(words[4])  # name old-ip old-port new-ip new-port
+                    elif len(words) >= 4:
+                        promoted(words[3])  # slave ip:port ip port @ name ip port
+        except (OSError, aioredis.RedisError):
+            pass
+        finally:
+            with contextlib.suppress(Exception):
+                await client.aclose()
 
     def redis_server_path(self) -> Path | None:
         return Path(self.binary) if self.binary else None
@@ -301,8 +396,10 @@ class Cluster:
                 self._monitor_sock.shutdown(socket.SHUT_RDWR)
             with contextlib.suppress(OSError):
                 self._monitor_sock.close()
-        if self.server is not None:
-            self.server.stop()
+        if self._watcher is not None:
+            self._watcher.cancel()
+        if self.deployment is not None:
+            self.deployment.close()
         if self._monitor_thread is not None:
             self._monitor_thread.join(timeout=2.0)
         reaper.forget(self)
@@ -318,6 +415,10 @@ class Cluster:
             "imports": list(self.imports),
             "handler": self.scenario.handler,
             "client_params": dict(self.scenario.client_params),
+            "nodes": ({name: list(self.deployment.address(name))
+                       for name in self.deployment.servers}
+                      if self.deployment is not None else {"redis": [self.host, self.port]}),
+            "sentinels": self.deployment.sentinel_ports if self.deployment is not None else [],
         }
         # a scenario naming a handler runs it in the asyncio tier's worker (sim/aio)
         module = "sim.aio.real_worker" if self.scenario.handler else "sim.real.worker"
@@ -473,10 +574,16 @@ class Cluster:
                 self._crash(node, fault)
             case Delay() | Partition():
                 now = self.now_ms()
-                msg = {"k": "net", "kind": fault.kind, "start": now,
-                       "end": now + fault.duration_ms, "extra": getattr(fault, "extra_ms", 0.0)}
-                for w in self.workers if node == "redis" else [self.by_name[node]]:
-                    w.send(msg)
+                end, extra = now + fault.duration_ms, getattr(fault, "extra_ms", 0.0)
+                msg = {"k": "net", "kind": fault.kind, "start": now, "end": end,
+                       "extra": extra, "on": node}
+                for w in [self.by_name[node]] if node in self.by_name else self.workers:
+                    w.send(msg)  # each worker holds the traffic of its links touching ``node``
+                windows = self.net.setdefault(node, NetFaults())  # and the relays theirs
+                if isinstance(fault, Delay):
+                    windows.delays.append((now, end, extra))
+                else:
+                    windows.partitions.append((now, end))
                 if isinstance(fault, Delay):
                     self._event("delay", node, (fault.extra_ms, fault.duration_ms))
                 else:
@@ -486,6 +593,8 @@ class Cluster:
                 if node in self.by_name:
                     self.by_name[node].send({"k": "clock", "offset": fault.offset_ms,
                                              "drift": fault.drift})
+                elif self._is_redis(node):  # refused when the cluster was built
+                    raise ClusterError(NODE_CLOCK)
                 self._event("clock", node, (fault.offset_ms, fault.drift))
             case SlowStorage():
                 now = self.now_ms()
@@ -493,9 +602,13 @@ class Cluster:
                     (now, now + fault.duration_ms, fault.extra_ms))
                 self._event("slow-storage", node, (fault.extra_ms, fault.duration_ms))
             case RedisRestart():
-                self._redis_restart(fault.down_ms)
-            case LostReply():  # refused when the cluster was built
-                raise ClusterError("lost replies need the simulator")
+                if self._legacy(node):
+                    self._redis_restart(fault.down_ms)
+                else:  # a node of a topology: back with what its persistence kept
+                    self._event("crash", node)
+                    self._node_crash(node, fault.down_ms)
+            case LostReply() | Failover() | Lag():  # refused when the cluster was built
+                raise ClusterError(f"{fault.kind} faults need the simulator")
             case _:
                 assert_never(fault)
 
@@ -516,11 +629,41 @@ class Cluster:
 
         self._later(down_ms, back)
 
+    def _is_redis(self, node: str) -> bool:
+        return node in self.topology.names
+
+    def _legacy(self, node: str) -> bool:
+        """Today's one Redis at its defaults: a crash empties it in place, at once."""
+        return self.topology.nodes[0].legacy and node == self.topology.nodes[0].name
+
+    def _node_crash(self, node: str, restart_after_ms: float | None) -> None:
+        """SIGKILL a node; restart it after ``max(restart_after_ms, restart delay)``."""
+        assert self.deployment is not None
+        self.deployment.kill(node)
+        self._publish_base = None  # its command stats start again from zero
+        if restart_after_ms is None:
+            return
+        spec = next(n for n in self.topology.nodes if n.name == node)
+
+        async def back() -> None:
+            if self._closed or self.deployment is None:
+                return
+            with contextlib.suppress(DeploymentError):
+                await self.deployment.restart(node)
+                if not self._closed:
+                    self._event("restart", node)
+
+        def later() -> None:
+            assert self.loop is not None
+            self.loop.create_task(back())
+
+        self._later(max(restart_after_ms, spec.restart_delay_ms), later)
+
     def _pause(self, node: str, duration_ms: float) -> None:
         end = self.now_ms() + duration_ms
-        if node == "redis":
-            assert self.server is not None
-            self.server.pause()  # recorded just after: the server is already frozen
+        if self._is_redis(node):
+            assert self.deployment is not None
+            self.deployment.pause(node)  # recorded just after: the server is already frozen
         else:
             w = self.by_name[node]
             if not w.alive or w.proc is None:
@@ -529,16 +672,16 @@ class Cluster:
             self._event("pause", node, duration_ms)
             with contextlib.suppress(ProcessLookupError):
                 os.kill(w.proc.pid, signal.SIGSTOP)
-        if node == "redis":
+        if self._is_redis(node):
             self._event("pause", node, duration_ms)
         self._later(duration_ms, lambda: self._unpause(node, end))
 
     def _unpause(self, node: str, end: float) -> None:
         """Recorded before the signal: nothing the node does after can precede it."""
-        if node == "redis":
-            assert self.server is not None
+        if self._is_redis(node):
+            assert self.deployment is not None
             self._event("resume", node)
-            self.server.resume()
+            self.deployment.resume(node)
             return
         w = self.by_name[node]
         if any(e > end + 1e-6 for e in w.paused_until):
@@ -551,10 +694,13 @@ class Cluster:
 
     def _crash(self, node: str, fault: Crash) -> None:
         self._event("crash", node)
-        if node == "redis":  # restart without persistence: every key is gone
+        if self._legacy(node):  # restart without persistence: every key is gone
             assert self.server is not None
             self.server.restart()
             self._publish_base = None  # its command stats start again from zero
+            return
+        if self._is_redis(node):  # down; back (if ever) with what its disk kept
+            self._node_crash(node, fault.restart_after_ms)
             return
         w = self.by_name[node]
         if not w.alive:
@@ -639,10 +785,14 @@ class Cluster:
             completed=self.load.completed, stock_left=self.db.stock, time_scale=self.time_scale,
             redis_version=self.redis_version, scaled=self.scaled,
             wall_s=time.perf_counter() - started,
-            pids={w.name: list(w.pids) for w in self.workers}, publishes=publishes)
+            pids={**{w.name: list(w.pids) for w in self.workers},
+                  **(self.deployment.pids if self.deployment is not None else {})},
+            publishes=publishes)
 
     def _publish_calls(self) -> int | None:
-        """How many PUBLISH commands the server has run so far (None: cannot ask)."""
+        """How many PUBLISH commands the servers have run so far (None: cannot ask)."""
+        if self.deployment is not None:
+            return self.deployment.publishes()
         import redis
 
         try:

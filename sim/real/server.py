@@ -251,15 +251,22 @@ stop_all = reaper.stop_all
 
 
 class RedisServer:
-    """One owned redis-server: loopback only, no persistence, its own temp dir and log.
+    """One owned redis-server: loopback only, no persistence unless ``settings`` say so,
+    its own temp dir and log; or, with ``sentinel``, a ``redis-server --sentinel``.
 
     ``RedisServer()`` is cheap and starts nothing; ``start()`` (or ``with``) does,
     and a missing or bogus binary is reported there as a one-line ServerStartError.
     """
 
     def __init__(self, binary: Path | str | None = None, port: int | None = None, *,
-                 timeouts: Timeouts = Timeouts()) -> None:
+                 timeouts: Timeouts = Timeouts(), settings: tuple[tuple[str, str], ...] = (),
+                 sentinel: tuple[str, ...] | None = None) -> None:
         self._binary = Path(binary) if binary is not None else None
+        # redis.conf directives over the defaults (persistence, replicaof): a restart
+        # starts the same configuration in the same directory, so its disk is read back
+        self.settings = settings
+        # Sentinel mode: the config lines after "port" (Sentinel insists on a writable file)
+        self.sentinel = sentinel
         self._port = port or None  # 0 or None: the kernel picks one at start
         self._port_fixed = bool(port)
         self.timeouts = timeouts
@@ -308,12 +315,20 @@ class RedisServer:
     # -- lifecycle ------------------------------------------------------------------------------
     def _args(self) -> list[str]:
         assert self._dir is not None
+        if self.sentinel is not None:
+            conf = self._dir / "sentinel.conf"
+            conf.write_text("\n".join([
+                f"port {self.port}", f"bind {LOOPBACK}", "daemonize no", f"dir {self._dir}",
+                f"logfile {self._dir / 'redis.log'}", *self.sentinel, ""]))
+            return [str(self.binary), str(conf), "--sentinel"]
+        chosen = {"save": "", "appendonly": "no", **dict(self.settings)}
         args = [
             str(self.binary), "--port", str(self.port), "--bind", LOOPBACK,
-            "--protected-mode", "yes", "--daemonize", "no",
-            "--save", "", "--appendonly", "no", "--dir", str(self._dir),
+            "--protected-mode", "yes", "--daemonize", "no", "--dir", str(self._dir),
             "--logfile", str(self._dir / "redis.log"), "--loglevel", "notice",
         ]
+        for name, value in chosen.items():  # "save 1 1" is two words; "save ''" one
+            args += [f"--{name}", *(value.split() or [""])]
         if self.version >= (7, 0, 0):  # 6.2 rejects the directive; DEBUG is always on there
             args += ["--enable-debug-command", "local"]
         return args

@@ -47,8 +47,12 @@ from models.locks import make_lock
 from models.locks.effect import TIMED_OUT, Record, Storage
 from models.redis.reply import ReplyError
 from models.workload import CouponService
+from sim.real.deployment import MASTER_NAME
+from sim.real.server import LOOPBACK
 from sim.runtime.chooser import Chooser
 from sim.runtime.loop import Interpreter, Task
+
+ASK_EVERY_MS = 100.0  # as the simulated client (sim.world.sentinel.ASK_EVERY_MS)
 
 # -- the wire between coordinator and worker ------------------------------------------------
 
@@ -96,12 +100,13 @@ def token_seed(seed: int, name: str, incarnation: int) -> int:
 
 
 class _Link:
-    """FIFO delivery with the node's delay/partition windows: nothing overtakes."""
+    """FIFO delivery with the windows on either end of the connection: nothing overtakes."""
 
-    __slots__ = ("last", "loop", "worker")
+    __slots__ = ("last", "loop", "owner", "worker")
 
-    def __init__(self, worker: Worker) -> None:
+    def __init__(self, worker: Worker, owner: RedisLink) -> None:
         self.worker = worker
+        self.owner = owner
         self.loop = worker.loop
         self.last = 0.0
 
@@ -109,7 +114,12 @@ class _Link:
         """Run ``fn`` now, or as late as the active windows say (never before an earlier one)."""
         w = self.worker
         now = w.true_ms()
-        when = w.net.adjust(now, now) if w.net_active else now
+        when = now
+        if w.net:
+            for end in self.owner.ends:
+                faults = w.net.get(end)
+                if faults is not None:
+                    when = faults.adjust(now, when)
         when = max(when, self.last)
         self.last = when
         if when <= now:
@@ -124,23 +134,36 @@ class RedisLink:
     Commands are written in order and replies matched in order, so a timed-out
     command's late reply is read and dropped rather than misattributed. On a
     lost connection every outstanding command gets ``TIMED_OUT`` (outcome
-    unknown) and the link reconnects, as ioredis does.
+    unknown) and the link reconnects, as ioredis does: to the same node, or, for a
+    link to the primary of a Sentinel topology, to whichever node the Sentinels name
+    (asked every ``ASK_EVERY_MS`` until one is reached, as ``sim.world.sentinel``).
     """
 
-    def __init__(self, worker: Worker, on_push: Callable[[object], None] | None = None) -> None:
+    def __init__(self, worker: Worker, on_push: Callable[[object], None] | None = None,
+                 node: str | None = None) -> None:
         self.worker = worker
         self.on_push = on_push
-        self.up = _Link(worker)
-        self.down = _Link(worker)
+        self.node = node or worker.primary
+        self.follows = node is None and bool(worker.sentinels)  # the master, wherever it is
+        self.up = _Link(worker, self)
+        self.down = _Link(worker, self)
         self.pending: deque[Callable[[object], None]] = deque()
         self.conn: RedisConnection | None = None
         self.reader: asyncio.Task[None] | None = None
         self.connected = asyncio.Event()
         self.on_reconnect: Callable[[], None] | None = None
 
-    def _new_conn(self) -> RedisConnection:
+    @property
+    def ends(self) -> tuple[str, ...]:
+        """The fault targets this connection crosses, as the simulator's ``Connection``."""
         w = self.worker
-        return RedisConnection(host=w.host, port=w.port, socket_timeout=None,
+        if self.node == "redis":
+            return (w.name, self.node)
+        return (w.name, self.node, f"{w.name}/{self.node}")
+
+    def _new_conn(self) -> RedisConnection:
+        host, port = self.worker.addresses[self.node]
+        return RedisConnection(host=host, port=port, socket_timeout=None,
                                socket_connect_timeout=2.0, protocol=2,
                                driver_info=DriverInfo(name=None, lib_version=None),
                                retry=Retry(NoBackoff(), 0))
@@ -193,11 +216,16 @@ class RedisLink:
         if self.conn is not None:
             await self.conn.disconnect(nowait=True)
         while True:
-            await asyncio.sleep(0.02)
+            await asyncio.sleep(ASK_EVERY_MS / 1000.0 if self.follows else 0.02)
+            if self.follows:
+                self.node = await self.worker.ask_sentinels() or self.node
             conn = self._new_conn()
             try:
                 await conn.connect()
             except Exception:
+                continue
+            if _self_connected(conn):  # TCP's simultaneous open: we reached ourselves
+                await conn.disconnect(nowait=True)
                 continue
             self.conn = conn
             self.connected.set()
@@ -220,6 +248,10 @@ class Worker(Interpreter):
         self.name: str = config["name"]
         self.host: str = config["host"]
         self.port: int = int(config["port"])
+        nodes = config.get("nodes") or {"redis": [self.host, self.port]}
+        self.addresses = {str(n): (str(h), int(p)) for n, (h, p) in nodes.items()}
+        self.primary = next(iter(self.addresses))  # where a Call without a node goes
+        self.sentinels = [int(p) for p in config.get("sentinels", ())]
         self.t0: float = float(config["t0"])
         for module in config.get("imports", ()):
             importlib.import_module(module)
@@ -230,8 +262,7 @@ class Worker(Interpreter):
         self.chooser = Chooser(token_seed(self.seed, self.name, int(config.get("incarnation", 0))))
         self.channel = channel
         self.loop = asyncio.get_running_loop()
-        self.net = NetFaults()
-        self.net_active = False
+        self.net: dict[str, NetFaults] = {}  # fault windows by node, app or app/node link
         self.init_interpreter()
         self.subscribing: dict[str, deque[Callable[[], None]]] = {}
         self.storage_waits: dict[int, Callable[[object], None]] = {}
@@ -244,6 +275,9 @@ class Worker(Interpreter):
         self.cmd = RedisLink(self)
         self.sub = RedisLink(self, on_push=self._on_push)
         self.sub.on_reconnect = self._resubscribe
+        # a multi-node topology: one command connection per named node, as the simulator's
+        self.node_links = ({n: RedisLink(self, node=n) for n in self.addresses}
+                           if self.primary != "redis" else {})
 
     # -- clocks -------------------------------------------------------------------------------
     def true_ms(self) -> float:
@@ -277,6 +311,8 @@ class Worker(Interpreter):
         reader, self.writer = await asyncio.open_connection(sock=self.channel)
         await self.cmd.open()
         await self.sub.open()
+        for link in self.node_links.values():
+            await link.open()
         self.send({"k": "ready", "pid": os.getpid()})
         self._flush()
         await self.writer.drain()
@@ -310,11 +346,11 @@ class Worker(Interpreter):
                        functools.partial(self._done, {"k": "done", "process": process}))
         elif kind == "net":
             start, end = float(msg["start"]), float(msg["end"])
+            windows = self.net.setdefault(str(msg.get("on", self.name)), NetFaults())
             if msg["kind"] == "delay":
-                self.net.delays.append((start, end, float(msg["extra"])))
+                windows.delays.append((start, end, float(msg["extra"])))
             else:
-                self.net.partitions.append((start, end))
-            self.net_active = True
+                windows.partitions.append((start, end))
         elif kind == "t0":
             self.t0 = float(msg["t0"])
         elif kind == "clock":
@@ -340,9 +376,13 @@ class Worker(Interpreter):
     def call(self, argv: tuple[object, ...], blocking: bool,
              on_reply: Callable[[object], None]) -> None:
         if self.target is not None:
-            raise NotImplementedError(f"the real driver runs one Redis; Call(node={self.target!r})"
-                                      " needs a topology it cannot start yet")
-        if blocking:
+            link = self.node_links.get(self.target)
+            if link is None and self.target != self.primary:
+                raise ValueError(f"{self.name} sent a command to Redis node {self.target!r}, "
+                                 f"which this world does not have (nodes: "
+                                 f"{', '.join(self.addresses)})")
+            (link or self.cmd).send(argv, on_reply)
+        elif blocking:
             self._call_pooled(argv, on_reply)
         else:
             self.cmd.send(argv, on_reply)
@@ -364,6 +404,27 @@ class Worker(Interpreter):
         self.storage_waits[sid] = on_reply
         self.send({"k": "sto", "id": sid, "op": effect.op, "user": effect.user,
                    "value": effect.value, "fence": effect.fence})
+
+    async def ask_sentinels(self) -> str | None:
+        """The node the Sentinels name as master now (the first that answers), if any."""
+        for port in self.sentinels:
+            conn = RedisConnection(host=LOOPBACK, port=port, socket_timeout=0.5,
+                                   socket_connect_timeout=0.5, protocol=2,
+                                   driver_info=DriverInfo(name=None, lib_version=None),
+                                   retry=Retry(NoBackoff(), 0))
+            try:
+                await conn.connect()
+                await conn.send_command("SENTINEL", "get-master-addr-by-name", MASTER_NAME)
+                reply = await conn.read_response()
+            except Exception:  # that Sentinel is down or slow: ask the next
+                continue
+            finally:
+                await conn.disconnect(nowait=True)
+            if isinstance(reply, list) and len(reply) == 2:
+                named = [n for n, (_h, p) in self.addresses.items() if str(p) == _text(reply[1])]
+                if named:
+                    return named[0]
+        return None
 
     def subscribe(self, channel: str, on_confirmed: Callable[[], None]) -> None:
         self.subscribing.setdefault(channel, deque()).append(on_confirmed)
@@ -418,6 +479,18 @@ class Worker(Interpreter):
         channel, message = reply[-2], reply[-1]
         name = channel.decode() if isinstance(channel, bytes) else str(channel)
         self.fan_out(name, message)
+
+
+def _self_connected(conn: RedisConnection) -> bool:
+    """Retrying a dead node's ephemeral-range port can pick that very port as the source:
+    the socket then talks to itself and would echo every command back as its reply."""
+    writer = conn._writer
+    return writer is not None and (
+        writer.get_extra_info("sockname") == writer.get_extra_info("peername"))
+
+
+def _text(value: object) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 def _burn(ms: float) -> None:
