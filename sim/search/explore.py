@@ -125,9 +125,9 @@ def onto_nodes(scenario: Scenario, seeded: str) -> Scenario:
 
     A fault drawn on ``redis`` strikes one node; three clock faults in four
     (``NODE_CLOCKS``) move from an app server to a node (Redis's own clock, which
-    its TTLs follow) and take a node-sized step (``node_jump``); half the partitions and delays drawn
-    on an app server cut or slow only its link to one node (``app1/redis3``: the
-    partial partition Redlock's quorum is meant to survive). The draws come from
+    its TTLs follow) and take a node-sized step (``node_jump``); half the
+    partitions and delays drawn on an app server cut or slow only its link to one
+    node (``app1/redis3``: the partial partition Redlock's quorum must survive). The draws come from
     a source of their own, so a one-node schedule is untouched."""
     if scenario.topology == "single":
         return scenario
