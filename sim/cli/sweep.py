@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import time
 from pathlib import Path
@@ -24,6 +25,38 @@ def _axis(text: str | None, name: str, kind: type) -> tuple[Any, ...] | None:
     except ValueError:
         raise UsageError(f"--{name}: cannot read {text!r} as a comma list of "
                          f"{'whole numbers' if kind is int else 'numbers'}") from None
+
+
+def _ha_axes(args: argparse.Namespace) -> dict[str, Any]:
+    """``--redis`` and the per-node options as grid fields (axes and fixed settings)."""
+    changes: dict[str, Any] = {}
+    if args.redis is not None:
+        changes["topology"] = _axis(args.redis, "redis", str)
+    for name, dest in (("replica-lag", "replica_lag_ms"), ("down-after", "down_after_ms"),
+                       ("failover", "failover_at_ms")):
+        text = getattr(args, name.replace("-", "_"))
+        value = _axis(text, name, float)
+        if value is not None:
+            least = "positive" if name == "replica-lag" else "at least 0"
+            if any(not math.isfinite(v) or v < 0 or (v == 0 and least == "positive")
+                   for v in value):
+                raise UsageError(f"--{name}: {least} numbers of ms, not {text!r}")
+            changes[dest] = value
+    if args.persistence is not None:
+        changes["persistence"] = args.persistence
+    if args.restart_delay is not None:
+        if not math.isfinite(args.restart_delay) or args.restart_delay < 0:
+            raise UsageError(f"--restart-delay must be a number >= 0, not {args.restart_delay:g}")
+        changes["restart_delay_ms"] = args.restart_delay
+    from models.topology import TopologyError, parse_topology
+
+    for spec in changes.get("topology", ("single",)):
+        try:
+            parse_topology(spec, changes.get("persistence", "none"),
+                           changes.get("restart_delay_ms", 0.0))
+        except TopologyError as exc:
+            raise UsageError(f"--redis: {exc}") from None
+    return changes
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
@@ -52,6 +85,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         value = _axis(getattr(args, name.replace("-", "_")), name, kind)
         if value is not None:
             changes[dest] = value
+    changes.update(_ha_axes(args))
     try:
         grid = Grid(seeds=args.seeds, seed=args.seed, load=args.load, **changes).validate()
     except SweepError as exc:
@@ -149,6 +183,9 @@ def add_parser(sub: Any) -> None:
     sweep_p.add_argument("--gc-pause", help="GC pause length distributions in ms, e.g. "
                          "lognormal:200:1,exp:50 (default lognormal:200:1)")
     sweep_p.add_argument("--requests", help="requests per run (default 200)")
+    from sim.cli.topology import add_topology_options
+
+    add_topology_options(sweep_p, axes=True)
     sweep_p.add_argument("--load", choices=("closed", "open"), default="closed",
                          help="closed: --vus looping (default); open: --rate arrivals")
     sweep_p.add_argument("--seeds", type=int, default=3, help="seeds per grid point (default 3)")

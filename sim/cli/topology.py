@@ -18,17 +18,28 @@ from models.topology import TOPOLOGIES, TopologyError, parse_topology
 from sim.cli.common import UsageError
 
 
-def add_topology_options(p: argparse.ArgumentParser) -> None:
+def add_topology_options(p: argparse.ArgumentParser, axes: bool = False) -> None:
+    """The options; with ``axes`` (``sweep``) the topology, down-after and replica lag
+    are comma lists, every combination a grid point, and ``--failover`` is added."""
+    many = ", comma list: each a grid axis" if axes else ""
     p.add_argument("--redis", metavar="TOPOLOGY",
-                   help=f"the Redis nodes: {', '.join(TOPOLOGIES)} (default single)")
+                   help=f"the Redis nodes: {', '.join(TOPOLOGIES)} (default single{many})")
     p.add_argument("--persistence", metavar="POLICY",
                    help="every Redis node's persistence: none (default), aof-always, "
                    "aof-everysec, rdb:MS")
     p.add_argument("--restart-delay", type=float, metavar="MS",
                    help="a crashed Redis node comes back no sooner than this (default 0)")
-    p.add_argument("--down-after", type=float, metavar="MS",
+    p.add_argument("--down-after", type=str if axes else float, metavar="MS",
                    help="sentinel:N: Sentinel fails over after the master is down this long "
-                   "(default 30000, Sentinel's own)")
+                   f"(default 30000, Sentinel's own{many})")
+    if axes:
+        p.add_argument("--replica-lag", metavar="MS",
+                       help="replicas:N, sentinel:N: mean delay of each replicated write in "
+                       "ms, drawn uniformly from half to 1.5 times it (comma list: an axis)")
+        p.add_argument("--failover", metavar="AT",
+                       help="the master (redis1) dies for good at AT ms; with sentinel:N "
+                       "Sentinel promotes a replica (comma list: an axis)")
+        return
     p.add_argument("--replica-lag", metavar="DIST",
                    help="replicas:N, sentinel:N: delay of each replicated write, e.g. "
                    "uniform:0.1:1.0 (the default)")

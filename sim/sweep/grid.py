@@ -8,11 +8,13 @@ statistics ``sim.sweep.stats``; its figures ``sim.sweep.plots``.
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, fields
 from itertools import product
 from typing import Any
 
 from models.dist import Dist
+from models.faults import Crash
 from models.locks import LOCKS, WAIT_STRATEGIES
 from models.scenario import STORAGE_LATENCY, Scenario, ScenarioError
 from sim.sweep.gc import GcProcess
@@ -20,7 +22,11 @@ from sim.sweep.gc import GcProcess
 DEFAULT_CS_MS = 2 * (STORAGE_LATENCY.a + STORAGE_LATENCY.b)  # two round trips: 6.8 ms
 SAFETY = ("mutual-exclusion", "no-over-issue", "no-duplicate-issue", "stock-conservation")
 AXES = ("strategy", "vus", "rate_rps", "servers", "ttl_ms", "cs_ms", "gc_rate", "gc_pause",
-        "requests")
+        "requests", "topology", "replica_lag_ms", "down_after_ms", "failover_at_ms")
+HA_DEFAULTS: dict[str, Any] = {"topology": "single", "replica_lag_ms": None,
+                               "down_after_ms": None, "failover_at_ms": None}
+"""The high-availability axes' "as the scenario has it": a point at these runs the
+scenario it ran before these axes existed, trace hash for trace hash."""
 METRICS = ("throughput_rps", "wait_p50_ms", "wait_p99_ms", "latency_p50_ms", "latency_p99_ms",
            "attempts_per_success", "commands_per_coupon", "issued", "duration_s")
 LABELS = {
@@ -33,6 +39,10 @@ LABELS = {
     "gc_rate": "GC pauses per second per server",
     "gc_pause": "GC pause length (ms)",
     "requests": "requests per run",
+    "topology": "Redis topology",
+    "replica_lag_ms": "replica lag, mean per write (ms)",
+    "down_after_ms": "Sentinel down-after, i.e. time to fail over (ms)",
+    "failover_at_ms": "master crash time (ms)",
     "throughput_rps": "throughput (requests/s)",
     "wait_p50_ms": "lock wait p50 (ms)",
     "wait_p99_ms": "lock wait p99 (ms)",
@@ -42,6 +52,7 @@ LABELS = {
     "commands_per_coupon": "Redis commands per issued coupon",
     "violation": "P(safety violation)",
     "mutual_exclusion": "P(mutual-exclusion violation)",
+    "storage_unsafe": "P(storage harmed: over-issue, duplicate or lost stock)",
     "issued": "coupons issued",
     "duration_s": "run duration (s)",
 }
@@ -59,7 +70,11 @@ class Grid:
     report's two round trips, 6.8 ms on average, scaled); ``gc_rate`` and
     ``gc_pause`` add background GC pauses to every server (``sim.sweep.gc``);
     ``rate_rps`` matters only with ``load="open"``, ``vus`` only with
-    ``load="closed"``.
+    ``load="closed"``. High availability (``topology`` other than ``single``):
+    ``replica_lag_ms`` is each replicated write's mean delay (uniform from half
+    to one and a half times it), ``down_after_ms`` Sentinel's detection time,
+    ``failover_at_ms`` when the master ``redis1`` dies for good; None keeps the
+    scenario's own. ``persistence`` and ``restart_delay_ms`` apply to every node.
     """
 
     strategy: tuple[str, ...] = WAIT_STRATEGIES
@@ -71,12 +86,18 @@ class Grid:
     gc_rate: tuple[float, ...] = (0.0,)
     gc_pause: tuple[str, ...] = ("lognormal:200:1",)
     requests: tuple[int, ...] = (200,)
+    topology: tuple[str, ...] = ("single",)
+    replica_lag_ms: tuple[float | None, ...] = (None,)
+    down_after_ms: tuple[float | None, ...] = (None,)
+    failover_at_ms: tuple[float | None, ...] = (None,)
     seeds: int = 3
     seed: int = 1
     load: str = "closed"
     gc_span_ms: float = 60_000.0  # GC pauses are drawn over this much of each run
     horizon_ms: float = 120_000.0  # a run stops here even if requests still wait
-    lock_params: tuple[tuple[str, Any], ...] = ()  # extra parameters for every design
+    lock_params: tuple[tuple[str, Any], ...] = ()  # every design's, or ``design:name``
+    persistence: str = "none"  # every Redis node's (``--persistence``)
+    restart_delay_ms: float = 0.0  # a crashed node comes back no sooner (``--restart-delay``)
 
     def validate(self) -> Grid:
         for name in AXES:
@@ -100,11 +121,39 @@ class Grid:
                 Dist.parse(text)
             except ValueError as exc:
                 raise SweepError(f"gc_pause: {exc}") from None
+        self._validate_ha()
         if self.seeds < 1:
             raise SweepError("seeds: at least 1")
         if self.load not in ("closed", "open"):
             raise SweepError(f"load: 'closed' or 'open', not {self.load!r}")
         return self
+
+    def params_of(self, design: str) -> dict[str, Any]:
+        """``lock_params`` for ``design``: plain names go to every design, ``design:name``
+        only to that one (a waiting timeout polling has no use for)."""
+        params: dict[str, Any] = {}
+        for name, value in self.lock_params:
+            head, _, own = name.rpartition(":")
+            if not head or head == design:
+                params[own] = value
+        return params
+
+    def _validate_ha(self) -> None:
+        from models.topology import TopologyError, parse_topology
+
+        for spec in self.topology:
+            try:
+                parse_topology(spec, self.persistence, self.restart_delay_ms)
+            except (TopologyError, TypeError, AttributeError) as exc:
+                raise SweepError(f"topology: {exc}") from None
+        for name, least in (("replica_lag_ms", "positive"), ("down_after_ms", "at least 0"),
+                            ("failover_at_ms", "at least 0")):
+            for v in getattr(self, name):
+                ok = v is None or (isinstance(v, int | float) and not isinstance(v, bool)
+                                   and math.isfinite(v) and (v > 0 if least == "positive"
+                                                             else v >= 0))
+                if not ok:
+                    raise SweepError(f"{name}: {least} numbers of ms, not {v!r}")
 
     def points(self) -> list[dict[str, Any]]:
         """Every combination of the axes, in axis order."""
@@ -118,15 +167,35 @@ class Grid:
         storage = Dist("uniform", round(STORAGE_LATENCY.a * scale, 6),
                        round(STORAGE_LATENCY.b * scale, 6))
         gc = GcProcess(point["gc_rate"], Dist.parse(point["gc_pause"]))
-        params = dict(self.lock_params)
+        params = self.params_of(point["strategy"])
         params["ttl_ms"] = point["ttl_ms"]
-        return Scenario(
+        scenario = Scenario(
             servers=point["servers"], requests=point["requests"], vus=point["vus"],
             load=self.load, rate_rps=point["rate_rps"], lock=point["strategy"],
             lock_params=tuple(sorted(params.items())), storage_latency=storage,
             faults=gc.pauses(point["servers"], self.gc_span_ms, seed), seed=seed,
             horizon_ms=self.horizon_ms,
-        ).validate()
+        )
+        return self._ha(scenario, point).validate()
+
+    def _ha(self, scenario: Scenario, point: dict[str, Any]) -> Scenario:
+        """The point's Redis topology and failover on ``scenario`` (untouched at defaults)."""
+        ha = {k: point.get(k, v) for k, v in HA_DEFAULTS.items()}
+        if ha == HA_DEFAULTS and (self.persistence, self.restart_delay_ms) == ("none", 0.0):
+            return scenario
+        changes: dict[str, Any] = {"topology": ha["topology"], "persistence": self.persistence,
+                                   "restart_delay_ms": float(self.restart_delay_ms)}
+        lag = ha["replica_lag_ms"]
+        if lag is not None:
+            changes["replica_lag"] = Dist("uniform", round(lag / 2, 6), round(lag * 1.5, 6))
+        if ha["down_after_ms"] is not None:
+            changes["down_after_ms"] = float(ha["down_after_ms"])
+        if ha["failover_at_ms"] is not None:
+            primary = "redis" if ha["topology"] == "single" else "redis1"
+            changes["faults"] = tuple(sorted(
+                (*scenario.faults, Crash(float(ha["failover_at_ms"]), None, primary)),
+                key=lambda f: f.at_ms))
+        return scenario.with_(**changes)
 
     def tasks(self) -> list[tuple[int, dict[str, Any], int]]:
         """(row number, point, seed) for every run, in a fixed order."""
@@ -160,5 +229,5 @@ def varying(grid: Grid) -> list[str]:
     return [a for a in AXES if a != "strategy" and len(getattr(grid, a)) > 1]
 
 
-__all__ = ["AXES", "DEFAULT_CS_MS", "LABELS", "METRICS", "SAFETY", "Grid", "ScenarioError",
-           "SweepError", "grid_from_dict", "varying"]
+__all__ = ["AXES", "DEFAULT_CS_MS", "HA_DEFAULTS", "LABELS", "METRICS", "SAFETY", "Grid",
+           "ScenarioError", "SweepError", "grid_from_dict", "varying"]

@@ -48,6 +48,7 @@ def run_point(grid: Grid, point: dict[str, Any], seed: int) -> dict[str, Any]:
         pauses=m.pauses,
         violation=any(verdicts[p] is False for p in SAFETY),
         mutual_exclusion=verdicts["mutual-exclusion"] is False,
+        storage_unsafe=any(verdicts[p] is False for p in SAFETY if p != "mutual-exclusion"),
         lost_wakeup=verdicts["no-lost-wakeup"] is False,
         trace_hash=result.trace_hash,
     )

@@ -12,6 +12,9 @@ from typing import Any
 
 from sim.sweep.grid import AXES, METRICS
 
+PROPORTIONS = ("violation", "mutual_exclusion", "storage_unsafe", "lost_wakeup")
+"""The runs frame's yes/no columns, summarised as proportions with Wilson intervals."""
+
 _T95 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306,
         9: 2.262, 10: 2.228, 11: 2.201, 12: 2.179, 13: 2.160, 14: 2.145, 15: 2.131, 16: 2.120,
         17: 2.110, 18: 2.101, 19: 2.093, 20: 2.086, 25: 2.060, 30: 2.042, 40: 2.021, 60: 2.000,
@@ -61,7 +64,9 @@ def summarize(frame: Any, metrics_: Sequence[str] = METRICS) -> Any:
         row["runs"] = len(group)
         for m in metrics_:
             row[m], row[f"{m}_lo"], row[f"{m}_hi"] = mean_ci(group[m])
-        for v in ("violation", "mutual_exclusion", "lost_wakeup"):
+        for v in PROPORTIONS:
+            if v not in group:  # a runs frame saved before the column existed
+                continue
             k = int(group[v].sum())
             row[f"{v}_runs"] = k
             row[v], row[f"{v}_lo"], row[f"{v}_hi"] = wilson(k, len(group))

@@ -108,3 +108,33 @@ def test_sweep_command_bad_input_is_one_line_exit_2(argv, capsys, tmp_path):
     assert main(["sweep", *argv, "--out", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("locksim: error:") and "\n" not in err
+
+
+def test_a_failover_sweep_rises_with_replica_lag_and_falls_with_down_after():
+    """sentinel:2, the master dies at 50 ms: a lag past the holder's SET loses the lock."""
+    from sim.sweep import Grid, sweep
+
+    kw = dict(strategy=("polling",), vus=(2,), requests=(2,), topology=("sentinel:2",),
+              ttl_ms=(5000,), cs_ms=(1000.0,), failover_at_ms=(50.0,), seeds=8)
+    _, lag = sweep(Grid(replica_lag_ms=(10.0, 200.0), down_after_ms=(500.0,), **kw),
+                   workers=1, progress=False)
+    assert lag["mutual_exclusion"].iloc[0] == 0.0 and lag["mutual_exclusion"].iloc[1] >= 0.75
+    assert (lag["mutual_exclusion_lo"] <= lag["mutual_exclusion"]).all()
+    _, down = sweep(Grid(replica_lag_ms=(200.0,), down_after_ms=(100.0, 3000.0), **kw),
+                    workers=1, progress=False)
+    assert down["mutual_exclusion"].iloc[0] > down["mutual_exclusion"].iloc[1]
+    again = sweep(Grid(replica_lag_ms=(200.0,), down_after_ms=(100.0, 3000.0), **kw),
+                  workers=1, progress=False)[0]
+    assert list(again["trace_hash"]) == list(sweep(Grid(
+        replica_lag_ms=(200.0,), down_after_ms=(100.0, 3000.0), **kw), workers=1,
+        progress=False)[0]["trace_hash"])
+
+
+def test_sweep_refuses_bad_topology_options_in_one_line(capsys):
+    from sim.cli.main import main
+
+    for argv in (["--redis", "sentinel:0"], ["--replica-lag", "-1"], ["--failover", "x"],
+                 ["--down-after", "1,-2"], ["--redis", "sentinel:2", "--persistence", "zz"]):
+        assert main(["sweep", *argv, "--out", "/tmp/locksim-sweep-bad"]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1, (argv, err)
