@@ -79,9 +79,21 @@ class Observer:
     def __init__(self, world: World) -> None:
         self.world = world
         self.library_errors: list[tuple[float, str, str, str]] = []  # (t, process, call, error)
+        self.muted = False  # a dead process's coroutines being closed: they record nothing
+
+    @contextmanager
+    def mute(self) -> Iterator[None]:
+        """Nothing recorded meanwhile (what a dying process's ``finally`` blocks report)."""
+        self.muted = True
+        try:
+            yield
+        finally:
+            self.muted = False
 
     # -- recording --------------------------------------------------------------------
     def record(self, req: Request, type_: str, f: str, value: object = None) -> None:
+        if self.muted:
+            return
         world = self.world
         world.recorder.record(world.env.now, req.process, type_, f, _text(value), req.node)
         if f in ("enter", "leave"):
@@ -176,6 +188,8 @@ class Observer:
         return mine
 
     def library_error(self, req: Request, call: str, exc: BaseException) -> None:
+        if self.muted:
+            return
         self.library_errors.append((self.world.env.now, req.process, call, error_text(exc)))
 
     @contextmanager

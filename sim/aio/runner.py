@@ -149,8 +149,13 @@ def run_handler(scenario: Scenario, handler: Handler | str | None = None,
     sim = shims.Simulation(scenario.seed, lambda: world.env.now, _who)
     try:
         with world.observer.instrument(), shims.patched(sim):  # libraries import unpatched
-            result = world.run()
-            loops = [s.loop for s in world.servers]
+            try:
+                result = world.run()
+                loops = [s.loop for s in world.servers]
+                errors = tuple(_loop_error(c) for loop in loops for c in loop.errors)
+            finally:  # what is still running at the horizon ends here, inside the run
+                for server in world.servers:
+                    server.shutdown()
     except BusyHandler as exc:
         raise HandlerError(f"{name}: {exc}") from None
     if sim.escapes:
@@ -158,7 +163,6 @@ def run_handler(scenario: Scenario, handler: Handler | str | None = None,
         more = f" (and {len(sim.escapes) - 1} more)" if len(sim.escapes) > 1 else ""
         raise HandlerError(f"{name} escaped the simulation: {first}{more}; "
                            "its run is not a result")
-    errors = tuple(_loop_error(c) for loop in loops for c in loop.errors)
     return LibraryRun(result, name, tuple(world.observer.library_errors), errors)
 
 

@@ -194,6 +194,8 @@ class AioServer:
                       ) -> tuple[asyncio.Transport, asyncio.BaseProtocol]:
         """TCP connect to a simulated node by (host, port): one round trip, or refused."""
         node = self.world.route(host, port)
+        if not self.alive:
+            raise ConnectionRefusedError("locksim: this process is gone")
         if node is None:
             raise ConnectionRefusedError(f"locksim: nothing listens on {host}:{port} "
                                          f"(simulated nodes: {self.world.addresses_text()})")
@@ -223,6 +225,8 @@ class AioServer:
     def storage(self, op: Storage) -> asyncio.Future[object]:
         fut = self.loop.create_future()
         loop = self.loop
+        if not self.alive:  # a dead process's last gasp reaches no database
+            return fut
 
         def reply(result: object) -> None:
             if self.alive and loop is self.loop:
@@ -269,12 +273,19 @@ class AioServer:
         for req in dead:
             req.alive = False
         self.requests.clear()
-        for transport in self.sockets:
-            if transport.socket is not None:
-                transport.socket.close()
-        self.sockets.clear()
         self.active = 0
+        self.shutdown()
         return dead
+
+    def shutdown(self) -> None:
+        """The process image ends (a crash, or the run's end): its connections are cut,
+        then its loop's coroutines are closed while nothing they do can leave it."""
+        self.alive = False
+        for transport in self.sockets:
+            transport.dead()
+        self.sockets.clear()
+        with self.observer.mute():
+            self.loop.dispose()
 
     def restart(self) -> None:
         self._fresh()
