@@ -49,11 +49,12 @@ async def handle_shared(redis: Any, db: Any, user: int) -> str:
 
 
 async def handle_redlock(redis: Any, db: Any, user: int) -> str:
-    """pottery's AIORedlock over this process's client (one master until the simulated
-    world has several), a fresh lock per request."""
+    """pottery's AIORedlock over every master this process has (``--redis redlock:N``
+    gives one client per master; a single Redis, one), a fresh lock per request."""
     from pottery import AIORedlock
 
-    lock = AIORedlock(key="coupon:issue:1", masters={redis}, auto_release_time=5,
+    masters = set(redis) if isinstance(redis, tuple | list) else {redis}
+    lock = AIORedlock(key="coupon:issue:1", masters=masters, auto_release_time=5,
                       context_manager_timeout=3)
     async with lock:
         return await issue(db, user)

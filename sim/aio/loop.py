@@ -16,6 +16,7 @@ and real I/O, so they are refused as escapes.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import heapq
 from asyncio import events
 from collections import deque
@@ -28,6 +29,30 @@ if TYPE_CHECKING:
 STEP_LIMIT = 200_000
 """Callbacks one loop may run at a single instant: only a loop that never waits
 (``while True: await asyncio.sleep(0)``) gets there."""
+
+
+DISPOSE_ROUNDS = 50
+"""Rounds of closing a dead loop's tasks (each round closes the tasks the last one started)."""
+
+
+def _close(coro: Any) -> None:
+    """Close a coroutine for good, even one whose ``finally`` awaits (it is thrown
+    ``GeneratorExit`` again at each new await, a bounded number of times)."""
+    if coro is None or not hasattr(coro, "close"):
+        return
+    for _ in range(DISPOSE_ROUNDS):
+        # a finally that awaits, or raises: gone with the process all the same
+        with contextlib.suppress(BaseException):
+            coro.close()
+        if getattr(coro, "cr_frame", None) is None:
+            return
+
+
+def _task_order(task: asyncio.Task[Any]) -> str:
+    """Tasks are named ``Task-N`` in creation order: closed oldest first, every run alike."""
+    name = task.get_name()
+    head, _, n = name.rpartition("-")
+    return f"{head}-{int(n):012d}" if n.isdigit() else name
 
 
 class BusyHandler(RuntimeError):
@@ -48,6 +73,8 @@ class SimLoop(asyncio.BaseEventLoop):
         self._debug = False  # not from PYTHONASYNCIODEBUG: a run is a function of its scenario
         self._clock_resolution = 1e-9
         self.errors: list[dict[str, Any]] = []
+        self._stepping = False  # inside run_ready
+        self._dead = False  # disposed, or to be once the running callback returns
 
     # -- time ------------------------------------------------------------------
     def time(self) -> float:
@@ -59,6 +86,7 @@ class SimLoop(asyncio.BaseEventLoop):
         old = events._get_running_loop()
         events._set_running_loop(self)
         ran = 0
+        self._stepping = True
         try:
             ready, scheduled = self._ready, self._scheduled
             while True:
@@ -76,13 +104,18 @@ class SimLoop(asyncio.BaseEventLoop):
                     handle = ready.popleft()
                     if not handle._cancelled:
                         handle._run()
+                    if self._dead:  # the process crashed in that callback: nothing more runs
+                        return
                 ran += 1
                 if ran > STEP_LIMIT:
                     raise BusyHandler(f"{self._server.name}: {STEP_LIMIT} loop iterations at "
                                       f"one instant ({self._server.world.now:.3f} ms): a task "
                                       "never waits for time to pass")
         finally:
+            self._stepping = False
             events._set_running_loop(old)
+            if self._dead and not self.is_closed():
+                self._dispose()
 
     def next_deadline(self) -> float | None:
         """The earliest live timer's ``when`` (local seconds), None when there is none."""
@@ -92,6 +125,45 @@ class SimLoop(asyncio.BaseEventLoop):
             handle._scheduled = False
             self._timer_cancelled_count -= 1
         return scheduled[0]._when if scheduled else None
+
+    def dispose(self) -> None:
+        """The process is gone (crashed, or the run ended): close every coroutine on it now.
+
+        Left to the garbage collector, a dead process's coroutines would run their
+        ``finally`` blocks (a lock's ``__aexit__``, redis-py's ``disconnect``) whenever
+        it collects, with no running loop and outside the run's clock, and a task that
+        never started would warn "coroutine ... was never awaited". Closed here, at a
+        moment the run chooses, with this loop running; what they try to send or record
+        is dropped by their dead process (``AioServer.shutdown``). A process that dies
+        inside one of its own callbacks (a fault aimed at the holder) is disposed of
+        when that callback returns: a running coroutine cannot be closed."""
+        if self._dead:
+            return
+        self._dead = True
+        if not self._stepping:
+            self._dispose()
+
+    def _dispose(self) -> None:
+        old = events._get_running_loop()
+        events._set_running_loop(self)
+        closed: set[asyncio.Task[Any]] = set()
+        try:
+            for _ in range(DISPOSE_ROUNDS):  # a finally may start tasks of its own: those too
+                tasks = sorted(asyncio.all_tasks(self) - closed, key=_task_order)
+                if not tasks:
+                    break
+                for task in tasks:
+                    closed.add(task)
+                    task._log_destroy_pending = False  # type: ignore[attr-defined]
+                    _close(task.get_coro())
+            self._ready.clear()
+            for handle in self._scheduled:
+                handle._scheduled = False
+            self._scheduled.clear()
+            self._timer_cancelled_count = 0
+            self.close()
+        finally:
+            events._set_running_loop(old)
 
     @property
     def has_ready(self) -> bool:

@@ -40,6 +40,11 @@ class Request:
     alive: bool = True
     won: object = None  # the token of this request's last SET NX that came back OK
     wire_held: dict[bytes, str] = field(default_factory=dict)  # a lock no library wrapper saw
+    # the SET NX in flight as one attempt: its token, the nodes it went to, replies awaited
+    round_token: bytes | None = None
+    round_nodes: set[str] = field(default_factory=set)
+    round_pending: int = 0
+    round_ok: int = 0
 
 
 CURRENT: ContextVar[Request | None] = ContextVar("locksim_request", default=None)
@@ -79,9 +84,21 @@ class Observer:
     def __init__(self, world: World) -> None:
         self.world = world
         self.library_errors: list[tuple[float, str, str, str]] = []  # (t, process, call, error)
+        self.muted = False  # a dead process's coroutines being closed: they record nothing
+
+    @contextmanager
+    def mute(self) -> Iterator[None]:
+        """Nothing recorded meanwhile (what a dying process's ``finally`` blocks report)."""
+        self.muted = True
+        try:
+            yield
+        finally:
+            self.muted = False
 
     # -- recording --------------------------------------------------------------------
     def record(self, req: Request, type_: str, f: str, value: object = None) -> None:
+        if self.muted:
+            return
         world = self.world
         world.recorder.record(world.env.now, req.process, type_, f, _text(value), req.node)
         if f in ("enter", "leave"):
@@ -107,8 +124,17 @@ class Observer:
             return req.process, None
         head = argv[0].upper() if argv else b""
         if len(argv) >= 3 and head == b"SET" and any(a.upper() == b"NX" for a in argv[3:]):
-            if "attempt" in req.open_ops:  # a retry: the earlier one's outcome stays unknown
+            if "attempt" in req.open_ops:
+                if argv[2] == req.round_token and node not in req.round_nodes:
+                    # the same token to another master (Redlock): one attempt, many nodes
+                    req.round_nodes.add(node)
+                    req.round_pending += 1
+                    wire = not INSIDE.get() and _lease_ms(argv) is not None
+                    return req.process, ("attempt", req, argv, wire)
+                # a retry: the earlier one's outcome stays unknown
                 self.record(req, "info", "attempt", "retried")
+            req.round_token, req.round_nodes, req.round_pending = argv[2], {node}, 1
+            req.round_ok = 0
             wire = not INSIDE.get() and _lease_ms(argv) is not None
             if wire and "acquire" not in req.open_ops:
                 self.record(req, "invoke", "acquire", argv[1])
@@ -139,7 +165,14 @@ class Observer:
         token = argv[2]
         if "attempt" not in req.open_ops:
             return
-        if reply == b"OK":
+        # one node: its answer; a round over several masters (Redlock): ok once a majority
+        # of them said OK, failed once a majority no longer can (the design world's rule)
+        req.round_pending -= 1
+        req.round_ok += reply == b"OK"
+        need = len(req.round_nodes) // 2 + 1
+        if req.round_ok < need and req.round_ok + req.round_pending >= need:
+            return
+        if req.round_ok >= need:
             req.won = _text(token)
             self.record(req, "ok", "attempt", token)
             if wire and "acquire" in req.open_ops:
@@ -176,6 +209,8 @@ class Observer:
         return mine
 
     def library_error(self, req: Request, call: str, exc: BaseException) -> None:
+        if self.muted:
+            return
         self.library_errors.append((self.world.env.now, req.process, call, error_text(exc)))
 
     @contextmanager

@@ -11,6 +11,7 @@ verdict).
 from __future__ import annotations
 
 import asyncio
+import functools
 import importlib
 import sys
 from collections.abc import Callable, Iterable
@@ -20,14 +21,12 @@ from typing import Any
 from models.faults import Crash, Fault
 from models.scenario import Scenario
 from sim.aio import shims
+from sim.aio.directory import Directory
 from sim.aio.loop import BusyHandler
 from sim.aio.observe import CURRENT, Observer
 from sim.aio.server import AioServer, Handler
 from sim.world.redis_node import RedisNode
 from sim.world.world import RunResult, World
-
-REDIS_ADDRESS = ("redis", 6379)
-"""Where the simulated Redis listens; ``localhost``/``127.0.0.1`` on that port reach it too."""
 
 
 class HandlerError(ValueError):
@@ -78,24 +77,27 @@ class AioWorld(World):
         self.client_kwargs = dict(client_kwargs or {})
         self.observer = Observer(self)
         super().__init__(scenario)
-        self.addresses: dict[tuple[str, int], tuple[str, RedisNode]] = {}
-        for host in (REDIS_ADDRESS[0], "localhost", "127.0.0.1"):
-            self.addresses[(host, REDIS_ADDRESS[1])] = ("redis", self.redis)
+        self.directory = Directory.of(self.nodes, scenario.redis_topology().kind)
+        self._clients = 0  # the handler clients made so far: each one's hash
 
     def make_server(self, name: str) -> Any:
         return AioServer(self, name)
 
     def route(self, host: str | None, port: int | None) -> tuple[str, RedisNode] | None:
-        return self.addresses.get((str(host), int(port or 0)))
+        return self.directory.route(host, port)
 
     def addresses_text(self) -> str:
-        return ", ".join(f"{h}:{p}" for h, p in self.addresses)
+        return self.directory.text()
 
     def make_client(self, server: AioServer) -> Any:
-        """redis-py's asyncio client as an app makes it, pointed at the simulated node."""
-        import redis.asyncio
+        """What the handler's ``redis`` is: redis-py's asyncio client as an app makes it,
+        pointed at the simulated primary, or a tuple of them, one per master
+        (``redlock:N``; ``sim.aio.directory``)."""
+        clients = tuple(self._client(host, port) for host, port in self.directory.clients)
+        return clients if self.directory.per_master else clients[0]
 
-        kwargs: dict[str, Any] = {"host": REDIS_ADDRESS[0], "port": REDIS_ADDRESS[1],
+    def _client(self, host: str, port: int) -> Any:
+        kwargs: dict[str, Any] = {"host": host, "port": port,
                                   **dict(self.scenario.client_params), **self.client_kwargs}
         if "retries" in kwargs:  # the shipped backoff, with another number of retries
             from redis.asyncio.retry import Retry
@@ -104,9 +106,12 @@ class AioWorld(World):
             kwargs["retry"] = Retry(ExponentialWithJitterBackoff(base=0.01, cap=1.0),
                                     int(kwargs.pop("retries")))
         try:
-            return redis.asyncio.Redis(**kwargs)
+            client = _hashed_client()(**kwargs)
         except TypeError as exc:
             raise HandlerError(f"client_params: {exc}") from None
+        self._clients += 1
+        client._locksim_serial = self._clients
+        return client
 
     def start_request(self, server: Any, n: int, user: int,
                       on_done: Callable[[object], None]) -> None:
@@ -122,9 +127,24 @@ class AioWorld(World):
 
     def _crash(self, node: str, fault: Crash) -> None:
         super()._crash(node, fault)
-        if node == "redis":
+        if node in self.nodes:  # a Redis node restarted: its connections are reset
             for server in self.servers:
-                server.redis_lost()
+                server.redis_lost(node)
+
+
+@functools.cache
+def _hashed_client() -> type:
+    """``redis.asyncio.Redis`` hashing by creation order in its run, not by address: a
+    library that keeps clients in a set (pottery's ``frozenset(masters)``) then visits
+    them in one order every run. Equality stays identity, as redis-py's."""
+    import redis.asyncio
+
+    def serial_hash(self: Any) -> int:
+        return int(self._locksim_serial)
+
+    return type("Redis", (redis.asyncio.Redis,),
+                {"__hash__": serial_hash, "__module__": redis.asyncio.Redis.__module__,
+                 "__qualname__": redis.asyncio.Redis.__qualname__})
 
 
 def _who() -> str | None:
@@ -149,8 +169,13 @@ def run_handler(scenario: Scenario, handler: Handler | str | None = None,
     sim = shims.Simulation(scenario.seed, lambda: world.env.now, _who)
     try:
         with world.observer.instrument(), shims.patched(sim):  # libraries import unpatched
-            result = world.run()
-            loops = [s.loop for s in world.servers]
+            try:
+                result = world.run()
+                loops = [s.loop for s in world.servers]
+                errors = tuple(_loop_error(c) for loop in loops for c in loop.errors)
+            finally:  # what is still running at the horizon ends here, inside the run
+                for server in world.servers:
+                    server.shutdown()
     except BusyHandler as exc:
         raise HandlerError(f"{name}: {exc}") from None
     if sim.escapes:
@@ -158,7 +183,6 @@ def run_handler(scenario: Scenario, handler: Handler | str | None = None,
         more = f" (and {len(sim.escapes) - 1} more)" if len(sim.escapes) > 1 else ""
         raise HandlerError(f"{name} escaped the simulation: {first}{more}; "
                            "its run is not a result")
-    errors = tuple(_loop_error(c) for loop in loops for c in loop.errors)
     return LibraryRun(result, name, tuple(world.observer.library_errors), errors)
 
 

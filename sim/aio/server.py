@@ -88,7 +88,8 @@ class AioServer:
 
     @property
     def client(self) -> Any:
-        """This process's ``redis.asyncio.Redis``, made on first use inside the simulation."""
+        """This process's ``redis.asyncio.Redis`` (a tuple of them for Redlock), made on
+        first use inside the simulation."""
         if self._client is None:
             self._client = self.world.make_client(self)
         return self._client
@@ -194,6 +195,8 @@ class AioServer:
                       ) -> tuple[asyncio.Transport, asyncio.BaseProtocol]:
         """TCP connect to a simulated node by (host, port): one round trip, or refused."""
         node = self.world.route(host, port)
+        if not self.alive:
+            raise ConnectionRefusedError("locksim: this process is gone")
         if node is None:
             raise ConnectionRefusedError(f"locksim: nothing listens on {host}:{port} "
                                          f"(simulated nodes: {self.world.addresses_text()})")
@@ -204,8 +207,14 @@ class AioServer:
         loop = self.loop
         sock = SimSocket(self, redis_node, node_name, transport)
 
-        def established() -> None:  # SYN and SYN-ACK crossed the (faulty) network
+        def established(refused: bool) -> None:  # SYN and SYN-ACK crossed the network
             if not self.alive or loop is not self.loop:
+                return
+            if refused:  # a node of a topology that is down: nothing listens there
+                sock.close()
+                loop.call_soon(_fail, fut, ConnectionRefusedError(
+                    f"locksim: {node_name} ({host}:{port}) is down"))
+                self.wake()
                 return
             transport.socket = sock
             self.sockets.append(transport)
@@ -213,7 +222,7 @@ class AioServer:
             self.wake()
 
         def syn() -> None:
-            sock.down.send(self.world.env.now, established)
+            sock.down.send(self.world.env.now, established, not getattr(redis_node, "up", True))
 
         sock.up.send(self.world.env.now, syn)
         await fut
@@ -223,6 +232,8 @@ class AioServer:
     def storage(self, op: Storage) -> asyncio.Future[object]:
         fut = self.loop.create_future()
         loop = self.loop
+        if not self.alive:  # a dead process's last gasp reaches no database
+            return fut
 
         def reply(result: object) -> None:
             if self.alive and loop is self.loop:
@@ -237,11 +248,15 @@ class AioServer:
         if sim is not None:
             sim.escape(kind, detail)
 
-    def redis_lost(self) -> None:
+    def redis_lost(self, node: str) -> None:
         """The Redis node restarted: every connection to it is reset."""
-        for transport in list(self.sockets):
-            transport.lost(ConnectionResetError("locksim: Redis restarted"))
-        self.sockets.clear()
+        kept = []
+        for transport in self.sockets:
+            if transport.socket is not None and transport.socket.node != node:
+                kept.append(transport)
+            else:
+                transport.lost(ConnectionResetError(f"locksim: {node} restarted"))
+        self.sockets = kept
 
     # -- faults ----------------------------------------------------------------------
     def pause(self, duration_ms: float) -> None:
@@ -269,12 +284,19 @@ class AioServer:
         for req in dead:
             req.alive = False
         self.requests.clear()
-        for transport in self.sockets:
-            if transport.socket is not None:
-                transport.socket.close()
-        self.sockets.clear()
         self.active = 0
+        self.shutdown()
         return dead
+
+    def shutdown(self) -> None:
+        """The process image ends (a crash, or the run's end): its connections are cut,
+        then its loop's coroutines are closed while nothing they do can leave it."""
+        self.alive = False
+        for transport in self.sockets:
+            transport.dead()
+        self.sockets.clear()
+        with self.observer.mute():
+            self.loop.dispose()
 
     def restart(self) -> None:
         self._fresh()
@@ -287,3 +309,8 @@ class AioServer:
 def _resolve(fut: asyncio.Future[object], value: object) -> None:
     if not fut.done():
         fut.set_result(value)
+
+
+def _fail(fut: asyncio.Future[object], exc: BaseException) -> None:
+    if not fut.done():
+        fut.set_exception(exc)

@@ -10,7 +10,13 @@ library's ``from time import monotonic``, found once per run in ``sys.modules``)
 ``uuid.uuid1``/``uuid.uuid4``          128 bits from the run's library source (seeded)
 ``os.urandom``                         bytes from the same source
 ``random``'s global state              seeded from the same source, state restored after
+``asyncio.as_completed``               starts its tasks in the order given (asyncio's
+                                       own iterates a set: memory-address order)
 =====================================  =============================================
+
+The handler's clients hash by creation order, not by address (``sim.aio.runner``),
+so a library that keeps them in a set (pottery's ``frozenset(masters)``) visits
+them in the same order every run.
 
 Escapes, reported as errors (the run is not a result): ``time.sleep`` (a real
 sleep would block the loop for wall time), a real thread
@@ -23,6 +29,7 @@ swallow it, and is also logged on the run, so a swallowed one still counts.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sys
 import threading
@@ -146,21 +153,35 @@ def _thread_start(self: threading.Thread) -> None:
     raise _sim().escape("thread", f"threading.Thread.start({self.name})")
 
 
+_AS_COMPLETED = asyncio.as_completed
+
+
+def _as_completed(fs: Any, *, timeout: float | None = None) -> Any:
+    """asyncio's own, with its tasks created in the order given: asyncio's iterates a
+    ``set`` of the coroutines, so they would start in memory-address order."""
+    loop = asyncio.get_running_loop()
+    tasks = [asyncio.ensure_future(f, loop=loop) for f in dict.fromkeys(fs)]
+    yield from _AS_COMPLETED(tasks, timeout=timeout)
+
+
 _REAL: dict[str, Any] = {
     "time": time.time, "time_ns": time.time_ns, "monotonic": time.monotonic,
     "monotonic_ns": time.monotonic_ns, "perf_counter": time.perf_counter,
     "perf_counter_ns": time.perf_counter_ns, "sleep": time.sleep,
     "uuid1": uuid.uuid1, "uuid4": uuid.uuid4, "urandom": os.urandom,
+    "as_completed": _AS_COMPLETED,
 }
 _FAKE: dict[str, Any] = {
     "time": _time, "time_ns": _time_ns, "monotonic": _monotonic, "monotonic_ns": _monotonic_ns,
     "perf_counter": _monotonic, "perf_counter_ns": _monotonic_ns, "sleep": _sleep,
-    "uuid1": _uuid1, "uuid4": _uuid4, "urandom": _urandom,
+    "uuid1": _uuid1, "uuid4": _uuid4, "urandom": _urandom, "as_completed": _as_completed,
 }
 _BY_REAL = {id(f): name for name, f in _REAL.items()}
 PATCHED = ("time.time", "time.time_ns", "time.monotonic", "time.monotonic_ns",
            "time.perf_counter", "time.perf_counter_ns", "timeit.default_timer", "time.sleep",
            "uuid.uuid1", "uuid.uuid4", "os.urandom", "random (global state)",
+           "asyncio.as_completed (tasks started in the order given, not a set's)",
+           "hash() of the handler's redis clients (creation order, not address)",
            "threading.Thread.start", "socket/DNS/subprocess (audit hook)",
            "asyncio: loop.time, sleep, timers, create_connection, getaddrinfo, run_in_executor")
 

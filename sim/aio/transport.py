@@ -187,6 +187,12 @@ class SimTransport(asyncio.Transport):
         if not self._closing:
             self.protocol.data_received(data)
 
+    def dead(self) -> None:
+        """Its process died: nothing it still writes leaves, nothing reaches it."""
+        self._closing = True
+        if self.socket is not None:
+            self.socket.close()
+
     def lost(self, exc: Exception) -> None:
         """The connection broke (Redis restarted, the process crashed): the client sees a reset."""
         if self._closing:

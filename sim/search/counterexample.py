@@ -70,8 +70,9 @@ class Counterexample:
 
     @builtins.property
     def name(self) -> str:
-        """The file name: one per lock, property and run."""
-        return f"{self.lock}-{self.property}-{self.trace_hash[:12]}.json"
+        """The file name: one per lock (or handler), property and run."""
+        subject = self.scenario.handler.replace(":", ".") or self.lock
+        return f"{subject}-{self.property}-{self.trace_hash[:12]}.json"
 
     def expecting(self, expect: str) -> Counterexample:
         if expect not in EXPECTS:

@@ -51,6 +51,7 @@ def test_check_shrinks_and_replay_reproduces(tmp_path: Path,
     assert "mutual-exclusion" in props
     cx = next(c for c in summary["counterexamples"] if c["property"] == "mutual-exclusion")
     assert "LockNotOwnedError" in cx["story"]
+    assert Path(cx["file"]).name.startswith("examples.coupon_handler.handle-mutual-exclusion-")
     saved = json.loads(Path(cx["file"]).read_text())
     assert saved["scenario"]["handler"] == "examples.coupon_handler:handle"
     assert len(saved["scenario"]["faults"]) <= 2
