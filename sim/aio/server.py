@@ -276,6 +276,10 @@ class AioServer:
         self._timer_at = None
         self.wake()
 
+    def reconnected(self, node: str) -> None:
+        """A node is back: nothing to resend here, since the handler's own client library
+        (redis-py's retry, pottery's) decides what it sends again, as it does on TCP."""
+
     def crash(self) -> list[Request]:
         """Kill the process: every request dies mid-flight, its connections close."""
         self.alive = False
