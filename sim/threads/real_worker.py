@@ -37,7 +37,7 @@ class SyncHandlerWorker(HandlerWorker):
 
             kwargs["retry"] = Retry(ExponentialWithJitterBackoff(base=0.01, cap=1.0),
                                     int(kwargs.pop("retries")))
-        self.client = redis.Redis(**kwargs)
+        self.client = redis.Redis(**kwargs)  # type: ignore[assignment]  # the sync client
         self.loop_thread = threading.get_ident()
         self.loop: asyncio.AbstractEventLoop | None = None
 
