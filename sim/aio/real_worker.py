@@ -189,7 +189,16 @@ def main(argv: list[str]) -> int:
     """``python -m sim.aio.real_worker FD CONFIG_JSON``: serve until the coordinator goes."""
     from sim.real.worker import serve_main
 
-    return serve_main(argv, HandlerWorker)
+    return serve_main(argv, _worker)
+
+
+def _worker(config: dict[str, Any], channel: socket.socket) -> HandlerWorker:
+    """The asyncio worker, or for a plain ``def`` handler the sync tier's (real threads)."""
+    if asyncio.iscoroutinefunction(load_handler(str(config["handler"]))):
+        return HandlerWorker(config, channel)
+    from sim.threads.real_worker import SyncHandlerWorker
+
+    return SyncHandlerWorker(config, channel)
 
 
 if __name__ == "__main__":

@@ -48,9 +48,21 @@ def load_handler(spec: str) -> Handler:
     fn = getattr(module, name, None)
     if fn is None:
         raise HandlerError(f"module {module_name!r} has no {name!r}")
-    if not asyncio.iscoroutinefunction(fn):
-        raise HandlerError(f"{spec} must be an async function (async def {name}(redis, db, user))")
+    if not asyncio.iscoroutinefunction(fn) and not _takes_three(fn):
+        raise HandlerError(f"{spec} must be an async function (async def {name}(redis, db, "
+                           f"user)) or, for the sync tier, def {name}(redis, db, user)")
     return fn  # type: ignore[no-any-return]
+
+
+def _takes_three(fn: Any) -> bool:
+    """A plain function callable as ``fn(redis, db, user)`` (the sync tier's handler)."""
+    import inspect
+
+    try:
+        inspect.signature(fn).bind(None, None, 0)
+    except (TypeError, ValueError):
+        return False
+    return callable(fn)
 
 
 @dataclass(frozen=True)
@@ -70,12 +82,14 @@ class LibraryRun:
 class AioWorld(World):
     """The simulated world whose app servers run real asyncio code."""
 
+    observer_class = Observer
+
     def __init__(self, scenario: Scenario, handler: Handler, handler_name: str = "",
                  client_kwargs: dict[str, Any] | None = None) -> None:
         self.handler = handler
         self.handler_name = handler_name
         self.client_kwargs = dict(client_kwargs or {})
-        self.observer = Observer(self)
+        self.observer = self.observer_class(self)
         super().__init__(scenario)
         self.directory = Directory.of(self.nodes, scenario.redis_topology().kind)
         self._clients = 0  # the handler clients made so far: each one's hash
@@ -97,8 +111,7 @@ class AioWorld(World):
         return clients if self.directory.per_master else clients[0]
 
     def _client(self, host: str, port: int) -> Any:
-        kwargs: dict[str, Any] = {"host": host, "port": port,
-                                  **dict(self.scenario.client_params), **self.client_kwargs}
+        kwargs = self.client_options(host, port)
         if "retries" in kwargs:  # the shipped backoff, with another number of retries
             from redis.asyncio.retry import Retry
             from redis.backoff import ExponentialWithJitterBackoff
@@ -112,6 +125,15 @@ class AioWorld(World):
         self._clients += 1
         client._locksim_serial = self._clients
         return client
+
+    def client_options(self, host: str | None = None, port: int | None = None
+                       ) -> dict[str, Any]:
+        """The client's keyword arguments: the simulated node (the primary by default),
+        the scenario's, the caller's."""
+        first_host, first_port = self.directory.clients[0]
+        return {"host": first_host if host is None else host,
+                "port": first_port if port is None else port,
+                **dict(self.scenario.client_params), **self.client_kwargs}
 
     def start_request(self, server: Any, n: int, user: int,
                       on_done: Callable[[object], None]) -> None:
@@ -165,6 +187,14 @@ def run_handler(scenario: Scenario, handler: Handler | str | None = None,
     name = handler if isinstance(handler, str) else _name(handler)
     refuse_unsupported(scenario.faults)
     fn = load_handler(handler) if isinstance(handler, str) else handler
+    if not asyncio.iscoroutinefunction(fn):  # a plain def: the sync tier (sim.threads)
+        try:
+            from sim.threads.runner import run_handler as run_sync
+        except ImportError as exc:
+            raise HandlerError(f"{name} is a sync function; the sync tier needs {exc.name} "
+                               "(pip install -e \".[sync]\")") from None
+
+        return run_sync(scenario, fn, name, client_kwargs)  # type: ignore[arg-type]
     world = AioWorld(scenario, fn, name, client_kwargs)
     sim = shims.Simulation(scenario.seed, lambda: world.env.now, _who)
     try:
@@ -172,18 +202,27 @@ def run_handler(scenario: Scenario, handler: Handler | str | None = None,
             try:
                 result = world.run()
                 loops = [s.loop for s in world.servers]
-                errors = tuple(_loop_error(c) for loop in loops for c in loop.errors)
+                errors = loop_errors(loops)
             finally:  # what is still running at the horizon ends here, inside the run
                 for server in world.servers:
                     server.shutdown()
     except BusyHandler as exc:
         raise HandlerError(f"{name}: {exc}") from None
+    escaped(name, sim)
+    return LibraryRun(result, name, tuple(world.observer.library_errors), errors)
+
+
+def escaped(name: str, sim: shims.Simulation) -> None:
+    """HandlerError if anything escaped the simulation during the run."""
     if sim.escapes:
         first = sim.escapes[0]
         more = f" (and {len(sim.escapes) - 1} more)" if len(sim.escapes) > 1 else ""
         raise HandlerError(f"{name} escaped the simulation: {first}{more}; "
                            "its run is not a result")
-    return LibraryRun(result, name, tuple(world.observer.library_errors), errors)
+
+
+def loop_errors(loops: Iterable[Any]) -> tuple[str, ...]:
+    return tuple(_loop_error(c) for loop in loops for c in loop.errors)
 
 
 UNSUPPORTED = ("lost-reply", "aimed")

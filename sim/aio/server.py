@@ -177,8 +177,12 @@ class AioServer:
             how, value = "fail", error_text(exc)
         else:
             how, value = "ok", immutable(outcome)
-        obs.closing(req)
-        obs.record(req, how, "request", value)
+        self._answer(req, how, value)
+
+    def _answer(self, req: Request, how: str, value: object) -> None:
+        """The request's answer (``ok`` with its value, ``fail``/``info`` with why)."""
+        self.observer.closing(req)
+        self.observer.record(req, how, "request", value)
         self._finish(req, value if how == "ok" else str(value).split(":")[0])
 
     def _finish(self, req: Request, outcome: object) -> None:

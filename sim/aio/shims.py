@@ -171,12 +171,12 @@ _REAL: dict[str, Any] = {
     "uuid1": uuid.uuid1, "uuid4": uuid.uuid4, "urandom": os.urandom,
     "as_completed": _AS_COMPLETED,
 }
+_REAL_THREAD = threading.Thread  # the class, even while the sync tier swaps its binding
 _FAKE: dict[str, Any] = {
     "time": _time, "time_ns": _time_ns, "monotonic": _monotonic, "monotonic_ns": _monotonic_ns,
     "perf_counter": _monotonic, "perf_counter_ns": _monotonic_ns, "sleep": _sleep,
     "uuid1": _uuid1, "uuid4": _uuid4, "urandom": _urandom, "as_completed": _as_completed,
 }
-_BY_REAL = {id(f): name for name, f in _REAL.items()}
 PATCHED = ("time.time", "time.time_ns", "time.monotonic", "time.monotonic_ns",
            "time.perf_counter", "time.perf_counter_ns", "timeit.default_timer", "time.sleep",
            "uuid.uuid1", "uuid.uuid4", "os.urandom", "random (global state)",
@@ -189,10 +189,15 @@ PATCHED = ("time.time", "time.time_ns", "time.monotonic", "time.monotonic_ns",
 class patched:  # a context manager, named as contextlib names its own
     """Install ``sim`` for a run: every binding of the real functions is swapped, then restored."""
 
-    def __init__(self, sim: Simulation) -> None:
+    def __init__(self, sim: Simulation, extra: tuple[tuple[object, object], ...] = ()) -> None:
         self.sim = sim
         self.undo: list[tuple[object, str, object]] = []
         self.rand = GlobalRandom(sim.source)
+        # (real, fake) pairs swapped like the clocks; a real one of ours gets the other fake
+        # (the sync tier serves time.sleep instead of refusing it)
+        self.swap: dict[int, tuple[object, object]] = {id(_REAL[n]): (_REAL[n], f)
+                                                       for n, f in _FAKE.items()}
+        self.swap.update((id(real), (real, fake)) for real, fake in extra)
 
     def __enter__(self) -> Simulation:
         global _ACTIVE, _HOOKED
@@ -206,12 +211,12 @@ class patched:  # a context manager, named as contextlib names its own
             if not isinstance(space, dict) or module is sys.modules[__name__]:
                 continue
             for attr, value in list(space.items()):
-                name = _BY_REAL.get(id(value))
-                if name is not None and value is _REAL[name]:
+                pair = self.swap.get(id(value))
+                if pair is not None and value is pair[0]:
                     self.undo.append((module, attr, value))
-                    setattr(module, attr, _FAKE[name])
-        self.undo.append((threading.Thread, "start", threading.Thread.start))
-        threading.Thread.start = _thread_start  # type: ignore[method-assign]
+                    setattr(module, attr, pair[1])
+        self.undo.append((_REAL_THREAD, "start", _REAL_THREAD.start))
+        _REAL_THREAD.start = _thread_start  # type: ignore[method-assign]
         self.rand.__enter__()
         _ACTIVE = self.sim
         return self.sim

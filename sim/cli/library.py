@@ -23,7 +23,7 @@ from sim.cli.common import UsageError
 def versions() -> dict[str, str]:
     """The library versions a handler run used (the ones the tier is tested with)."""
     out = {}
-    for name in ("redis", "pottery"):
+    for name in ("redis", "pottery", "python-redis-lock", "greenlet"):
         try:
             out[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
