@@ -196,7 +196,7 @@ def _worker(config: dict[str, Any], channel: socket.socket) -> HandlerWorker:
     """The asyncio worker, or for a plain ``def`` handler the sync tier's (real threads)."""
     if asyncio.iscoroutinefunction(load_handler(str(config["handler"]))):
         return HandlerWorker(config, channel)
-    from sim.threads.real_worker import SyncHandlerWorker
+    from sim.aio.threads.real_worker import SyncHandlerWorker
 
     return SyncHandlerWorker(config, channel)
 

@@ -187,9 +187,9 @@ def run_handler(scenario: Scenario, handler: Handler | str | None = None,
     name = handler if isinstance(handler, str) else _name(handler)
     refuse_unsupported(scenario.faults)
     fn = load_handler(handler) if isinstance(handler, str) else handler
-    if not asyncio.iscoroutinefunction(fn):  # a plain def: the sync tier (sim.threads)
+    if not asyncio.iscoroutinefunction(fn):  # a plain def: the sync tier (sim.aio.threads)
         try:
-            from sim.threads.runner import run_handler as run_sync
+            from sim.aio.threads.runner import run_handler as run_sync
         except ImportError as exc:
             raise HandlerError(f"{name} is a sync function; the sync tier needs {exc.name} "
                                "(pip install -e \".[sync]\")") from None

@@ -3,7 +3,8 @@
 * ``random`` lives in one module: the run's chooser (one source of choices).
 * Real clocks, sockets, signals, processes and redis-py are the outside world:
   only ``sim/real/``, the command line (``sim/cli/``) and the asyncio tier
-  (``sim/aio/``, which runs real library code and patches those for a run) touch them.
+  (``sim/aio/``, which runs real library code, asyncio and, in ``sim/aio/threads/``,
+  threaded, and patches those for a run) touch them.
 * SimPy is the simulator's kernel: only ``sim/world/`` imports it.
 * ``models/`` is pure: it imports nothing from ``sim``.
 * The wings build on each other in one direction (``WINGS`` below).

@@ -18,9 +18,9 @@ from models.scenario import Scenario
 from sim.aio.loop import BusyHandler
 from sim.aio.observe import Observer, Request
 from sim.aio.runner import AioWorld, HandlerError, LibraryRun, escaped, loop_errors
-from sim.threads import scheduler as sched
-from sim.threads import shims
-from sim.threads.server import SyncHandler, SyncServer
+from sim.aio.threads import scheduler as sched
+from sim.aio.threads import shims
+from sim.aio.threads.server import SyncHandler, SyncServer
 
 
 class SyncObserver(Observer):
@@ -33,7 +33,7 @@ class SyncObserver(Observer):
         super().record(req, type_, f, value)
 
     def instrument(self) -> Any:
-        from sim.threads.libraries import instrument
+        from sim.aio.threads.libraries import instrument
 
         return instrument(self)
 

@@ -8,6 +8,6 @@ history comes from the same observation (``libraries``). ``sim.aio.run_handler``
 runs a plain ``def handle(redis, db, user)`` here (``runner``).
 """
 
-from sim.threads.runner import SyncWorld, run_handler
+from sim.aio.threads.runner import SyncWorld, run_handler
 
 __all__ = ["SyncWorld", "run_handler"]

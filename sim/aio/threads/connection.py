@@ -20,8 +20,8 @@ import socket as _socket
 from typing import Any
 
 from sim.aio import shims
-from sim.threads import scheduler as sched
-from sim.threads.scheduler import ProcessGone, Waiter
+from sim.aio.threads import scheduler as sched
+from sim.aio.threads.scheduler import ProcessGone, Waiter
 
 REAL = {"socket": _socket.socket, "create_connection": _socket.create_connection,
         "getaddrinfo": _socket.getaddrinfo}

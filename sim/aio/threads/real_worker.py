@@ -5,7 +5,7 @@ builds this subclass instead. Each request runs in a real thread of its own
 (as the simulated process runs it in a virtual one) with a real sync
 ``redis.Redis`` against the real ``redis-server``; storage calls and history
 records cross to the worker's event loop thread-safely. The sync libraries
-are wrapped as in the simulation (``sim.threads.libraries``). Not observed
+are wrapped as in the simulation (``sim.aio.threads.libraries``). Not observed
 here, besides what the asyncio worker cannot see: calls made by a library's
 own helper threads (a real thread does not inherit the request's context).
 """
@@ -42,7 +42,7 @@ class SyncHandlerWorker(HandlerWorker):
         self.loop: asyncio.AbstractEventLoop | None = None
 
     async def serve(self) -> None:
-        from sim.threads.libraries import instrument
+        from sim.aio.threads.libraries import instrument
 
         self.loop = asyncio.get_running_loop()
         self.loop_thread = threading.get_ident()
@@ -90,7 +90,7 @@ class SyncHandlerWorker(HandlerWorker):
 
 
 class _SyncStore:
-    """``db`` for sync code, over the coordinator (as ``sim.threads.server``'s store)."""
+    """``db`` for sync code, over the coordinator (as ``sim.aio.threads.server``'s store)."""
 
     def __init__(self, worker: SyncHandlerWorker) -> None:
         self.w = worker

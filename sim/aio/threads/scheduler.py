@@ -27,7 +27,7 @@ from sim.aio import shims
 if TYPE_CHECKING:
     import asyncio
 
-    from sim.threads.server import SyncServer
+    from sim.aio.threads.server import SyncServer
 
 
 class ProcessGone(BaseException):  # control flow, like GeneratorExit

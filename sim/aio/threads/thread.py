@@ -1,7 +1,7 @@
 """``threading.Thread``, ``Timer``, ``local`` and the thread identity, for virtual threads.
 
 A ``Thread`` started inside a simulated process becomes one more virtual thread
-of that process (``sim.threads.scheduler``), inheriting the starter's context,
+of that process (``sim.aio.threads.scheduler``), inheriting the starter's context,
 so a library's helper thread (a lock renewer) acts for the request that
 started it. ``local`` keeps one attribute dict per virtual thread: redis-py's
 ``thread_local`` token is per thread here as on a real server, never shared by
@@ -18,8 +18,8 @@ from typing import Any
 
 import greenlet
 
-from sim.threads import scheduler as sched
-from sim.threads.scheduler import ProcessGone, Waiter
+from sim.aio.threads import scheduler as sched
+from sim.aio.threads.scheduler import ProcessGone, Waiter
 
 _REAL = {"current_thread": threading.current_thread, "get_ident": threading.get_ident}
 """In a dict: the shims swap every module-level binding of the real functions during a run."""

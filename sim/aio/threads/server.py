@@ -18,12 +18,12 @@ from models.locks.effect import Storage
 from sim.aio import shims
 from sim.aio.observe import CURRENT, Request, error_text, immutable
 from sim.aio.server import AioServer
-from sim.threads import scheduler as sched
-from sim.threads.scheduler import ProcessGone, Scheduler
-from sim.threads.thread import Thread
+from sim.aio.threads import scheduler as sched
+from sim.aio.threads.scheduler import ProcessGone, Scheduler
+from sim.aio.threads.thread import Thread
 
 if TYPE_CHECKING:
-    from sim.threads.runner import SyncWorld
+    from sim.aio.threads.runner import SyncWorld
 
 SyncHandler = Callable[[Any, Any, int], object]
 

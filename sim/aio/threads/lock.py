@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections import deque
 from typing import Any
 
-from sim.threads import scheduler as sched
-from sim.threads.scheduler import Waiter
+from sim.aio.threads import scheduler as sched
+from sim.aio.threads.scheduler import Waiter
 
 
 def _timeout(blocking: bool, timeout: float) -> float | None:

@@ -7,13 +7,13 @@ given more pairs, swapped wherever they are bound and restored after:
 ================================================  ===========================================
 ``time.sleep``                                    parks the virtual thread (process clock);
                                                   outside a virtual thread: an escape
-``threading.Thread``/``Timer``/``local``          virtual (``sim.threads.thread``)
-``threading.Lock``/``RLock``/``_allocate_lock``   virtual (``sim.threads.lock``): so
+``threading.Thread``/``Timer``/``local``          virtual (``sim.aio.threads.thread``)
+``threading.Lock``/``RLock``/``_allocate_lock``   virtual (``sim.aio.threads.lock``): so
                                                   ``Condition``, ``Event``, ``Semaphore``,
                                                   ``queue.Queue``, futures' waiters are too
 ``threading.current_thread``/``get_ident``        the virtual thread's
 ``socket.socket`` (in ``socket``),                in-memory to the simulated nodes
-``socket.create_connection``/``getaddrinfo``      (``sim.threads.connection``)
+``socket.create_connection``/``getaddrinfo``      (``sim.aio.threads.connection``)
 ``ThreadPoolExecutor.submit``/``shutdown``        one virtual thread per task
 ``select.select`` with a timeout                  an escape (it waits in wall time)
 ================================================  ===========================================
@@ -36,9 +36,9 @@ from collections.abc import Callable
 from typing import Any
 
 from sim.aio import shims
-from sim.threads import connection, thread
-from sim.threads import lock as vlock
-from sim.threads import scheduler as sched
+from sim.aio.threads import connection, thread
+from sim.aio.threads import lock as vlock
+from sim.aio.threads import scheduler as sched
 
 _REAL = {"sleep": time.sleep, "select": select.select,
          "submit": concurrent.futures.ThreadPoolExecutor.submit,
