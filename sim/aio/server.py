@@ -19,6 +19,7 @@ from models.locks.effect import Storage
 from sim.aio import shims
 from sim.aio.loop import SimLoop
 from sim.aio.observe import CURRENT, Request, error_text, immutable
+from sim.aio.sentinel import Following
 from sim.aio.transport import SimSocket, SimTransport
 
 if TYPE_CHECKING:
@@ -75,6 +76,9 @@ class AioServer:
         self.clock_drift = 0.0
         self.clock_since = 0.0
         self.requests: dict[str, Request] = {}
+        # what the world's Sentinel reads (``server.cmd.redis``): this process's own client
+        # library asks the simulated Sentinels (sim.aio.sentinel), nothing to move for it
+        self.cmd = Following(world)
         self._now_pending = False
         self._timer_at: float | None = None
         self._fresh()
