@@ -62,6 +62,10 @@ def test_a_pause_longer_than_the_ttl_lets_a_second_holder_in() -> None:
     assert v["mutual-exclusion"].valid is False
     assert "ReleaseUnlockedLock" in v["mutual-exclusion"].story
     assert v["held-until-release"].valid is False
+    # control: frozen 3 s inside a 5 s lease, the same waiters: exclusion holds
+    _run, v = judged(REDLOCK.with_(faults=(parse_fault("pause:20:3000:holder"),)),
+                     handlers.redlock)
+    assert v["mutual-exclusion"].valid is True and v["held-until-release"].valid is True
 
 
 def sentinel(lag: str) -> Scenario:
