@@ -168,20 +168,12 @@ class AioServer:
     async def _serve(self, req: Request, user: int) -> None:
         obs = self.observer
         obs.record(req, "invoke", "request", user)
-        outcome: object
-        how: str
-        value: object
         try:
             outcome = await self.world.handler(self.client, self.db, user)
-        except shims.Escaped:
-            how, value = "info", "escaped"
-        except asyncio.CancelledError:
-            how, value = "info", "cancelled"
-        except Exception as exc:  # the handler failed: the user sees an error answer
-            how, value = "fail", error_text(exc)
+        except (shims.Escaped, asyncio.CancelledError, Exception) as exc:
+            self._answer(req, *raised(exc))
         else:
-            how, value = "ok", immutable(outcome)
-        self._answer(req, how, value)
+            self._answer(req, "ok", immutable(outcome))
 
     def _answer(self, req: Request, how: str, value: object) -> None:
         """The request's answer (``ok`` with its value, ``fail``/``info`` with why)."""
@@ -316,6 +308,16 @@ class AioServer:
         self.incarnation += 1
         self._now_pending = False
         self._timer_at = None
+
+
+def raised(exc: BaseException) -> tuple[str, object]:
+    """A request's answer when its handler raised ``exc`` (``info``: escaped or cancelled;
+    ``fail``: the handler failed, the user sees an error answer)."""
+    if isinstance(exc, shims.Escaped):
+        return "info", "escaped"
+    if isinstance(exc, asyncio.CancelledError):
+        return "info", "cancelled"
+    return "fail", error_text(exc)
 
 
 def _resolve(fut: asyncio.Future[object], value: object) -> None:
