@@ -39,7 +39,8 @@ class NodeState:
 
     name: str
     up: bool
-    s_down: bool  # unreachable for at least down-after-milliseconds
+    s_down: bool  # down for at least down-after-milliseconds (a partition: the world's
+    # Sentinel fails over at down-after instead, and the node is no longer the master)
     repl_offset: int
 
 
@@ -65,8 +66,7 @@ def view(world: World, index: int) -> SentinelView:
         node: Any = world.nodes[name]
         since = getattr(node, "down_since", None)
         gone = not node.up and since is not None and now - since >= sentinel.down_after_ms
-        return NodeState(name, bool(node.up), gone or not sentinel.sees(name),
-                         int(getattr(node, "repl_offset", 0)))
+        return NodeState(name, bool(node.up), gone, int(getattr(node, "repl_offset", 0)))
 
     replicas = tuple(state(n) for n in world.nodes if n != sentinel.master)
     return SentinelView(state(sentinel.master), replicas, sentinel.failovers,

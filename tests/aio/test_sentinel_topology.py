@@ -127,3 +127,20 @@ def test_a_process_cut_from_the_sentinels_cannot_find_the_new_master() -> None:
     first = next(op for op in run.result.history
                  if op.process == "app2/req1" and op.f == "request" and op.type != "invoke")
     assert first.time > 4000.0 and first.value == "issued"
+
+
+def test_pooled_connections_stay_on_a_deposed_master_until_it_is_demoted() -> None:
+    """``redis1/sentinel`` cut 3 s (down-after 500): Sentinel promotes redis2 at 500 ms,
+    but redis-py asks the Sentinels only for a new connection, so both processes keep
+    their pooled connections on the deposed redis1; when the cut heals redis1 is demoted,
+    its READONLY reply becomes redis-py's ConnectionError("The previous master is now a
+    slave"), and the next request reconnects through the Sentinels to redis2."""
+    sc = Scenario(servers=2, vus=100, requests=16, topology="sentinel:2", down_after_ms=500.0,
+                  load="open", rate_rps=4.0, replica_lag=Dist.parse("uniform:0.1:1"),
+                  faults=(parse_fault("partition:0:3000:redis1/sentinel"),))
+    run, v = judged(sc, "examples.coupon_handler:handle_sentinel")
+    assert [p for p, x in v.items() if x.valid is False] == []
+    writes = lock_writes(run)
+    assert 500.0 < max(writes["redis1"]) < 3000.0 and min(writes["redis2"]) > 3000.0
+    demoted = [op for op in run.result.history if op.f == "request" and op.type == "fail"]
+    assert demoted and all("previous master is now a slave" in str(op.value) for op in demoted)
