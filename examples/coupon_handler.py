@@ -5,7 +5,9 @@
 ``handle`` takes a fresh ``Lock`` per request (the usual ``async with redis.lock``);
 ``handle_shared`` keeps one ``Lock`` per client, created once, as many apps do
 to avoid re-creating it, and so shares redis-py's thread-local token between
-every task of the event loop.
+every task of the event loop. ``handle_redlock`` is pottery's Redlock over every
+master (``--redis redlock:N``); ``handle_sentinel`` finds the master through
+Sentinel with the app's own configuration (``--redis sentinel:N``).
 """
 
 from __future__ import annotations
@@ -57,4 +59,23 @@ async def handle_redlock(redis: Any, db: Any, user: int) -> str:
     lock = AIORedlock(key="coupon:issue:1", masters=masters, auto_release_time=5,
                       context_manager_timeout=3)
     async with lock:
+        return await issue(db, user)
+
+
+SENTINELS = [("sentinel1", 26379), ("sentinel2", 26379), ("sentinel3", 26379)]
+_MASTERS: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
+
+
+async def handle_sentinel(redis: Any, db: Any, user: int) -> str:
+    """redis-py's Sentinel client as the app configures it (its Sentinels' addresses, its
+    service name), made once per process (one per ``redis``, which is per process): every
+    new connection asks a Sentinel where the master is, so after a failover it reaches the
+    promoted replica."""
+    from redis.asyncio.sentinel import Sentinel
+
+    master = _MASTERS.get(redis)
+    if master is None:
+        master = _MASTERS[redis] = Sentinel(SENTINELS, socket_timeout=1).master_for(
+            "mymaster", socket_timeout=1)
+    async with master.lock(LOCK, timeout=5, blocking_timeout=3):
         return await issue(db, user)

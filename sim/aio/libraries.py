@@ -21,7 +21,7 @@ the wire (``sim.aio.observe``).
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -48,6 +48,7 @@ class LockApi:
     lost: tuple[type[BaseException], ...]  # raised by release/extend: the lock was gone
     refused: tuple[type[BaseException], ...] = ()  # raised before sending: no token at all
     extend_is_sync: bool = False  # redis-py's extend returns an awaitable
+    lost_as: str | None = None  # the name a lost outcome is recorded under (else the error's)
 
 
 def apis() -> list[LockApi]:
@@ -78,6 +79,90 @@ def apis() -> list[LockApi]:
     return found
 
 
+class Acquiring:
+    """One wrapped acquire's records (either tier): invoke now, then what came back."""
+
+    def __init__(self, obs: Observer, api: LockApi, req: Any, lock: Any,
+                 key: object = None) -> None:
+        self.obs, self.api, self.req, self.lock = obs, api, req, lock
+        obs.record(req, "invoke", "acquire", immutable(api.key(lock) if key is None else key))
+
+    def raised(self, exc: BaseException) -> None:
+        self.obs.record(self.req, "info", "acquire", error_name(exc))
+
+    def returned(self, got: object) -> None:
+        api, lock = self.api, self.lock
+        if got:
+            self.obs.acquired(self.req, lock, api.key(lock), immutable(api.token(lock)),
+                              api.ttl_ms(lock))
+        else:
+            self.obs.record(self.req, "fail", "acquire", "not acquired")
+
+
+class Letting:
+    """One wrapped release or extend's records (either tier): the request's own token
+    (``mine``), the token the lock object sends, then what came back: ``api.lost`` is
+    "it was gone" (result 0, a library error), ``api.refused`` on release a failure
+    before sending, anything else an unknown outcome."""
+
+    def __init__(self, obs: Observer, api: LockApi, req: Any, lock: Any, f: str, verb: str,
+                 mine: str | None) -> None:
+        self.obs, self.api, self.req, self.f, self.verb, self.mine = obs, api, req, f, verb, mine
+        self.sent = immutable(api.token(lock))
+        obs.record(req, "invoke", f, mine)
+
+    @classmethod
+    def release(cls, obs: Observer, api: LockApi, req: Any, lock: Any,
+                verb: str = "release") -> Letting:
+        return cls(obs, api, req, lock, "release", verb, obs.leaving(req, lock))
+
+    @classmethod
+    def extend(cls, obs: Observer, api: LockApi, req: Any, lock: Any, verb: str) -> Letting:
+        return cls(obs, api, req, lock, "extend", verb, req.held.get(id(lock)))
+
+    def raised(self, exc: BaseException) -> None:
+        obs, req, mine, sent = self.obs, self.req, self.mine, self.sent
+        if isinstance(exc, self.api.lost):
+            obs.record(req, "ok", self.f, (mine, 0, sent, self.api.lost_as or error_name(exc)))
+            obs.library_error(req, self.verb, exc)
+        elif self.f == "release" and isinstance(exc, self.api.refused):
+            obs.record(req, "fail", self.f, (mine, sent, error_name(exc)))
+            obs.library_error(req, self.verb, exc)
+        else:
+            obs.record(req, "info", self.f, (mine, sent, error_name(exc)))
+
+    def returned(self, _result: object = None) -> None:
+        self.obs.record(self.req, "ok", self.f, (self.mine, 1, self.sent))
+
+
+Call = Acquiring | Letting
+
+
+async def observed(call: Call, run: Callable[[], Awaitable[Any]], inside: bool = False) -> Any:
+    """Await ``run()`` (the library's own call) and record what it returned or raised;
+    ``inside``: its inner calls and commands are the library's, not recorded again."""
+    token = INSIDE.set(True) if inside else None
+    try:
+        result = await run()
+    except BaseException as exc:
+        call.raised(exc)
+        raise
+    finally:
+        if token is not None:
+            INSIDE.reset(token)
+    call.returned(result)
+    return result
+
+
+def refused_extend(obs: Observer, api: LockApi, req: Any, lock: Any, verb: str,
+                   exc: BaseException) -> None:
+    """An extend the library refused before sending anything (no token, no timeout)."""
+    mine = req.held.get(id(lock))
+    obs.record(req, "invoke", "extend", mine)
+    obs.record(req, "fail", "extend", (mine, immutable(api.token(lock)), error_name(exc)))
+    obs.library_error(req, verb, exc)
+
+
 def wrap_all(observer: Observer) -> list[Undo]:
     undo: list[Undo] = []
     for api in apis():
@@ -94,6 +179,8 @@ def _aioredlock(obs: Observer) -> list[Undo]:
         from aioredlock.errors import LockError
     except ImportError:  # not installed (it needs aioredis 1.x)
         return []
+    api = LockApi(Aioredlock, (), (), (), token=lambda lk: lk.id, key=lambda lk: lk.resource,
+                  ttl_ms=lambda lk: None, lost=(LockError,), lost_as="LockError")
 
     def lock(original: Any) -> Any:
         async def wrapper(self: Any, resource: Any, *args: Any, **kwargs: Any) -> Any:
@@ -114,53 +201,22 @@ def _aioredlock(obs: Observer) -> list[Undo]:
             return got
         return wrapper
 
-    def unlock(original: Any) -> Any:
-        async def wrapper(self: Any, lk: Any, *args: Any, **kwargs: Any) -> Any:
-            req = CURRENT.get()
-            if req is None or INSIDE.get():
-                return await original(self, lk, *args, **kwargs)
-            sent = immutable(lk.id)
-            mine = obs.leaving(req, lk)
-            obs.record(req, "invoke", "release", mine)
-            try:
-                result = await original(self, lk, *args, **kwargs)
-            except LockError as exc:
-                obs.record(req, "ok", "release", (mine, 0, sent, "LockError"))
-                obs.library_error(req, "unlock", exc)
-                raise
-            except BaseException as exc:
-                obs.record(req, "info", "release", (mine, sent, error_name(exc)))
-                raise
-            obs.record(req, "ok", "release", (mine, 1, sent))
-            return result
-        return wrapper
+    def letting(verb: str) -> Callable[[Any], Any]:
+        def make(original: Any) -> Any:
+            async def wrapper(self: Any, lk: Any, *args: Any, **kwargs: Any) -> Any:
+                req = CURRENT.get()
+                if req is None or (verb == "unlock" and INSIDE.get()):
+                    return await original(self, lk, *args, **kwargs)
+                call = (Letting.release(obs, api, req, lk, verb) if verb == "unlock"
+                        else Letting.extend(obs, api, req, lk, verb))
+                # a failed extend unlocks inside: not a release of its own
+                return await observed(call, lambda: original(self, lk, *args, **kwargs),
+                                      inside=verb == "extend")
+            return wrapper
+        return make
 
-    def extend(original: Any) -> Any:
-        async def wrapper(self: Any, lk: Any, *args: Any, **kwargs: Any) -> Any:
-            req = CURRENT.get()
-            if req is None:
-                return await original(self, lk, *args, **kwargs)
-            mine = req.held.get(id(lk))
-            sent = immutable(lk.id)
-            obs.record(req, "invoke", "extend", mine)
-            inside = INSIDE.set(True)  # a failed extend unlocks inside: not a release of its own
-            try:
-                result = await original(self, lk, *args, **kwargs)
-            except LockError as exc:
-                obs.record(req, "ok", "extend", (mine, 0, sent, "LockError"))
-                obs.library_error(req, "extend", exc)
-                raise
-            except BaseException as exc:
-                obs.record(req, "info", "extend", (mine, sent, error_name(exc)))
-                raise
-            finally:
-                INSIDE.reset(inside)
-            obs.record(req, "ok", "extend", (mine, 1, sent))
-            return result
-        return wrapper
-
-    return [_patch(Aioredlock, "lock", lock), _patch(Aioredlock, "unlock", unlock),
-            _patch(Aioredlock, "extend", extend)]
+    return [_patch(Aioredlock, "lock", lock), _patch(Aioredlock, "unlock", letting("unlock")),
+            _patch(Aioredlock, "extend", letting("extend"))]
 
 
 def _patch(cls: type, name: str, make: Callable[[Any], Any]) -> Undo:
@@ -169,29 +225,23 @@ def _patch(cls: type, name: str, make: Callable[[Any], Any]) -> Undo:
     return lambda: setattr(cls, name, original)
 
 
-def _wrap(obs: Observer, api: LockApi) -> list[Undo]:
-    def token(lock: Any) -> object:
-        return immutable(api.token(lock))
+def patch_api(api: LockApi, acquire: Callable[[Any], Any], release: Callable[[Any], Any],
+              extend: Callable[[str], Callable[[Any], Any]]) -> list[Undo]:
+    """Swap in the wrappers of every method ``api`` names that its class defines."""
+    undo = [_patch(api.cls, n, acquire) for n in api.acquire if n in api.cls.__dict__]
+    undo += [_patch(api.cls, n, release) for n in api.release if n in api.cls.__dict__]
+    undo += [_patch(api.cls, n, extend(n)) for n in api.extend if n in api.cls.__dict__]
+    return undo
 
+
+def _wrap(obs: Observer, api: LockApi) -> list[Undo]:
     def acquire(original: Any) -> Any:
         async def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
             req = CURRENT.get()
             if req is None or INSIDE.get():  # an inner call of a wrapped one: recorded once
                 return await original(self, *args, **kwargs)
-            inside = INSIDE.set(True)
-            obs.record(req, "invoke", "acquire", immutable(api.key(self)))
-            try:
-                got = await original(self, *args, **kwargs)
-            except BaseException as exc:
-                obs.record(req, "info", "acquire", error_name(exc))
-                raise
-            finally:
-                INSIDE.reset(inside)
-            if got:
-                obs.acquired(req, self, api.key(self), token(self), api.ttl_ms(self))
-            else:
-                obs.record(req, "fail", "acquire", "not acquired")
-            return got
+            return await observed(Acquiring(obs, api, req, self),
+                                  lambda: original(self, *args, **kwargs), inside=True)
         return wrapper
 
     def release(original: Any) -> Any:
@@ -199,44 +249,9 @@ def _wrap(obs: Observer, api: LockApi) -> list[Undo]:
             req = CURRENT.get()
             if req is None or INSIDE.get():
                 return await original(self, *args, **kwargs)
-            sent = token(self)
-            mine = obs.leaving(req, self)
-            obs.record(req, "invoke", "release", mine)
-            inside = INSIDE.set(True)
-            try:
-                result = await original(self, *args, **kwargs)
-            except api.lost as exc:
-                obs.record(req, "ok", "release", (mine, 0, sent, error_name(exc)))
-                obs.library_error(req, "release", exc)
-                raise
-            except api.refused as exc:
-                obs.record(req, "fail", "release", (mine, sent, error_name(exc)))
-                obs.library_error(req, "release", exc)
-                raise
-            except BaseException as exc:
-                obs.record(req, "info", "release", (mine, sent, error_name(exc)))
-                raise
-            finally:
-                INSIDE.reset(inside)
-            obs.record(req, "ok", "release", (mine, 1, sent))
-            return result
+            return await observed(Letting.release(obs, api, req, self),
+                                  lambda: original(self, *args, **kwargs), inside=True)
         return wrapper
-
-    async def extended(req: Any, lock: Any, verb: str, awaitable: Any) -> Any:
-        mine = req.held.get(id(lock))
-        sent = token(lock)
-        obs.record(req, "invoke", "extend", mine)
-        try:
-            result = await awaitable
-        except api.lost as exc:
-            obs.record(req, "ok", "extend", (mine, 0, sent, error_name(exc)))
-            obs.library_error(req, verb, exc)
-            raise
-        except BaseException as exc:
-            obs.record(req, "info", "extend", (mine, sent, error_name(exc)))
-            raise
-        obs.record(req, "ok", "extend", (mine, 1, sent))
-        return result
 
     def extend(verb: str) -> Callable[[Any], Any]:
         def make(original: Any) -> Any:
@@ -248,23 +263,21 @@ def _wrap(obs: Observer, api: LockApi) -> list[Undo]:
                     try:
                         awaitable = original(self, *args, **kwargs)
                     except api.refused as exc:
-                        mine = req.held.get(id(self))
-                        obs.record(req, "invoke", "extend", mine)
-                        obs.record(req, "fail", "extend", (mine, token(self), error_name(exc)))
-                        obs.library_error(req, verb, exc)
+                        refused_extend(obs, api, req, self, verb, exc)
                         raise
-                    return extended(req, self, verb, awaitable)
+                    async def sending() -> Any:  # recorded once awaited, as it sends then
+                        return await observed(Letting.extend(obs, api, req, self, verb),
+                                              lambda: awaitable)
+                    return sending()
                 return sync_wrapper
 
             async def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
                 req = CURRENT.get()
                 if req is None:
                     return await original(self, *args, **kwargs)
-                return await extended(req, self, verb, original(self, *args, **kwargs))
+                return await observed(Letting.extend(obs, api, req, self, verb),
+                                      lambda: original(self, *args, **kwargs))
             return wrapper
         return make
 
-    undo = [_patch(api.cls, n, acquire) for n in api.acquire if n in api.cls.__dict__]
-    undo += [_patch(api.cls, n, release) for n in api.release if n in api.cls.__dict__]
-    undo += [_patch(api.cls, n, extend(n)) for n in api.extend if n in api.cls.__dict__]
-    return undo
+    return patch_api(api, acquire, release, extend)

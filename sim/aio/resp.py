@@ -31,12 +31,15 @@ def encode_push(items: list[object], resp3: bool) -> bytes:
     return b"".join(out)
 
 
-def hello(protover: int, client_id: int, version: tuple[int, int]) -> bytes:
+def hello(protover: int, client_id: int, version: tuple[int, int],
+          mode: str = "standalone") -> bytes:
     """The HELLO reply: the handshake redis-py 8 opens every connection with (RESP3 by
-    default). The Redis model has no HELLO; the wire answers it, as a real server does."""
+    default). The Redis model has no HELLO; the wire answers it, as a real server does
+    (a Sentinel: mode and role ``sentinel``)."""
+    role = b"sentinel" if mode == "sentinel" else b"master"
     fields: list[object] = [b"server", b"redis", b"version", b"%d.%d.0" % version,
-                            b"proto", protover, b"id", client_id, b"mode", b"standalone",
-                            b"role", b"master", b"modules", []]
+                            b"proto", protover, b"id", client_id, b"mode", mode.encode(),
+                            b"role", role, b"modules", []]
     if protover == 3:
         out = [b"%%%d\r\n" % (len(fields) // 2)]
         for item in fields:
@@ -62,6 +65,11 @@ def _encode(reply: object, out: list[bytes], resp3: bool = False) -> None:
         out.append(b"*%d\r\n" % len(reply))
         for item in reply:
             _encode(item, out, resp3)
+    elif isinstance(reply, dict):  # a map in RESP3 (Sentinel's states), flat pairs in RESP2
+        out.append((b"%%%d\r\n" if resp3 else b"*%d\r\n") % (len(reply) * (1 if resp3 else 2)))
+        for key, value in reply.items():
+            _encode(key, out, resp3)
+            _encode(value, out, resp3)
     elif isinstance(reply, str):
         data = reply.encode()
         out.append(b"$%d\r\n%s\r\n" % (len(data), data))

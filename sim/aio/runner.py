@@ -21,11 +21,12 @@ from typing import Any
 from models.faults import Crash, Fault
 from models.scenario import Scenario
 from sim.aio import shims
-from sim.aio.directory import Directory
+from sim.aio.directory import Directory, Endpoint
 from sim.aio.loop import BusyHandler
 from sim.aio.observe import CURRENT, Observer
+from sim.aio.sentinel import COUNT as SENTINELS
+from sim.aio.sentinel import MASTER_NAME, SentinelEndpoint
 from sim.aio.server import AioServer, Handler
-from sim.world.redis_node import RedisNode
 from sim.world.world import RunResult, World
 
 
@@ -91,43 +92,70 @@ class AioWorld(World):
         self.client_kwargs = dict(client_kwargs or {})
         self.observer = self.observer_class(self)
         super().__init__(scenario)
-        self.directory = Directory.of(self.nodes, scenario.redis_topology().kind)
+        kind = scenario.redis_topology().kind
+        sentinels = ([SentinelEndpoint(self, i) for i in range(SENTINELS)]
+                     if kind == "sentinel" else [])
+        self.directory = Directory.of(self.nodes, kind, sentinels)
         self._clients = 0  # the handler clients made so far: each one's hash
 
     def make_server(self, name: str) -> Any:
         return AioServer(self, name)
 
-    def route(self, host: str | None, port: int | None) -> tuple[str, RedisNode] | None:
+    def route(self, host: str | None, port: int | None) -> tuple[str, Endpoint] | None:
         return self.directory.route(host, port)
 
     def addresses_text(self) -> str:
         return self.directory.text()
 
+    def client_kit(self) -> ClientKit:
+        """redis-py's asyncio classes (the sync tier: its sync ones)."""
+        return client_kit(sync=False)
+
     def make_client(self, server: AioServer) -> Any:
-        """What the handler's ``redis`` is: redis-py's asyncio client as an app makes it,
-        pointed at the simulated primary, or a tuple of them, one per master
-        (``redlock:N``; ``sim.aio.directory``)."""
+        """What the handler's ``redis`` is (``sim.aio.directory``): redis-py's client as an
+        app makes it, pointed at the simulated primary; a tuple of them, one per master
+        (``redlock:N``); or one that asks the Sentinels for the master (``sentinel:N``)."""
+        if self.directory.sentinels:
+            return self._sentinel_client()
         clients = tuple(self._client(host, port) for host, port in self.directory.clients)
         return clients if self.directory.per_master else clients[0]
 
     def _client(self, host: str, port: int) -> Any:
-        kwargs = self.client_options(host, port)
-        if "retries" in kwargs:  # the shipped backoff, with another number of retries
-            from redis.asyncio.retry import Retry
-            from redis.backoff import ExponentialWithJitterBackoff
-
-            kwargs["retry"] = Retry(ExponentialWithJitterBackoff(base=0.01, cap=1.0),
-                                    int(kwargs.pop("retries")))
+        kwargs = self._kwargs(self.client_options(host, port))
         try:
-            client = _hashed_client()(**kwargs)
+            client = self.client_kit().redis(**kwargs)
         except TypeError as exc:
             raise HandlerError(f"client_params: {exc}") from None
+        return self._numbered(client)
+
+    def _sentinel_client(self) -> Any:
+        """``Sentinel(sentinels, **options).master_for("mymaster")``: every new connection
+        asks the Sentinels where the master is (redis-py's Sentinel client, unchanged)."""
+        kwargs = self._kwargs(self.client_options())
+        del kwargs["host"], kwargs["port"]
+        kit = self.client_kit()
+        try:
+            sentinel = kit.sentinel(list(self.directory.sentinels), **kwargs)
+            client = sentinel.master_for(MASTER_NAME, redis_class=kit.redis)
+        except TypeError as exc:
+            raise HandlerError(f"client_params: {exc}") from None
+        return self._numbered(client)
+
+    def _kwargs(self, kwargs: dict[str, Any]) -> dict[str, Any]:
+        if "retries" in kwargs:  # the shipped backoff, with another number of retries
+            from redis.backoff import ExponentialWithJitterBackoff
+
+            kwargs["retry"] = self.client_kit().retry(
+                ExponentialWithJitterBackoff(base=0.01, cap=1.0), int(kwargs.pop("retries")))
+        return kwargs
+
+    def _numbered(self, client: Any) -> Any:
         self._clients += 1
         client._locksim_serial = self._clients
         return client
 
     def client_options(self, host: str | None = None, port: int | None = None
-                       ) -> dict[str, Any]:
+                      ) -> dict[str, Any]:
         """The client's keyword arguments: the simulated node (the primary by default),
         the scenario's, the caller's."""
         first_host, first_port = self.directory.clients[0]
@@ -154,19 +182,42 @@ class AioWorld(World):
                 server.redis_lost(node)
 
 
+@dataclass(frozen=True)
+class ClientKit:
+    """The redis-py classes a tier makes the handler's clients from."""
+
+    redis: type  # hashing by creation order (``hashed``)
+    retry: type
+    sentinel: type
+
+
 @functools.cache
-def _hashed_client() -> type:
-    """``redis.asyncio.Redis`` hashing by creation order in its run, not by address: a
-    library that keeps clients in a set (pottery's ``frozenset(masters)``) then visits
-    them in one order every run. Equality stays identity, as redis-py's."""
+def client_kit(sync: bool) -> ClientKit:
+    if sync:
+        import redis
+        import redis.retry
+        import redis.sentinel
+
+        return ClientKit(hashed(redis.Redis), redis.retry.Retry, redis.sentinel.Sentinel)
     import redis.asyncio
+    import redis.asyncio.retry
+    import redis.asyncio.sentinel
+
+    return ClientKit(hashed(redis.asyncio.Redis), redis.asyncio.retry.Retry,
+                     redis.asyncio.sentinel.Sentinel)
+
+
+def hashed(base: type) -> type:
+    """``base`` (a redis-py client class) hashing by creation order in its run, not by
+    address: a library that keeps clients in a set (pottery's ``frozenset(masters)``) then
+    visits them in one order every run. Equality stays identity, as redis-py's."""
 
     def serial_hash(self: Any) -> int:
         return int(self._locksim_serial)
 
-    return type("Redis", (redis.asyncio.Redis,),
-                {"__hash__": serial_hash, "__module__": redis.asyncio.Redis.__module__,
-                 "__qualname__": redis.asyncio.Redis.__qualname__})
+    return type(base.__name__, (base,), {"__hash__": serial_hash,
+                                         "__module__": base.__module__,
+                                         "__qualname__": base.__qualname__})
 
 
 def _who() -> str | None:

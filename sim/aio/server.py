@@ -19,6 +19,7 @@ from models.locks.effect import Storage
 from sim.aio import shims
 from sim.aio.loop import SimLoop
 from sim.aio.observe import CURRENT, Request, error_text, immutable
+from sim.aio.sentinel import Following
 from sim.aio.transport import SimSocket, SimTransport
 
 if TYPE_CHECKING:
@@ -75,6 +76,9 @@ class AioServer:
         self.clock_drift = 0.0
         self.clock_since = 0.0
         self.requests: dict[str, Request] = {}
+        # what the world's Sentinel reads (``server.cmd.redis``): this process's own client
+        # library asks the simulated Sentinels (sim.aio.sentinel), nothing to move for it
+        self.cmd = Following(world)
         self._now_pending = False
         self._timer_at: float | None = None
         self._fresh()
@@ -164,20 +168,12 @@ class AioServer:
     async def _serve(self, req: Request, user: int) -> None:
         obs = self.observer
         obs.record(req, "invoke", "request", user)
-        outcome: object
-        how: str
-        value: object
         try:
             outcome = await self.world.handler(self.client, self.db, user)
-        except shims.Escaped:
-            how, value = "info", "escaped"
-        except asyncio.CancelledError:
-            how, value = "info", "cancelled"
-        except Exception as exc:  # the handler failed: the user sees an error answer
-            how, value = "fail", error_text(exc)
+        except (shims.Escaped, asyncio.CancelledError, Exception) as exc:
+            self._answer(req, *raised(exc))
         else:
-            how, value = "ok", immutable(outcome)
-        self._answer(req, how, value)
+            self._answer(req, "ok", immutable(outcome))
 
     def _answer(self, req: Request, how: str, value: object) -> None:
         """The request's answer (``ok`` with its value, ``fail``/``info`` with why)."""
@@ -312,6 +308,16 @@ class AioServer:
         self.incarnation += 1
         self._now_pending = False
         self._timer_at = None
+
+
+def raised(exc: BaseException) -> tuple[str, object]:
+    """A request's answer when its handler raised ``exc`` (``info``: escaped or cancelled;
+    ``fail``: the handler failed, the user sees an error answer)."""
+    if isinstance(exc, shims.Escaped):
+        return "info", "escaped"
+    if isinstance(exc, asyncio.CancelledError):
+        return "info", "cancelled"
+    return "fail", error_text(exc)
 
 
 def _resolve(fut: asyncio.Future[object], value: object) -> None:

@@ -20,8 +20,8 @@ from sim.aio.resp import RequestParser, RespError, encode, encode_push, hello
 from sim.world.network import Link
 
 if TYPE_CHECKING:
+    from sim.aio.directory import Endpoint
     from sim.aio.server import AioServer
-    from sim.world.redis_node import RedisNode
 
 # A command whose reply Redis sends as one RESP reply per channel
 _MULTI_REPLY = frozenset({b"SUBSCRIBE", b"UNSUBSCRIBE", b"PSUBSCRIBE", b"PUNSUBSCRIBE"})
@@ -37,7 +37,7 @@ class SimSocket:
     __slots__ = ("client_id", "down", "node", "open", "owner", "pending", "redis", "resp3",
                  "transport", "up")
 
-    def __init__(self, server: AioServer, node: RedisNode, node_name: str,
+    def __init__(self, server: AioServer, node: Endpoint, node_name: str,
                  transport: SimTransport) -> None:
         world = server.world
         self.client_id = world.next_client_id()
@@ -45,8 +45,13 @@ class SimSocket:
         self.redis = node
         self.node = node_name
         lat = world.scenario.redis_latency
-        self.up = Link(world, lat, (server.name, node_name))
-        self.down = Link(world, lat, (server.name, node_name))
+        # the faults that cut it: either end, or this one link ("app1/redis3", "app1/sentinel"),
+        # as the world's own connections (sim.world.network.Connection)
+        end = getattr(node, "link_name", node_name)
+        ends = ((server.name, end) if end == "redis"
+                else (server.name, end, f"{server.name}/{end}"))
+        self.up = Link(world, lat, ends)
+        self.down = Link(world, lat, ends)
         self.open = True
         self.resp3 = False
         self.transport = transport
@@ -77,7 +82,9 @@ class SimSocket:
             data = encode(ReplyError("NOPROTO unsupported protocol version"), self.resp3)
         else:
             self.resp3 = protover == 3
-            data = hello(protover, self.client_id, self.redis.model.dialect.version[:2])  # type: ignore[arg-type]
+            node: Any = self.redis
+            version = node.version if hasattr(node, "version") else node.model.dialect.version
+            data = hello(protover, self.client_id, version[:2], getattr(node, "mode", "standalone"))
         self.down.send(now, self._deliver, data, None, None)
 
     # -- RedisNode's side ----------------------------------------------------------

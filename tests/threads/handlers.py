@@ -66,10 +66,28 @@ def renewing(redis: Any, db: Any, user: int) -> str:
 
 
 def redlock(redis: Any, db: Any, user: int) -> str:
+    """pottery's sync Redlock over every master the process has (a tuple on redlock:N)."""
     from pottery import Redlock
 
-    with Redlock(key="coupon:issue:1", masters={redis}, auto_release_time=5,
+    masters = set(redis) if isinstance(redis, tuple) else {redis}
+    with Redlock(key="coupon:issue:1", masters=masters, auto_release_time=5,
                  context_manager_timeout=3):
+        return issue(db, user)
+
+
+SENTINELS = [("sentinel1", 26379), ("sentinel2", 26379), ("sentinel3", 26379)]
+_MASTERS: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
+
+
+def sentinel_lock(redis: Any, db: Any, user: int) -> str:
+    """redis-py's sync Sentinel client, made once per process, and its sync Lock."""
+    from redis.sentinel import Sentinel
+
+    master = _MASTERS.get(redis)
+    if master is None:
+        master = _MASTERS[redis] = Sentinel(SENTINELS, socket_timeout=1).master_for(
+            "mymaster", socket_timeout=1)
+    with master.lock(LOCK, timeout=5, blocking_timeout=3):
         return issue(db, user)
 
 

@@ -10,12 +10,12 @@ observed from the wire.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from sim.aio.libraries import LockApi, Undo, _patch
-from sim.aio.observe import CURRENT, INSIDE, error_name, immutable
+from sim.aio.libraries import Acquiring, Call, Letting, LockApi, Undo, patch_api
+from sim.aio.observe import CURRENT, INSIDE
 
 if TYPE_CHECKING:
     from sim.aio.observe import Observer
@@ -67,29 +67,31 @@ def instrument(obs: Observer) -> Iterator[None]:
             restore()
 
 
+def observed(call: Call, run: Callable[[], Any], inside: bool = False) -> Any:
+    """``sim.aio.libraries.observed`` for a sync call: run it, record what came back."""
+    token = INSIDE.set(True) if inside else None
+    try:
+        result = run()
+    except BaseException as exc:
+        call.raised(exc)
+        raise
+    finally:
+        if token is not None:
+            INSIDE.reset(token)
+    call.returned(result)
+    return result
+
+
 def _wrap(obs: Observer, api: LockApi) -> list[Undo]:
-    def token(lock: Any) -> object:
-        return immutable(api.token(lock))
+    """The asyncio tier's records (``Acquiring``, ``Letting``) around sync calls."""
 
     def acquire(original: Any) -> Any:
         def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
             req = CURRENT.get()
             if req is None or INSIDE.get():  # an inner call of a wrapped one: recorded once
                 return original(self, *args, **kwargs)
-            inside = INSIDE.set(True)
-            obs.record(req, "invoke", "acquire", immutable(api.key(self)))
-            try:
-                got = original(self, *args, **kwargs)
-            except BaseException as exc:
-                obs.record(req, "info", "acquire", error_name(exc))
-                raise
-            finally:
-                INSIDE.reset(inside)
-            if got:
-                obs.acquired(req, self, api.key(self), token(self), api.ttl_ms(self))
-            else:
-                obs.record(req, "fail", "acquire", "not acquired")
-            return got
+            return observed(Acquiring(obs, api, req, self),
+                            lambda: original(self, *args, **kwargs), inside=True)
         return wrapper
 
     def release(original: Any) -> Any:
@@ -97,27 +99,8 @@ def _wrap(obs: Observer, api: LockApi) -> list[Undo]:
             req = CURRENT.get()
             if req is None or INSIDE.get():
                 return original(self, *args, **kwargs)
-            sent = token(self)
-            mine = obs.leaving(req, self)
-            obs.record(req, "invoke", "release", mine)
-            inside = INSIDE.set(True)
-            try:
-                result = original(self, *args, **kwargs)
-            except api.lost as exc:
-                obs.record(req, "ok", "release", (mine, 0, sent, error_name(exc)))
-                obs.library_error(req, "release", exc)
-                raise
-            except api.refused as exc:
-                obs.record(req, "fail", "release", (mine, sent, error_name(exc)))
-                obs.library_error(req, "release", exc)
-                raise
-            except BaseException as exc:
-                obs.record(req, "info", "release", (mine, sent, error_name(exc)))
-                raise
-            finally:
-                INSIDE.reset(inside)
-            obs.record(req, "ok", "release", (mine, 1, sent))
-            return result
+            return observed(Letting.release(obs, api, req, self),
+                            lambda: original(self, *args, **kwargs), inside=True)
         return wrapper
 
     def extend(verb: str) -> Any:
@@ -126,24 +109,9 @@ def _wrap(obs: Observer, api: LockApi) -> list[Undo]:
                 req = CURRENT.get()
                 if req is None:
                     return original(self, *args, **kwargs)
-                mine = req.held.get(id(self))
-                sent = token(self)
-                obs.record(req, "invoke", "extend", mine)
-                try:
-                    result = original(self, *args, **kwargs)
-                except api.lost as exc:
-                    obs.record(req, "ok", "extend", (mine, 0, sent, error_name(exc)))
-                    obs.library_error(req, verb, exc)
-                    raise
-                except BaseException as exc:
-                    obs.record(req, "info", "extend", (mine, sent, error_name(exc)))
-                    raise
-                obs.record(req, "ok", "extend", (mine, 1, sent))
-                return result
+                return observed(Letting.extend(obs, api, req, self, verb),
+                                lambda: original(self, *args, **kwargs))
             return wrapper
         return make
 
-    undo = [_patch(api.cls, n, acquire) for n in api.acquire if n in api.cls.__dict__]
-    undo += [_patch(api.cls, n, release) for n in api.release if n in api.cls.__dict__]
-    undo += [_patch(api.cls, n, extend(n)) for n in api.extend if n in api.cls.__dict__]
-    return undo
+    return patch_api(api, acquire, release, extend)

@@ -17,7 +17,15 @@ from typing import Any
 from models.scenario import Scenario
 from sim.aio.loop import BusyHandler
 from sim.aio.observe import Observer, Request
-from sim.aio.runner import AioWorld, HandlerError, LibraryRun, escaped, loop_errors
+from sim.aio.runner import (
+    AioWorld,
+    ClientKit,
+    HandlerError,
+    LibraryRun,
+    client_kit,
+    escaped,
+    loop_errors,
+)
 from sim.aio.threads import scheduler as sched
 from sim.aio.threads import shims
 from sim.aio.threads.server import SyncHandler, SyncServer
@@ -57,21 +65,10 @@ class SyncWorld(AioWorld):
         self._thread_idents += 1
         return 1000 + self._thread_idents
 
-    def make_client(self, server: Any) -> Any:
-        """redis-py's sync client as an app makes it, pointed at the simulated node."""
-        import redis
-
-        kwargs = self.client_options()
-        if "retries" in kwargs:  # the shipped backoff, with another number of retries
-            from redis.backoff import ExponentialWithJitterBackoff
-            from redis.retry import Retry
-
-            kwargs["retry"] = Retry(ExponentialWithJitterBackoff(base=0.01, cap=1.0),
-                                    int(kwargs.pop("retries")))
-        try:
-            return redis.Redis(**kwargs)
-        except TypeError as exc:
-            raise HandlerError(f"client_params: {exc}") from None
+    def client_kit(self) -> ClientKit:
+        """redis-py's sync classes: ``redis.Redis`` (a tuple of them on ``redlock:N``, a
+        ``redis.sentinel.Sentinel`` master client on ``sentinel:N``, as the asyncio tier)."""
+        return client_kit(sync=True)
 
     def unwind(self) -> None:
         for server in self.servers:

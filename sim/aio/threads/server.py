@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 from models.locks.effect import Storage
 from sim.aio import shims
-from sim.aio.observe import CURRENT, Request, error_text, immutable
-from sim.aio.server import AioServer
+from sim.aio.observe import CURRENT, Request, immutable
+from sim.aio.server import AioServer, raised
 from sim.aio.threads import scheduler as sched
 from sim.aio.threads.scheduler import ProcessGone, Scheduler
 from sim.aio.threads.thread import Thread
@@ -80,19 +80,12 @@ class SyncServer(AioServer):
 
     def _serve_sync(self, req: Request, user: int) -> None:
         self.observer.record(req, "invoke", "request", user)
-        how: str
-        value: object
         try:
             outcome = self.world.sync_handler(self.client, self.db, user)
-        except ProcessGone:
-            raise
-        except shims.Escaped:
-            how, value = "info", "escaped"
-        except Exception as exc:  # the handler failed: the user sees an error answer
-            how, value = "fail", error_text(exc)
+        except (shims.Escaped, Exception) as exc:  # ProcessGone passes: it unwinds the thread
+            self._answer(req, *raised(exc))
         else:
-            how, value = "ok", immutable(outcome)
-        self._answer(req, how, value)
+            self._answer(req, "ok", immutable(outcome))
 
     def blocking_storage(self, op: Storage) -> object:
         """One storage call, the calling thread blocked until it is answered."""
