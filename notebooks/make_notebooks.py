@@ -377,8 +377,10 @@ Reading the lag curves:
   both holders carry fence 1. The database is harmed only when the second
   holder reads before the first has written, rare at down-after 500 ms (right
   panel; the down-after figure shows when it is not).
-* Plain `redisson` levels off lower only because its waiters sleep for the
-  key's PTTL, and some wake after the first holder is done.
+* Plain `redisson` levels off lower, which is no promise: the runs it spares
+  are those whose requests all arrived before the promotion (their waiters
+  sleep out the key's 5 s PTTL and wake after the first holder is done); a
+  request arriving after the promotion takes the lock.
 * `WAIT 1` closes the window: a lock no replica acknowledged is undone and
   taken again, so the promoted replica always has it."""),
     new_code_cell('''\
