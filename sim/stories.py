@@ -75,7 +75,7 @@ ME = ("mutual-exclusion",)
 COUPON_RULES = ("no-over-issue", "stock-conservation", "no-duplicate-issue")
 DESIGNS: dict[str, tuple[str, Params, tuple[str, ...]]] = {
     "seed": ("seed", (), ME),
-    "seed-fenced": ("seed-fenced", (("wait_timeout_ms", 200.0),), COUPON_RULES),  # fenced writes
+    "seed-fenced": ("seed-fenced", (("wait_timeout_ms", 200.0),), COUPON_RULES),  # waits bounded
     "polling": ("polling", (), ME),
     "blpop": ("blpop", (), ME),
     "redisson": ("redisson", (), ME),
