@@ -10,28 +10,20 @@ from models.checkers import check_all
 from models.dist import Dist
 from models.faults import Crash, Failover, Fault, Lag, Partition, Pause, parse_fault
 from models.scenario import Scenario, ScenarioError
+from sim.stories import FAST, HOLD, SLOW, two_clients
 from sim.world import World, run
-
-SLOW = Dist("uniform", 50.0, 100.0)
-FAST = Dist("uniform", 0.1, 1.0)
 
 
 def world(faults: tuple[Fault, ...], arrivals: tuple[float, ...] = (0.0, 50.0),
           lock: str = "polling", lag: Dist = FAST, **kw: object) -> Scenario:
-    return Scenario(servers=2, requests=len(arrivals), vus=len(arrivals), load="scheduled",
-                    arrivals_ms=arrivals, lock=lock,
-                    lock_params=(("ttl_ms", 3000), *kw.pop("params", ())),  # type: ignore[misc]
-                    stock=10, horizon_ms=30_000.0, client_latency=Dist("const", 0.5),
-                    storage_latency=Dist("const", 0.3), topology=kw.pop("topology", "sentinel:2"),
-                    replica_lag=lag, down_after_ms=500.0, faults=faults, **kw)  # type: ignore[arg-type]
+    params = kw.pop("params", ())
+    return two_clients(faults, arrivals, lock, params, replica_lag=lag,  # type: ignore[arg-type]
+                       down_after_ms=500.0, **{"topology": "sentinel:2", **kw})
 
 
 def verdicts(scenario: Scenario) -> dict[str, bool | None]:
     result = run(scenario)
     return {v.property: v.valid for v in check_all(result.history, truth=result)}
-
-
-HOLD = Pause(2.0, 2000.0, "app1")  # app1 holds the lock, frozen inside, for 2 s
 
 
 # -- failover:T -------------------------------------------------------------------------------

@@ -10,25 +10,13 @@ from __future__ import annotations
 import pytest
 
 from models.checkers import check_all
-from models.dist import Dist
-from models.faults import Crash, Pause
 from models.redis.keyspace import Keyspace
 from models.redis.persistence import Durable, Persistence, PersistenceError
 from models.scenario import Scenario, ScenarioError
+from sim.stories import restart
 from sim.world import run
 
 EXCLUSION = ["mutual-exclusion", "foreign-release"]
-
-
-def restart(persistence: str = "none", restart_delay_ms: float = 0.0,
-            crash_at: float = 100.0, topology: str = "single") -> Scenario:
-    node = "redis" if topology == "single" else "redis1"
-    return Scenario(servers=2, requests=2, vus=2, load="scheduled", arrivals_ms=(0.0, 50.0),
-                    lock="polling", lock_params=(("ttl_ms", 3000),), stock=10,
-                    horizon_ms=30_000.0, client_latency=Dist("const", 0.5),
-                    storage_latency=Dist("const", 0.3), topology=topology,
-                    persistence=persistence, restart_delay_ms=restart_delay_ms,
-                    faults=(Pause(2.0, 2000.0, "app1"), Crash(crash_at, 10.0, node)))
 
 
 def verdicts(scenario: Scenario) -> dict[str, bool | None]:

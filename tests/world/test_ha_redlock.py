@@ -15,35 +15,22 @@ import pytest
 
 from models.checkers import check_all
 from models.checkers.validity import lease_end
-from models.dist import Dist
-from models.faults import Clock, Crash, Fault, Partition, Pause
+from models.faults import Clock, Crash, Partition
 from models.locks import make_lock
 from models.locks.effect import Call, Parallel
 from models.scenario import Scenario, ScenarioError
 from sim.search.exhaustive import exhaust
+from sim.stories import CUT, FROZEN, INSIDE, redlock
+from sim.stories import TTL_MS as TTL
 from sim.world import run
 
-TTL = 3000
 BOTH = ["belief-exclusion", "validity-exclusion"]
-
-
-def redlock(faults: tuple[Fault, ...], second_at: float = 600.0, **kw: object) -> Scenario:
-    return Scenario(servers=2, requests=2, vus=2, load="scheduled", arrivals_ms=(0.0, second_at),
-                    lock="redlock", lock_params=(("ttl_ms", TTL),), topology="redlock:3",
-                    stock=10, horizon_ms=30_000.0, client_latency=Dist("const", 0.5),
-                    storage_latency=Dist("const", 0.3), redis_latency=Dist("uniform", 0.05, 2.0),
-                    faults=faults, **kw)  # type: ignore[arg-type]
 
 
 def judged(scenario: Scenario) -> dict[str, bool | None]:
     result = run(scenario)
     names = [*BOTH, "mutual-exclusion", "foreign-release"]
     return {v.property: v.valid for v in check_all(result.history, names, truth=result)}
-
-
-FROZEN = Pause(0.0, 4000.0, "holder")  # the holder freezes past its validity (~2965 ms)
-CUT = Partition(0.0, 10_000.0, "app1/redis3")  # app1 never reaches redis3: it holds 2 of 3
-INSIDE = Pause(0.0, 2000.0, "holder")  # frozen, but well within its validity
 
 
 def test_the_design_is_pottery_and_node_redlock():

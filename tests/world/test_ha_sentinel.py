@@ -9,23 +9,10 @@ Sentinel for the new master and tries there.
 from __future__ import annotations
 
 from models.checkers import check_all
-from models.dist import Dist
-from models.faults import Crash, Fault, Partition, Pause
+from models.faults import Crash, Fault, Partition
 from models.scenario import Scenario
+from sim.stories import FAST, SLOW, failover
 from sim.world import World, run
-
-SLOW = Dist("uniform", 50.0, 100.0)  # the master dies before its SET reaches a replica
-FAST = Dist("uniform", 0.1, 1.0)  # replicated long before the master dies
-
-
-def failover(lag: Dist, lock: str = "polling", params: tuple[tuple[str, object], ...] = (),
-             faults: tuple[Fault, ...] = (Crash(10.0, None, "redis1"),),
-             topology: str = "sentinel:2") -> Scenario:
-    return Scenario(servers=2, requests=2, vus=2, load="scheduled", arrivals_ms=(0.0, 50.0),
-                    lock=lock, lock_params=(("ttl_ms", 3000), *params), stock=10,
-                    horizon_ms=30_000.0, client_latency=Dist("const", 0.5),
-                    storage_latency=Dist("const", 0.3), topology=topology, replica_lag=lag,
-                    down_after_ms=500.0, faults=(Pause(2.0, 2000.0, "app1"), *faults))
 
 
 def verdicts(scenario: Scenario) -> dict[str, bool | None]:
