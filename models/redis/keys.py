@@ -154,6 +154,29 @@ def cmd_ping(m: RedisModel, argv: list[bytes]) -> Reply:
     return argv[1] if len(argv) == 2 else PONG
 
 
+def wait_args(argv: list[bytes]) -> tuple[int, int] | ReplyError:
+    """``WAIT numreplicas timeout``'s two integers (timeout in ms, 0 forever), or Redis's error."""
+    needed = parse_int(argv[1])
+    if needed is None:
+        return NOT_INTEGER
+    timeout = parse_int(argv[2])
+    if timeout is None:
+        return ReplyError("ERR timeout is not an integer or out of range")
+    if timeout < 0:
+        return ReplyError("ERR timeout is negative")
+    return needed, timeout
+
+
+def cmd_wait(m: RedisModel, argv: list[bytes]) -> Reply:
+    """A server on its own: no replica acknowledges, so the count is 0.
+
+    How long the answer takes (at once when ``numreplicas`` <= 0 or inside
+    EXEC, else after the timeout) is the driver's: the model has no clock of
+    its own to block on."""
+    args = wait_args(argv)
+    return args if isinstance(args, ReplyError) else 0
+
+
 def commands(modern: bool) -> dict[bytes, Command]:
     expire_arity = -3 if modern else 3
     return table(
@@ -169,4 +192,5 @@ def commands(modern: bool) -> dict[bytes, Command]:
         Command("persist", cmd_persist, 2),
         Command("flushall", cmd_flushall, -1),
         Command("ping", cmd_ping, -1, pubsub=True),
+        Command("wait", cmd_wait, 3, noscript=True),
     )

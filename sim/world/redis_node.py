@@ -16,8 +16,10 @@ from models.checkers.ground_truth import KeyEffect
 from models.frozen import quick_new
 from models.redis import BLOCKED, RedisModel
 from models.redis.clock import NodeClock
+from models.redis.keys import wait_args
 from models.redis.model import Delivery, Served
-from models.redis.reply import Reply
+from models.redis.number import encode
+from models.redis.reply import Reply, ReplyError
 
 if TYPE_CHECKING:
     from sim.world.network import Connection
@@ -279,7 +281,7 @@ class RedisNode:
             timeout_s = float(argv[-1])  # type: ignore[arg-type]  # the model has validated it
             if timeout_s > 0:
                 world.at(start + timeout_s * 1000.0, lambda: self.timeout_blocked(conn))
-        else:
+        elif name != "WAIT" or not self._wait_alone(conn, argv, start, on_reply):
             conn.reply(done, outcome.reply, on_reply)
         for effect in outcome.effects:
             target = self.connections.get(effect.client)
@@ -295,6 +297,26 @@ class RedisNode:
     def trace(self) -> str:
         """Digest of every command run: start time, client, argv and reply."""
         return trace_digest(self.log)
+
+    def _wait_alone(self, conn: Connection, argv: tuple[object, ...], start: float,
+                    on_reply: ReplyFn) -> bool:
+        """``WAIT n timeout`` with n > 0 on a node no replica follows: it blocks
+        for the timeout (0: until the connection closes), then answers 0, as
+        Redis does. False: the model's answer stands now (an error, or n <= 0)."""
+        if len(argv) != 3:
+            return False
+        args = wait_args([encode(a) for a in argv])
+        if isinstance(args, ReplyError) or args[0] <= 0:
+            return False
+        client = conn.client_id
+        self.blocked[client] = on_reply
+        if args[1] > 0:
+            def timeout() -> None:
+                if self.blocked.get(client) is on_reply:
+                    del self.blocked[client]
+                    conn.reply(self.world.now, 0, on_reply)
+            self.world.at(start + args[1], timeout)
+        return True
 
     def timeout_blocked(self, conn: Connection) -> None:
         """A BLPOP's timeout: the client gets nil if it is still blocked."""

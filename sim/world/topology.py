@@ -28,8 +28,10 @@ from models.checkers.ground_truth import KeyEffect
 from models.client_library import CLIENT_LIBRARIES
 from models.redis import RedisModel
 from models.redis.clock import NodeClock
+from models.redis.keys import wait_args
+from models.redis.number import encode
 from models.redis.persistence import Durable, Image, copy_value, restore
-from models.redis.reply import ReplyError
+from models.redis.reply import ReplyError, wrong_arity
 from models.redis.write_guard import WRITES, refusal
 from models.topology import NodeSpec
 from sim.world.redis_node import _SKIP, RedisNode, ReplyFn
@@ -55,6 +57,12 @@ def _look(value: object) -> object:
 
 
 DOWN = "ERR connection lost: "
+
+
+WAIT_ON_REPLICA = ReplyError(
+    "ERR WAIT cannot be used with replica instances. Please also note that since Redis 4.0 if "
+    "a replica is configured to be writable (which is not the default) writes to replicas are "
+    "just local and are not propagated.")
 
 
 def down_error(name: str) -> ReplyError:
@@ -113,12 +121,11 @@ class ClusterNode(RedisNode):
             if error is not None:
                 self._refuse(conn, argv, on_reply, start, error)
                 return
+        if name == "WAIT" and self.role == "replica":
+            self._refuse(conn, argv, on_reply, start, WAIT_ON_REPLICA)
+            return
         if replication is None or self.role != "master":
-            if name == "WAIT":  # no replicas: none acknowledged
-                self.busy_until = start + self.service_ms
-                conn.reply(start + self.service_ms, 0, on_reply)
-                return
-            super().execute(conn, argv, on_reply, request)
+            super().execute(conn, argv, on_reply, request)  # WAIT: none acknowledges
             return
         if name == "WAIT":
             self._wait(conn, argv, on_reply, start, replication)
@@ -153,13 +160,12 @@ class ClusterNode(RedisNode):
         """``WAIT numreplicas timeout``: answered by the replication stream's acks."""
         done = start + self.service_ms
         self.busy_until = done
-        try:
-            needed, timeout = int(argv[1]), float(argv[2])  # type: ignore[call-overload,arg-type]
-        except (IndexError, TypeError, ValueError):
-            conn.reply(done, ReplyError("ERR wrong number of arguments for 'wait' command"),
-                       on_reply)
+        args = (wrong_arity("wait") if len(argv) != 3
+                else wait_args([encode(a) for a in argv]))
+        if isinstance(args, ReplyError):
+            conn.reply(done, args, on_reply)
             return
-        replication.wait(conn, needed, timeout, done, on_reply)  # type: ignore[arg-type]
+        replication.wait(conn, args[0], float(args[1]), done, on_reply)
 
     # -- faults ------------------------------------------------------------------
     def jump(self, step_ms: float, drift: float) -> None:

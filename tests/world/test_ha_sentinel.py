@@ -99,6 +99,40 @@ def test_wait_counts_the_replicas_that_acknowledged():
     assert got == [0]  # no replicas: none acknowledged
 
 
+def _timed_wait(got: list[object], argv: tuple[object, ...], clock):
+    from models.locks.effect import Call
+
+    reply = yield Call(argv)
+    got.append((reply if isinstance(reply, int) else str(reply), round(clock())))
+
+
+def test_wait_on_a_node_no_replica_follows_blocks_its_timeout_then_answers_0():
+    """As real Redis: ``WAIT n t`` with n > 0 and no replica waits t ms (0: forever);
+    n <= 0 or bad arguments answer at once; a replica refuses WAIT."""
+    for topology in ("single", "redlock:1"):
+        for argv, expected in (
+                (("WAIT", 1, 300), (0, 300)), (("WAIT", 0, 0), (0, 0)),
+                (("WAIT", "x", 1), ("ERR value is not an integer or out of range", 0)),
+                (("WAIT", 1, -1), ("ERR timeout is negative", 0)),
+                (("WAIT", 1), ("ERR wrong number of arguments for 'wait' command", 0))):
+            world = World(Scenario(servers=1, requests=0, topology=topology))
+            got: list[object] = []
+            world.spawn("app1", "app1/w", _timed_wait(got, argv, lambda w=world: w.env.now))
+            world.run_until(2_000.0)
+            assert got == [expected], (topology, argv, got)
+        world = World(Scenario(servers=1, requests=0, topology=topology))
+        got = []
+        world.spawn("app1", "app1/w", _timed_wait(got, ("WAIT", 1, 0), lambda: 0))
+        world.run_until(10_000.0)
+        assert got == []  # timeout 0: it blocks until the connection closes
+    world = World(Scenario(servers=1, requests=0, topology="replicas:1"))
+    got = []
+    world.spawn("app1", "app1/w", _timed_wait(got, ("WAIT", 0, 0), lambda: 0))
+    world.nodes["redis1"].role, world.nodes["redis2"].role = "replica", "master"
+    world.run_until(100.0)
+    assert got and str(got[0][0]).startswith("ERR WAIT cannot be used with replica instances")
+
+
 def test_replicated_runs_replay_byte_for_byte():
     assert run(failover(SLOW)).trace_hash == run(failover(SLOW)).trace_hash
     assert run(failover(SLOW)).trace_hash != run(failover(FAST)).trace_hash

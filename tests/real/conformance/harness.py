@@ -462,6 +462,8 @@ _bad_commands = st.one_of(
         (b"DISCARD", b"x"), (b"WATCH",), (b"UNWATCH", b"x"), (b"CLIENT",),
         (b"CLIENT", b"ID", b"x"), (b"CLIENT", b"nope"), (b"CLIENT", b"SETNAME"),
         (b"CLIENT", b"GETNAME", b"x"), (b"EXEC",), (b"DISCARD",),
+        (b"WAIT",), (b"WAIT", b"1"), (b"WAIT", b"x", b"1"), (b"WAIT", b"1", b"-1"),
+        (b"WAIT", b"1", b"1.5"), (b"WAIT", b"1", b"x"),
     )),
 )
 
@@ -545,7 +547,8 @@ def actions() -> st.SearchStrategy[Action]:
         (1, st.builds(Pause, st.sampled_from(PAUSES_MS))),
         (1, st.builds(Step, st.sampled_from(TX_CLIENTS), _tx_commands)),
         (1, st.builds(Step, st.just(0),
-                      st.sampled_from(((b"CLIENT", b"ID"), (b"UNWATCH",))) | _watch)),
+                      st.sampled_from(((b"CLIENT", b"ID"), (b"UNWATCH",), (b"WAIT", b"0", b"0"),
+                                       (b"WAIT", b"1", b"1"))) | _watch)),
     )
 
 
@@ -568,7 +571,8 @@ def _tx_block(draw: st.DrawFn) -> list[Action]:
     if expiring and draw(st.booleans()):
         steps.append(Pause(30))
     inside = st.one_of(_data_commands, _data_commands, _script_call(),
-                       st.just((b"CLIENT", b"ID")), _bad_commands, _watch, _cmd("multi"))
+                       st.just((b"CLIENT", b"ID")), st.just((b"WAIT", b"1", b"1")),
+                       _bad_commands, _watch, _cmd("multi"))
     steps.extend(Step(client, w) for w in draw(st.lists(inside, min_size=1, max_size=3)))
     end = draw(st.sampled_from(((b"EXEC",),) * 6 + ((b"DISCARD",), (b"exec",))))
     steps.append(Step(client, end))
