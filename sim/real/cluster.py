@@ -46,6 +46,7 @@ from models.faults import (
     NetFaults,
     Partition,
     Pause,
+    Reconnect,
     RedisRestart,
     SlowStorage,
     describe,
@@ -177,6 +178,9 @@ def refuse_unreal(faults: tuple[Fault, ...]) -> None:
         if isinstance(fault, LostReply):
             raise ClusterError(f"fault {i} ({describe(fault)}): lost replies need the "
                                "simulator (the real workers' replies cannot be dropped)")
+        if isinstance(fault, Reconnect):
+            raise ClusterError(f"fault {i} ({describe(fault)}): connection resets need the "
+                               "simulator (the real workers' connections are redis-py's own)")
         trigger = getattr(fault, "trigger", None)
         if trigger is not None:
             raise ClusterError(f"fault {i} ({fault.kind}@{trigger}): protocol-event triggers "
@@ -607,7 +611,7 @@ class Cluster:
                 else:  # a node of a topology: back with what its persistence kept
                     self._event("crash", node)
                     self._node_crash(node, fault.down_ms)
-            case LostReply() | Failover() | Lag():  # refused when the cluster was built
+            case LostReply() | Failover() | Lag() | Reconnect():  # refused when built
                 raise ClusterError(f"{fault.kind} faults need the simulator")
             case _:
                 assert_never(fault)

@@ -32,6 +32,7 @@ from models.faults import (
     NetFaults,
     Partition,
     Pause,
+    Reconnect,
     RedisRestart,
     SlowStorage,
 )
@@ -309,6 +310,8 @@ class World:
                 self._event("clock", node, (fault.offset_ms, fault.drift))
             case LostReply():  # the app server drops the reply (see AppServer.call)
                 self._event("lost-reply", node, None)
+            case Reconnect():  # the app server resets the command's connection (AppServer.call)
+                self._event("reconnect", node, "ran" if fault.ran else "not run")
             case SlowStorage():
                 self.slow_storage.setdefault(node, []).append(
                     (now, now + fault.duration_ms, fault.extra_ms))
