@@ -268,9 +268,10 @@ class Reconnect:
     """A connection reset mid-command; the client library reconnects, then errors or resends it.
 
     The target's connections to the node its command goes to break. ``ran``: Redis had
-    run the command (its reply is lost with the connection) or the reset came first. The client library then does what ``client_library`` says:
-    reconnect, and error the unanswered commands (redis-py, bare) or resend them (ioredis),
-    resubscribe (redis-py, ioredis) or not (bare).
+    run the command (its reply is lost with the connection) or the reset came first. The
+    client library then does what ``client_library`` says: reconnect, and error the
+    unanswered commands (redis-py, bare) or resend them (ioredis), resubscribe (redis-py,
+    ioredis) or not (bare).
 
     It strikes the target request's first command after ``at_ms`` (or its trigger's)."""
 
@@ -668,13 +669,16 @@ def kind_of(fault: Fault) -> FaultKind:
 
 # -- validation, the CLI grammar, JSON -------------------------------------------------------
 
-_NODE = re.compile(r"(holder|storage|sentinel|redis(?:[1-9][0-9]*)?"
-                   r"|(?:app|redis)[1-9][0-9]*/(?:redis[1-9][0-9]*|sentinel)|app[1-9][0-9]*)")
+_NODE = re.compile(r"(holder|storage|sentinel(?:[1-9][0-9]*)?|redis(?:[1-9][0-9]*)?"
+                   r"|(?:app|redis)[1-9][0-9]*/(?:redis[1-9][0-9]*|sentinel(?:[1-9][0-9]*)?)"
+                   r"|app[1-9][0-9]*)")
 _APP = re.compile(r"app[1-9][0-9]*")
 _REDIS = re.compile(r"redis(?:[1-9][0-9]*)?")
-_LINK = re.compile(r"(?:app|redis)[1-9][0-9]*/(?:redis[1-9][0-9]*|sentinel)|sentinel")
-"""One link between two ends (``app1/redis3``, ``redis1/redis2``, ``redis1/sentinel``,
-``app2/sentinel``), or ``sentinel``: every Sentinel cut from everyone."""
+_LINK = re.compile(r"(?:app|redis)[1-9][0-9]*/(?:redis[1-9][0-9]*|sentinel(?:[1-9][0-9]*)?)"
+                   r"|sentinel(?:[1-9][0-9]*)?")
+"""One link between two ends (``app1/redis3``, ``redis1/redis2``, ``redis1/sentinel``:
+to every Sentinel, ``redis1/sentinel2``: to one, ``app2/sentinel``), ``sentinel``: every
+Sentinel cut from everyone (each other too), or ``sentinel2``: that one."""
 _LINK_KINDS = ("delay", "partition")  # what one link between two ends can suffer
 
 
@@ -685,8 +689,8 @@ def _targets(k: FaultKind) -> str:
              "storage": "storage"}
     shown = [words[t] for t in k.targets]
     if k.name in _LINK_KINDS:
-        shown.append("app1/redis2, redis1/redis2, redis1/sentinel, app1/sentinel (one link), "
-                      "sentinel")
+        shown.append("app1/redis2, redis1/redis2, redis1/sentinel, app1/sentinel, "
+                      "redis1/sentinel2 (one link), sentinel, sentinel2")
     return ", ".join(shown)
 
 

@@ -190,7 +190,8 @@ def refuse_unreal(faults: tuple[Fault, ...]) -> None:
             raise ClusterError(f"fault {i} ({describe(fault)}): {fault.kind} faults need the "
                                "simulator (on real Redis crash the master: crash:AT:redis1)")
         ends = fault.node.split("/")
-        if "sentinel" in ends or (len(ends) == 2 and all(e.startswith("redis") for e in ends)):
+        if any(e.startswith("sentinel") for e in ends) \
+                or (len(ends) == 2 and all(e.startswith("redis") for e in ends)):
             raise ClusterError(f"fault {i} ({describe(fault)}): links between Redis nodes and "
                                "Sentinels are cut only in the simulator")
 
@@ -304,7 +305,8 @@ class Cluster:
         """The scenario's topology for real (``sim.real.deployment``)."""
         self.deployment = deployment = Deployment(
             self.topology, self.redis_server_path(), down_after_ms=self.scenario.down_after_ms,
-            lag=lambda: self.scenario.replica_lag.sample(self.chooser), arrival=self._arrival)
+            lag=lambda: self.scenario.replica_lag.sample(self.chooser), arrival=self._arrival,
+            quorum=self.scenario.sentinel_quorum)
         try:
             await deployment.start()
         except DeploymentError as exc:

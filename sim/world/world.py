@@ -111,7 +111,8 @@ class World:
         self.sentinel: Sentinel | None = None
         if kind in ("replicas", "sentinel"):
             self.sentinel = Sentinel(self, self.redis.name, scenario.down_after_ms,
-                                     enabled=kind == "sentinel")
+                                     enabled=kind == "sentinel", sentinels=scenario.sentinels,
+                                     quorum=scenario.sentinel_quorum)
         self.db = Database(scenario.stock, scenario.fencing_storage)
         self.servers = [self.make_server(f"app{i + 1}") for i in range(scenario.servers)]
         self.by_name = {s.name: s for s in self.servers}
