@@ -143,3 +143,5 @@ class Resets:
         for _argv, on_reply in pending:  # ioredis's _kept puts each aside for reconnected
             on_reply(error)
         server.reconnected(node.name)
+        if server.cmd.redis is not node:  # Sentinel moved it meanwhile: the master's go there
+            server.reconnected("")
