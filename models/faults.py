@@ -263,8 +263,30 @@ class Lag:
     kind: str = "lag"
 
 
+@dataclass(frozen=True, slots=True)
+class Reconnect:
+    """A connection reset mid-command; the client library reconnects, then errors or resends it.
+
+    The target's connections to the node its command goes to break. ``ran``: Redis had
+    run the command (its reply is lost with the connection) or the reset came first. The
+    client library then does what ``client_library`` says: reconnect, and error the
+    unanswered commands (redis-py, bare) or resend them (ioredis), resubscribe (redis-py,
+    ioredis) or not (bare).
+
+    It strikes the target request's first command after ``at_ms`` (or its trigger's)."""
+
+    at_ms: float
+    ran: bool = True
+    node: str = "holder"
+    kind: str = "reconnect"
+    trigger: Trigger | None = None
+
+    def __post_init__(self) -> None:
+        _coerce_trigger(self)
+
+
 Fault = (Pause | Crash | Delay | Partition | Clock | LostReply | SlowStorage | RedisRestart
-         | Failover | Lag)
+         | Failover | Lag | Reconnect)
 
 
 class FaultError(ValueError):
@@ -314,6 +336,9 @@ class FaultKind:
     """What it may strike: ``holder``, ``redis``, ``storage``, ``app`` (app1, app2, ...)."""
     doc: str = ""
     """One line for ``locksim list`` when the type's docstring is not the whole story."""
+    default: bool = True
+    """In ``DEFAULT_KINDS``: a kind added later is asked for by name (``--faults reconnect``),
+    so the default swarms (and their schedule ids) stay what they were."""
     ha: str = ""
     """Only for topologies with replicas (``replicas``: replicas:N or sentinel:N;
     ``sentinel``: sentinel:N). Such kinds are left out of ``DEFAULT_KINDS``, so the
@@ -423,6 +448,30 @@ def _redis_strategy(st: Any, at: Any, node: Any) -> Any:
                      st.builds(Pause, at, ms, st.just("redis")),
                      st.builds(Partition, at, ms, st.just("redis")),
                      st.builds(Delay, at, ms, st.integers(1, 3000).map(float), st.just("redis")))
+
+
+def _reconnect_parse(nums: list[float], node: str) -> Fault | None:
+    if len(nums) not in (1, 2) or (len(nums) == 2 and nums[1] not in (0.0, 1.0)):
+        return None
+    return Reconnect(nums[0], len(nums) == 1 or nums[1] == 1.0, node)
+
+
+def _reconnect_story(f: Reconnect) -> str:
+    which = f"a Redis command of {f.node}" if f.trigger else f"{f.node}'s next Redis command"
+    what = "after Redis ran it (the reply is lost)" if f.ran else "before Redis read it"
+    return f"the connection under {which} resets {what}; its client library reconnects"
+
+
+def _reconnect_swarm(at: float, rng: Uniform, node: str) -> Fault:
+    ran = rng.uniform(0.0, 1.0) < 0.5
+    lost = _lost_reply_swarm(at, rng, node)
+    return Reconnect(at, ran, node, trigger=getattr(lost, "trigger", None))
+
+
+def _reconnect_strategy(st: Any, at: Any, node: Any) -> Any:
+    trigger = st.one_of(st.none(), st.integers(1, 4).map(lambda n: Trigger("cmd", n=n)),
+                        st.sampled_from((Trigger("renewal"), Trigger("release"))))
+    return st.builds(Reconnect, at, st.booleans(), node, trigger=trigger)
 
 
 def _lost_reply_swarm(at: float, rng: Uniform, node: str) -> Fault:
@@ -560,6 +609,14 @@ FAULTS: dict[str, FaultKind] = {k.name: k for k in (
         durations=("duration_ms",), targets=("redis",), ha="replicas",
         doc="replicas:N, sentinel:N: a replica lag spike; NODE a replica (default redis: "
             "every replica)."),
+    FaultKind(
+        "reconnect", Reconnect, "reconnect:AT[:RAN][:NODE][@TRIGGER]", _reconnect_parse,
+        _reconnect_story, ("reconnect",), _reconnect_swarm, _reconnect_strategy,
+        triggers=("cmd", "lease", "renewal", "release"), targets=("holder", "app"),
+        default=False,
+        doc="A connection reset mid-command between an app server and Redis; RAN 1 (the "
+            "default): Redis ran it, 0: it never arrived. Then client_library: redis-py errors "
+            "it, ioredis resends it (a SET NX that ran runs again), bare does not resubscribe."),
 )}
 
 
@@ -581,9 +638,10 @@ DRAWS: dict[str, FaultKind] = {k.name: k for k in (
 )}
 """Names ``--faults`` and the strategies accept that draw faults of other kinds."""
 
-DEFAULT_KINDS: tuple[str, ...] = (*(k for k in FAULTS if not FAULTS[k].ha), *DRAWS)
+DEFAULT_KINDS: tuple[str, ...] = (
+    *(k for k in FAULTS if not FAULTS[k].ha and FAULTS[k].default), *DRAWS)
 """What ``check`` explores when ``--faults`` is not given: every kind that needs no
-replicas, and the draws (``failover`` and ``lag`` are asked for by name)."""
+replicas, and the draws (``failover``, ``lag`` and ``reconnect`` are asked for by name)."""
 HA_KINDS: tuple[str, ...] = tuple(k for k in FAULTS if FAULTS[k].ha)
 """Kinds that need a topology with replicas (``FaultKind.ha``)."""
 
@@ -611,13 +669,16 @@ def kind_of(fault: Fault) -> FaultKind:
 
 # -- validation, the CLI grammar, JSON -------------------------------------------------------
 
-_NODE = re.compile(r"(holder|storage|sentinel|redis(?:[1-9][0-9]*)?"
-                   r"|(?:app|redis)[1-9][0-9]*/(?:redis[1-9][0-9]*|sentinel)|app[1-9][0-9]*)")
+_NODE = re.compile(r"(holder|storage|sentinel(?:[1-9][0-9]*)?|redis(?:[1-9][0-9]*)?"
+                   r"|(?:app|redis)[1-9][0-9]*/(?:redis[1-9][0-9]*|sentinel(?:[1-9][0-9]*)?)"
+                   r"|app[1-9][0-9]*)")
 _APP = re.compile(r"app[1-9][0-9]*")
 _REDIS = re.compile(r"redis(?:[1-9][0-9]*)?")
-_LINK = re.compile(r"(?:app|redis)[1-9][0-9]*/(?:redis[1-9][0-9]*|sentinel)|sentinel")
-"""One link between two ends (``app1/redis3``, ``redis1/redis2``, ``redis1/sentinel``,
-``app2/sentinel``), or ``sentinel``: every Sentinel cut from everyone."""
+_LINK = re.compile(r"(?:app|redis)[1-9][0-9]*/(?:redis[1-9][0-9]*|sentinel(?:[1-9][0-9]*)?)"
+                   r"|sentinel(?:[1-9][0-9]*)?")
+"""One link between two ends (``app1/redis3``, ``redis1/redis2``, ``redis1/sentinel``:
+to every Sentinel, ``redis1/sentinel2``: to one, ``app2/sentinel``), ``sentinel``: every
+Sentinel cut from everyone (each other too), or ``sentinel2``: that one."""
 _LINK_KINDS = ("delay", "partition")  # what one link between two ends can suffer
 
 
@@ -628,8 +689,8 @@ def _targets(k: FaultKind) -> str:
              "storage": "storage"}
     shown = [words[t] for t in k.targets]
     if k.name in _LINK_KINDS:
-        shown.append("app1/redis2, redis1/redis2, redis1/sentinel, app1/sentinel (one link), "
-                      "sentinel")
+        shown.append("app1/redis2, redis1/redis2, redis1/sentinel, app1/sentinel, "
+                      "redis1/sentinel2 (one link), sentinel, sentinel2")
     return ", ".join(shown)
 
 
@@ -655,6 +716,8 @@ def validate(fault: Fault) -> Fault:
                 raise FaultError(f"{k.name} fault: {f.name} must be finite, not {value}")
             if (f.name == "at_ms" or f.name in k.durations or f.name == "extra_ms") and value < 0:
                 raise FaultError(f"{k.name} fault: {f.name} must not be negative, not {value:g}")
+    if isinstance(fault, Reconnect) and not isinstance(fault.ran, bool):
+        raise FaultError(f"reconnect fault: ran must be true or false, not {fault.ran!r}")
     node = fault.node
     if (not isinstance(node, str) or not _NODE.fullmatch(node)
             or not _allowed(k, node) or (k.ha == "sentinel" and node != "redis")):
@@ -693,7 +756,8 @@ def parse_fault(spec: str) -> Fault:
     ``delay:AT:DURATION:EXTRA[:NODE]``, ``partition:AT:DURATION[:NODE]``,
     ``clock:AT:OFFSET[:DRIFT][:NODE]``, ``lost-reply:AT[:NODE]``,
     ``slow-storage:AT:DURATION:EXTRA[:NODE]``, ``redis-restart:AT[:DOWN]``,
-    ``failover:AT[:RESTART_AFTER]``, ``lag:AT:DURATION:EXTRA[:NODE]``; times in ms,
+    ``failover:AT[:RESTART_AFTER]``, ``lag:AT:DURATION:EXTRA[:NODE]``,
+    ``reconnect:AT[:RAN][:NODE]``; times in ms,
     NODE app1.., redis, storage, holder, or one link (``redis1/sentinel``). ``@TRIGGER``
     at the end makes it wait for a protocol event (``crash:0@cmd=1``,
     ``pause:0:3000@lease=0.1``, ``@renewal``, ...)."""

@@ -20,7 +20,13 @@ from models.client_library import CLIENT_LIBRARIES
 from models.dist import Dist
 from models.faults import Fault, fault_from_dict, fault_to_dict, kind_of
 from models.priorities import check as check_priorities
-from models.topology import Topology, TopologyError, fault_targets, parse_topology
+from models.topology import (
+    MAX_SENTINELS,
+    Topology,
+    TopologyError,
+    fault_targets,
+    parse_topology,
+)
 from models.validation import (
     Checker,
     ValueProblem,
@@ -47,17 +53,17 @@ MINIMUM = {
     "servers": 1, "requests": 0, "vus": 1, "first_user": 0, "repeat_users": 1, "stock": 0,
     "redis_service_ms": 0, "script_service_ms": 0, "callback_cpu_ms": 0, "handler_cpu_ms": 0,
     "seed": 0, "restart_delay_ms": 0, "down_after_ms": 0, "min_replicas_to_write": 0,
-    "min_replicas_max_lag_s": 0,
+    "min_replicas_max_lag_s": 0, "sentinels": 1, "sentinel_quorum": 1,
 }
 # The largest: past these a run would take days or exhaust memory, which is never
 # what the user meant (a typo, or a unit mixed up).
 MAXIMUM = {"servers": 1000, "requests": 10_000_000, "vus": 1_000_000, "horizon_ms": 1e10,
-           "seed": 2**63 - 1, "stock": 2**62}
+           "seed": 2**63 - 1, "stock": 2**62, "sentinels": MAX_SENTINELS}
 
 
 TOPOLOGY_FIELDS = ("topology", "persistence", "restart_delay_ms", "redis_clocks", "replica_lag",
                    "down_after_ms", "min_replicas_to_write", "min_replicas_max_lag_s",
-                   "client_library")
+                   "client_library", "sentinels", "sentinel_quorum")
 """Fields of the multi-node world (issue 15); left out of JSON while at their defaults."""
 
 
@@ -235,6 +241,10 @@ class Scenario:
         REPLICA_LAG, 'replicas:N, sentinel:N: master -> replica delay of each replicated write')
     down_after_ms: float = about(
         30_000.0, "sentinel:N: Sentinel's down-after-milliseconds before it fails over")
+    sentinels: int = about(3, "sentinel:N: how many Sentinels watch the master (sentinel1..)")
+    sentinel_quorum: int = about(
+        2, "sentinel:N: how many Sentinels must agree the master is down before one, elected "
+        "by a majority, fails it over")
     min_replicas_to_write: int = about(
         0, "replicas:N, sentinel:N: every master's min-replicas-to-write; a write with fewer "
         "good replicas gets NOREPLICAS (0: off)")
@@ -392,6 +402,12 @@ class Scenario:
         if self.min_replicas_to_write and not topology.has("replicas"):
             raise ScenarioError("min_replicas_to_write needs replicas:N or sentinel:N, "
                                 f"not {self.topology!r}")
+        if (self.sentinels, self.sentinel_quorum) != (3, 2) and not topology.has("sentinel"):
+            raise ScenarioError(f"sentinels and sentinel_quorum need sentinel:N, "
+                                f"not {self.topology!r}")
+        if self.sentinel_quorum > self.sentinels:
+            raise ScenarioError(f"sentinel_quorum {self.sentinel_quorum} is more than the "
+                                f"{self.sentinels} sentinels")
         if self.client_library not in CLIENT_LIBRARIES:
             raise ScenarioError(f"unknown client_library {self.client_library!r}; known: "
                                 f"{', '.join(CLIENT_LIBRARIES)}")
@@ -408,7 +424,7 @@ class Scenario:
         """The Redis nodes this scenario runs; ScenarioError when they cannot be built."""
         try:
             return parse_topology(self.topology, self.persistence, self.restart_delay_ms,
-                                  self.redis_clocks)
+                                  self.redis_clocks, self.sentinels)
         except TopologyError as exc:
             raise ScenarioError(str(exc)) from None
 

@@ -7,9 +7,10 @@
   replication between them (Redlock's deployment).
 - ``replicas:N``: a master ``redis1`` and N asynchronous replicas
   ``redis2`` .. (``sim.world.replication``).
-- ``sentinel:N``: the same plus Sentinel, which promotes the replica with the
-  largest replication offset once the master has been down for
-  ``down_after_ms`` (``sim.world.sentinel``).
+- ``sentinel:N``: the same plus Sentinels ``sentinel1`` .. (three by default),
+  which promote the replica with the largest replication offset once a quorum
+  of them has not reached the master for ``down_after_ms``
+  (``sim.world.sentinel``).
 
 Every node is its own pure ``RedisModel`` with its own keyspace, wall clock,
 single thread, persistence policy and restart delay. Lock designs reach a
@@ -29,9 +30,10 @@ TOPOLOGIES: dict[str, str] = {
     "single": "one Redis, named redis (the default)",
     "redlock:N": "N independent masters redis1..redisN (Redlock)",
     "replicas:N": "a master redis1 and N async replicas redis2.. (no failover)",
-    "sentinel:N": "a master, N async replicas and Sentinel, which promotes one",
+    "sentinel:N": "a master, N async replicas and three Sentinels; a quorum promotes one",
 }
 MAX_NODES = 15
+MAX_SENTINELS = 9
 NO_PERSISTENCE = Persistence()
 
 
@@ -62,6 +64,8 @@ class NodeSpec:
 class Topology:
     kind: str
     nodes: tuple[NodeSpec, ...]
+    sentinels: tuple[str, ...] = ()
+    """The Sentinel processes (``sentinel:N``): ``sentinel1`` .."""
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -81,32 +85,37 @@ class Topology:
 def fault_targets(topology: Topology, servers: int) -> frozenset[str]:
     """Every end and link a fault may name: app servers, ``holder``, ``storage``, the
     nodes; with several nodes one app server's link to a node (``app1/redis3``), one
-    link between two nodes (``redis1/redis2``), and with Sentinel its links
-    (``redis1/sentinel``, ``app1/sentinel``) and ``sentinel`` itself."""
+    link between two nodes (``redis1/redis2``), and with Sentinel its links to every
+    Sentinel (``redis1/sentinel``, ``app1/sentinel``) or one (``redis1/sentinel2``),
+    ``sentinel`` (every Sentinel) and each Sentinel (``sentinel2``)."""
     apps = {f"app{i + 1}" for i in range(servers)}
     names = apps | {"holder", "storage", *topology.names}
     if topology.kind != "single":
         names |= {f"{a}/{n}" for a in apps for n in topology.names}
         names |= {f"{n}/{m}" for n in topology.names for m in topology.names if n != m}
     if topology.kind == "sentinel":
-        names |= {f"{n}/sentinel" for n in (*apps, *topology.names)} | {"sentinel"}
+        names |= {f"{n}/{s}" for n in (*apps, *topology.names)
+                  for s in ("sentinel", *topology.sentinels)}
+        names |= {"sentinel", *topology.sentinels}
     return frozenset(names)
 
 
 def parse_topology(spec: str, persistence: str = "none", restart_delay_ms: float = 0.0,
-                   clocks: tuple[tuple[str, float, float], ...] = ()) -> Topology:
+                   clocks: tuple[tuple[str, float, float], ...] = (),
+                   sentinels: int = 3) -> Topology:
     """Build the topology ``spec`` names; TopologyError (one line) when it cannot be built.
 
     Every scenario validates its own, so each shape is parsed once (values that
     cannot be hashed, from a hostile file, are parsed every time and refused there)."""
     try:
-        return _cached(spec, persistence, restart_delay_ms, clocks)
+        return _cached(spec, persistence, restart_delay_ms, clocks, sentinels)
     except TypeError:  # unhashable: not a shape worth remembering
-        return _parse_topology(spec, persistence, restart_delay_ms, clocks)
+        return _parse_topology(spec, persistence, restart_delay_ms, clocks, sentinels)
 
 
 def _parse_topology(spec: str, persistence: str = "none", restart_delay_ms: float = 0.0,
-                    clocks: tuple[tuple[str, float, float], ...] = ()) -> Topology:
+                    clocks: tuple[tuple[str, float, float], ...] = (),
+                    sentinels: int = 3) -> Topology:
     try:
         policy = Persistence.parse(persistence)
     except PersistenceError as exc:
@@ -142,10 +151,14 @@ def _parse_topology(spec: str, persistence: str = "none", restart_delay_ms: floa
             raise TopologyError(f"bad clock for {name}: offset {offset!r}, drift {drift!r}")
         offsets[name] = (float(offset), float(drift))
     replicated = head in ("replicas", "sentinel")
+    if not isinstance(sentinels, int) or not 1 <= sentinels <= MAX_SENTINELS:
+        raise TopologyError(f"sentinels must be 1..{MAX_SENTINELS}, not {sentinels!r}")
+    watchers = (tuple(f"sentinel{i + 1}" for i in range(sentinels)) if head == "sentinel"
+                else ())
     return Topology(head if spec != "single" else "single", tuple(
         NodeSpec(name, "replica" if replicated and i else "master", policy,
                  float(restart_delay_ms), *offsets[name])
-        for i, name in enumerate(names)))
+        for i, name in enumerate(names)), watchers)
 
 
 _cached = functools.lru_cache(maxsize=256)(_parse_topology)

@@ -276,10 +276,11 @@ def loop_errors(loops: Iterable[Any]) -> tuple[str, ...]:
     return tuple(_loop_error(c) for loop in loops for c in loop.errors)
 
 
-UNSUPPORTED = ("lost-reply", "aimed")
+UNSUPPORTED = ("lost-reply", "reconnect", "aimed")
 """Fault kinds (and swarm draws) the asyncio tier cannot apply: its commands leave
-through redis-py's own connection, not the design interpreter that drops a reply or
-waits for a protocol event; a handler run never pretends it applied them."""
+through redis-py's own connection, not the design interpreter that drops a reply, resets
+a connection under a command or waits for a protocol event; a handler run never pretends
+it applied them."""
 
 
 def refuse_unsupported(faults: Iterable[Fault]) -> None:

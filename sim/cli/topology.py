@@ -1,10 +1,11 @@
 """The Redis topology options every command that runs a scenario shares.
 
 ``--redis single|redlock:N|replicas:N|sentinel:N``, ``--persistence``,
-``--restart-delay``, ``--min-replicas``, ``--min-replicas-max-lag`` and
-``--client-library`` become scenario fields (``topology``, ``persistence``,
-``restart_delay_ms``, ``min_replicas_to_write``, ``min_replicas_max_lag_s``,
-``client_library``); a topology that cannot be built is one error line.
+``--restart-delay``, ``--min-replicas``, ``--min-replicas-max-lag``,
+``--client-library``, ``--sentinels`` and ``--sentinel-quorum`` become scenario
+fields (``topology``, ``persistence``, ``restart_delay_ms``, ``min_replicas_to_write``,
+``min_replicas_max_lag_s``, ``client_library``, ``sentinels``, ``sentinel_quorum``); a
+topology that cannot be built is one error line.
 """
 
 from __future__ import annotations
@@ -32,6 +33,11 @@ def add_topology_options(p: argparse.ArgumentParser, axes: bool = False) -> None
     p.add_argument("--down-after", type=str if axes else float, metavar="MS",
                    help="sentinel:N: Sentinel fails over after the master is down this long "
                    f"(default 30000, Sentinel's own{many})")
+    p.add_argument("--sentinels", type=int, metavar="N",
+                   help="sentinel:N: how many Sentinels watch the master (default 3)")
+    p.add_argument("--sentinel-quorum", type=int, metavar="Q",
+                   help="sentinel:N: how many Sentinels must agree it is down (default 2); "
+                   "a majority of them elects the one that fails it over")
     if axes:
         p.add_argument("--replica-lag", metavar="MS",
                        help="replicas:N, sentinel:N: mean delay of each replicated write in "
@@ -67,6 +73,12 @@ def topology_changes(args: argparse.Namespace, base: Any) -> dict[str, Any]:
         if args.down_after < 0:
             raise UsageError(f"--down-after must not be negative, not {args.down_after:g}")
         changes["down_after_ms"] = args.down_after
+    for option, name in (("sentinels", "sentinels"), ("sentinel_quorum", "sentinel_quorum")):
+        value = getattr(args, option, None)
+        if value is not None:
+            if value < 1:
+                raise UsageError(f"--{option.replace('_', '-')} must be at least 1, not {value}")
+            changes[name] = value
     if getattr(args, "replica_lag", None) is not None:
         try:
             changes["replica_lag"] = Dist.parse(args.replica_lag)

@@ -46,6 +46,7 @@ from models.faults import (
     NetFaults,
     Partition,
     Pause,
+    Reconnect,
     RedisRestart,
     SlowStorage,
     describe,
@@ -177,6 +178,9 @@ def refuse_unreal(faults: tuple[Fault, ...]) -> None:
         if isinstance(fault, LostReply):
             raise ClusterError(f"fault {i} ({describe(fault)}): lost replies need the "
                                "simulator (the real workers' replies cannot be dropped)")
+        if isinstance(fault, Reconnect):
+            raise ClusterError(f"fault {i} ({describe(fault)}): connection resets need the "
+                               "simulator (the real workers' connections are redis-py's own)")
         trigger = getattr(fault, "trigger", None)
         if trigger is not None:
             raise ClusterError(f"fault {i} ({fault.kind}@{trigger}): protocol-event triggers "
@@ -186,7 +190,8 @@ def refuse_unreal(faults: tuple[Fault, ...]) -> None:
             raise ClusterError(f"fault {i} ({describe(fault)}): {fault.kind} faults need the "
                                "simulator (on real Redis crash the master: crash:AT:redis1)")
         ends = fault.node.split("/")
-        if "sentinel" in ends or (len(ends) == 2 and all(e.startswith("redis") for e in ends)):
+        if any(e.startswith("sentinel") for e in ends) \
+                or (len(ends) == 2 and all(e.startswith("redis") for e in ends)):
             raise ClusterError(f"fault {i} ({describe(fault)}): links between Redis nodes and "
                                "Sentinels are cut only in the simulator")
 
@@ -300,7 +305,8 @@ class Cluster:
         """The scenario's topology for real (``sim.real.deployment``)."""
         self.deployment = deployment = Deployment(
             self.topology, self.redis_server_path(), down_after_ms=self.scenario.down_after_ms,
-            lag=lambda: self.scenario.replica_lag.sample(self.chooser), arrival=self._arrival)
+            lag=lambda: self.scenario.replica_lag.sample(self.chooser), arrival=self._arrival,
+            quorum=self.scenario.sentinel_quorum)
         try:
             await deployment.start()
         except DeploymentError as exc:
@@ -607,7 +613,7 @@ class Cluster:
                 else:  # a node of a topology: back with what its persistence kept
                     self._event("crash", node)
                     self._node_crash(node, fault.down_ms)
-            case LostReply() | Failover() | Lag():  # refused when the cluster was built
+            case LostReply() | Failover() | Lag() | Reconnect():  # refused when built
                 raise ClusterError(f"{fault.kind} faults need the simulator")
             case _:
                 assert_never(fault)

@@ -64,8 +64,11 @@ class Deployment:
     """The nodes of one topology, by name, plus its Sentinels (``sentinel:N``)."""
 
     def __init__(self, topology: Topology, binary: Path | None, *, down_after_ms: float,
-                 lag: Callable[[], float], arrival: Callable[[str, str], Arrival]) -> None:
+                 lag: Callable[[], float], arrival: Callable[[str, str], Arrival],
+                 quorum: int = 2) -> None:
         self.topology = topology
+        self.count = len(topology.sentinels) or SENTINELS  # the scenario's sentinels
+        self.quorum = quorum
         self.binary = binary
         self.down_after_ms = down_after_ms
         self.lag = lag
@@ -126,18 +129,19 @@ class Deployment:
                               self._sentinels_ready)
 
     def _start_sentinels(self) -> None:
-        """Three Sentinels told about each other and the replicas up front (``myid``,
-        ``known-sentinel``, ``known-replica``): no 2 s of hello messages to wait for."""
+        """The scenario's Sentinels (three by default, quorum 2) told about each other and
+        the replicas up front (``myid``, ``known-sentinel``, ``known-replica``): no 2 s of
+        hello messages to wait for."""
         port = self.servers[self.primary].port
-        common = [f"sentinel monitor {MASTER_NAME} {LOOPBACK} {port} 2",
+        common = [f"sentinel monitor {MASTER_NAME} {LOOPBACK} {port} {self.quorum}",
                   f"sentinel down-after-milliseconds {MASTER_NAME} "
                   f"{max(1, round(self.down_after_ms))}",
                   f"sentinel failover-timeout {MASTER_NAME} {FAILOVER_TIMEOUT_MS}",
                   f"sentinel parallel-syncs {MASTER_NAME} {max(1, len(self.relays))}",
                   *(f"sentinel known-replica {MASTER_NAME} {LOOPBACK} {self.servers[r].port}"
                     for r in self.relays)]
-        servers = [RedisServer(self.binary) for _ in range(SENTINELS)]
-        ids = [f"{i + 1:040x}" for i in range(SENTINELS)]
+        servers = [RedisServer(self.binary) for _ in range(self.count)]
+        ids = [f"{i + 1:040x}" for i in range(self.count)]
         for i, server in enumerate(servers):
             server.sentinel = (*common, f"sentinel myid {ids[i]}", *(
                 f"sentinel known-sentinel {MASTER_NAME} {LOOPBACK} {other.port} {ids[j]}"
@@ -176,7 +180,7 @@ class Deployment:
             fields = dict(zip(raw[::2], raw[1::2], strict=False)) if isinstance(raw, list) \
                 else dict(raw)
             if int(fields.get("num-slaves", 0)) < len(self.relays) or \
-                    int(fields.get("num-other-sentinels", 0)) < SENTINELS - 1:
+                    int(fields.get("num-other-sentinels", 0)) < self.count - 1:
                 return False
         return True
 

@@ -22,14 +22,15 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
-from models.faults import Delay, Fault, LostReply, Partition, Trigger
+from models.faults import Delay, Fault, LostReply, Partition, Reconnect, Trigger
 
 Apply = Callable[[str, Fault], None]
 Record = Callable[[str, str, str, object, str], None]
 """(process, type, f, value, node): how a world records an op."""
 
 FIRST_COMMAND = Trigger("cmd", n=1)
-"""A lost reply with no trigger: the target's first Redis command after its time."""
+"""A lost reply or a reconnect with no trigger: the target's first Redis command after its
+time."""
 
 LEASE_RECHECKS = 64
 """How often a lease trigger follows renewals before it strikes anyway."""
@@ -49,7 +50,7 @@ class Lease(Protocol):
 
 def catches(fault: Fault) -> bool:
     """True: it strikes before the event's command leaves (the command is in the fault)."""
-    return isinstance(fault, Delay | Partition | LostReply)
+    return isinstance(fault, Delay | Partition | LostReply | Reconnect)
 
 
 class _Watch:
@@ -91,7 +92,7 @@ class Nemesis:
         """Apply ``fault`` now, or, aimed at a holder that does not exist yet, at its acquire;
         a triggered fault is armed instead."""
         trigger = getattr(fault, "trigger", None)
-        if trigger is None and isinstance(fault, LostReply):
+        if trigger is None and isinstance(fault, LostReply | Reconnect):
             trigger = FIRST_COMMAND
         if trigger is not None:
             self.arm(fault, trigger)

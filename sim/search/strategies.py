@@ -29,8 +29,9 @@ from models.scenario import Scenario
 
 NODES = ("holder", "app1", "app2")
 SENTINEL_LINKS = ("redis1", "redis1/sentinel", "app1/sentinel", "app2/sentinel",
-                  "redis1/redis2")
-"""What a partition or delay may also strike on ``sentinel:N`` (the deposed-master shapes)."""
+                  "redis1/redis2", "redis1/sentinel1", "redis1/sentinel2", "sentinel3")
+"""What a partition or delay may also strike on ``sentinel:N``: the deposed-master shapes,
+and one Sentinel's view (two of three cut from the master make a quorum)."""
 
 
 def fault(kind: str, max_at_ms: float = 3000.0, anchors: Sequence[float] = (),

@@ -15,11 +15,12 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from models.client_library import CLIENT_LIBRARIES
-from models.faults import LostReply, Pause
+from models.faults import LostReply, Pause, Reconnect
 from models.locks.effect import TIMED_OUT, Record, Storage
 from sim.runtime.loop import Interpreter, Task
 from sim.world.kernel import URGENT, call_after
 from sim.world.network import Connection
+from sim.world.reset import Resets
 from sim.world.topology import is_down
 
 __all__ = ["AppServer", "Task"]
@@ -64,8 +65,12 @@ class AppServer(Interpreter):
         self.conns: dict[str, Connection] = {}  # command connections to named nodes
         # ioredis: commands whose connection broke, to send again once reconnected
         # (node name, "" for the master; argv, on_reply, request, blocking)
-        self.resend = (world.scenario.topology != "single"
-                       and CLIENT_LIBRARIES[world.scenario.client_library].resend)
+        scenario = world.scenario
+        # a reconnect fault: commands are kept per connection until answered (sim.world.reset)
+        self.resets = (Resets(self) if any(type(f) is Reconnect for f in scenario.faults)
+                       else None)
+        self.resend = ((scenario.topology != "single" or self.resets is not None)
+                       and CLIENT_LIBRARIES[scenario.client_library].resend)
         self.offline: list[tuple[str, tuple[object, ...], Callable[[object], None],
                                  str | None, bool]] = []
         self._connect()
@@ -157,23 +162,32 @@ class AppServer(Interpreter):
         nemesis = self.world.nemesis
         if nemesis.watches:  # a triggered fault waits for a command
             request = self.calling
-            if any(type(f) is LostReply for f in nemesis.sent(request, self.name, True)):
-                on_reply = _lost(on_reply)
-            self._send(argv, blocking, on_reply)
+            ran = None
+            for fault in nemesis.sent(request, self.name, True):
+                if type(fault) is LostReply:
+                    on_reply = _lost(on_reply)
+                elif type(fault) is Reconnect:
+                    ran = fault.ran  # its connection resets under it (sim.world.reset)
+            self._send(argv, blocking, on_reply, ran)
             nemesis.sent(request, self.name, False)
         else:
             self._send(argv, blocking, on_reply)
 
     def _send(self, argv: tuple[object, ...], blocking: bool,
-              on_reply: Callable[[object], None]) -> None:
+              on_reply: Callable[[object], None], ran: bool | None = None) -> None:
         if self.resend:
             on_reply = self._kept(self.target or "", argv, on_reply, self.calling, blocking)
         if self.target is not None:
-            self._node_conn(self.target).send(argv, on_reply, self.calling)
+            conn = self._node_conn(self.target)
         elif blocking:
-            self._call_pooled(argv, on_reply)
+            self._call_pooled(argv, on_reply, ran)
+            return
         else:
-            self.cmd.send(argv, on_reply, self.calling)
+            conn = self.cmd
+        if self.resets is not None:
+            self.resets.send(conn, argv, on_reply, ran)
+        else:
+            conn.send(argv, on_reply, self.calling)
 
     def _kept(self, node: str, argv: tuple[object, ...], on_reply: Callable[[object], None],
               request: str | None, blocking: bool) -> Callable[[object], None]:
@@ -228,6 +242,9 @@ class AppServer(Interpreter):
         self.world.storage_call(effect, on_reply, self.name)
 
     def subscribe(self, channel: str, on_confirmed: Callable[[], None]) -> None:
+        if self.resets is not None:
+            self.resets.send(self.sub, ("SUBSCRIBE", channel), lambda _r: on_confirmed())
+            return
         self.sub.send(("SUBSCRIBE", channel), lambda _r: on_confirmed())
 
     def after_local(self, ms: float, fn: Callable[..., None], *args: Any) -> None:
@@ -248,7 +265,8 @@ class AppServer(Interpreter):
     def token(self) -> str:
         return self.world.chooser.token()  # type: ignore[no-any-return]
 
-    def _call_pooled(self, argv: tuple[object, ...], on_reply: Callable[[object], None]) -> None:
+    def _call_pooled(self, argv: tuple[object, ...], on_reply: Callable[[object], None],
+                     ran: bool | None = None) -> None:
         """A blocking command on a pool connection of its own (see ``Call.blocking``)."""
         if self.pool:
             conn = self.pool.pop()
@@ -259,10 +277,14 @@ class AppServer(Interpreter):
             self.pooled.append(conn)
 
         def replied(reply: object) -> None:
-            self.pool.append(conn)  # back to the pool once its reply is in
+            if conn.open:  # back to the pool once its reply is in (unless it was reset)
+                self.pool.append(conn)
             on_reply(reply)
 
-        conn.send(argv, replied, self.calling)
+        if self.resets is not None:
+            self.resets.send(conn, argv, replied, ran)
+        else:
+            conn.send(argv, replied, self.calling)
 
     # -- pub/sub -------------------------------------------------------------
     def on_message(self, channel: bytes, message: bytes) -> None:
@@ -311,6 +333,8 @@ class AppServer(Interpreter):
         self.queue.clear()
         self._held.clear()
         self.offline.clear()
+        if self.resets is not None:
+            self.resets.unanswered.clear()
         self.cmd.close()
         self.sub.close()
         for conn in self.pooled:

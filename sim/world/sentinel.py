@@ -1,26 +1,38 @@
-"""Sentinel: failure detection, promotion, and clients that learn the new master late.
+"""Sentinel: failure detection, a quorum, promotion, and clients that learn the new master late.
 
-When the master has been down for ``down_after_ms`` (Sentinel's
-``down-after-milliseconds``), Sentinel promotes the replica with the largest
-replication offset (ties: the lowest name, standing in for the run id); the
-other replicas and, once it is back, the old master resynchronise from it
-with a full copy, so whatever the old master had not replicated is gone.
-Clients learn the new master only by asking Sentinel: a client whose
-connection to the master broke asks again every ``ASK_EVERY_MS`` (ioredis's
-and redis-py's Sentinel clients reconnect through Sentinel), then opens new
-connections to the node Sentinel names and resubscribes its channels. Until
-then its commands still go to the old master (and fail while it is down).
+``sentinel:N`` runs ``sentinels`` Sentinel processes (``sentinel1`` ..,
+three by default) with a ``sentinel_quorum`` (two by default). Each judges
+the master from its own view: it is *subjectively down* (SDOWN) for a
+Sentinel that has not reached it for ``down_after_ms`` (Sentinel's
+``down-after-milliseconds``): the master crashed, or a partition of the
+master, of its link to that Sentinel (``redis1/sentinel2``) or to every one
+(``redis1/sentinel``), or of the Sentinel itself (``sentinel2``; ``sentinel``:
+every Sentinel, cut from each other too). It is *objectively down* once
+``quorum`` Sentinels that reach each other agree, and one of them, elected
+by a majority of all the Sentinels (and at least ``quorum``) it reaches,
+fails it over: it promotes the replica it sees with the largest replication
+offset (ties: the lowest name, standing in for the run id); the other
+replicas and, once it is back, the old master resynchronise from it with a
+full copy, so whatever the old master had not replicated is gone. Lacking a
+quorum or a majority it tries again when a partition that hid a Sentinel
+heals. Sentinels that reach the leader learn the new configuration at once,
+the others when they next reach one that knows it.
 
-Sentinel also loses sight of a master that is alive: a partition of
-``redis1``, of its link ``redis1/sentinel`` or of ``sentinel`` that lasts
-``down_after_ms`` makes it promote a replica it still sees. The old master
-is then *deposed* but does not know it: clients that still reach it and
-have not heard from Sentinel keep writing to it. Sentinel announces the
-switch (``+switch-master``); every client that reaches Sentinel (no
-``app1/sentinel`` partition) moves to the new master, the others ask every
-``ASK_EVERY_MS`` until they reach it. When Sentinel sees the deposed master
-again it demotes it: a full copy of the new master replaces its keyspace, so
-its unreplicated writes are discarded, and its clients are moved.
+Clients learn the new master only by asking a Sentinel they reach (the
+first of ``sentinel1`` .. they are not cut from): a client whose connection
+to the master broke asks again every ``ASK_EVERY_MS`` (ioredis's and
+redis-py's Sentinel clients reconnect through Sentinel), then opens new
+connections to the node named and resubscribes its channels. Until then its
+commands still go to the old master (and fail while it is down).
+
+A master that is alive but hidden from a quorum is *deposed* without knowing
+it: clients that still reach it and have not heard from a Sentinel keep
+writing to it. The switch is announced (``+switch-master``); every client
+that reaches a Sentinel (no ``app1/sentinel`` partition) moves to the new
+master, the others ask every ``ASK_EVERY_MS`` until they reach one. When a
+Sentinel sees the deposed master again it demotes it: a full copy of the
+new master replaces its keyspace, so its unreplicated writes are discarded,
+and its clients are moved.
 
 Without Sentinel (``replicas:N``) nobody fails over: a master that restarts
 makes its replicas resynchronise from it, so one that restarts empty
@@ -29,6 +41,7 @@ empties them too.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from sim.world.network import Connection
@@ -42,14 +55,18 @@ ASK_EVERY_MS = 100.0
 
 
 class Sentinel:
-    """The Sentinels' agreed view of who is master (one logical failure detector)."""
+    """The Sentinels of one run: each one's view, their quorum, and who is master."""
 
     def __init__(self, world: World, master: str, down_after_ms: float,
-                 enabled: bool = True) -> None:
+                 enabled: bool = True, sentinels: int = 3, quorum: int = 2) -> None:
         self.world = world
-        self.master = master
+        self.master = master  # as the last failover left it (the newest configuration)
         self.down_after_ms = down_after_ms
         self.enabled = enabled
+        self.names = tuple(f"sentinel{i + 1}" for i in range(sentinels))
+        self.quorum = quorum
+        self.epoch = 0
+        self.views = {name: (0, master) for name in self.names}  # epoch, master, as each knows
         self.failovers = 0
         self.deposed: set[str] = set()  # old masters alive and not yet demoted
 
@@ -76,7 +93,7 @@ class Sentinel:
             node.replication = None
             master.replication.full_sync(node)
 
-    # -- what Sentinel sees -------------------------------------------------------------
+    # -- what each Sentinel sees ------------------------------------------------------------
     def _cut_since(self, keys: tuple[str, ...]) -> tuple[float, float] | None:
         """(since, until) of the partition windows on ``keys`` open now (None: none)."""
         now = self.world.env.now
@@ -86,44 +103,108 @@ class Sentinel:
             return None
         return min(s for s, _ in open_), max(e for _, e in open_)
 
-    def _node_keys(self, name: str) -> tuple[str, ...]:
-        return (name, "sentinel", f"{name}/sentinel")
+    @staticmethod
+    def _keys(end: str, sentinel: str) -> tuple[str, ...]:
+        """The partitions that cut ``end`` (a node, an app server) from ``sentinel``."""
+        return (end, "sentinel", f"{end}/sentinel", sentinel, f"{end}/{sentinel}")
 
-    def sees(self, name: str) -> bool:
-        """Whether Sentinel reaches node ``name`` now."""
-        return self._cut_since(self._node_keys(name)) is None
+    def sees(self, sentinel: str, name: str) -> bool:
+        """Whether ``sentinel`` reaches node ``name`` now."""
+        return self._cut_since(self._keys(name, sentinel)) is None
 
-    def reaches(self, server: str) -> bool:
-        """Whether app server ``server`` reaches Sentinel now."""
-        return self._cut_since((server, "sentinel", f"{server}/sentinel")) is None
+    def _talk(self, a: str, b: str) -> bool:
+        """Whether two Sentinels reach each other now."""
+        return a == b or self._cut_since(("sentinel", a, b)) is None
+
+    def reaches(self, server: str) -> str | None:
+        """The first Sentinel app server ``server`` reaches now (None: none)."""
+        for sentinel in self.names:
+            if self._cut_since(self._keys(server, sentinel)) is None:
+                return sentinel
+        return None
+
+    def _view(self, sentinel: str) -> tuple[int, str]:
+        """What ``sentinel`` says is master: the newest configuration it reaches."""
+        return max((self.views[t] for t in self.names if self._talk(sentinel, t)),
+                   key=lambda v: v[0])
 
     def cut(self, target: str, start: float, end: float) -> None:
         """A partition on ``target`` began: if it hides the master long enough, fail over."""
         if not self.enabled or end - start < self.down_after_ms:
             return
-        name = target.removesuffix("/sentinel") if target != "sentinel" else self.master
+        head, _, tail = target.partition("/")
+        if head.startswith("sentinel"):  # Sentinels cut off: from the master too
+            name = self.master
+        elif not tail or tail.startswith("sentinel"):
+            name = head
+        else:
+            return  # a link the Sentinels do not use
         if name == self.master:
             self.world.at(start + self.down_after_ms, self._suspect, name)
 
+    def _down_for(self, name: str) -> list[str]:
+        """The Sentinels that have not reached master ``name`` for ``down_after_ms`` (SDOWN)."""
+        since = self.world.env.now - self.down_after_ms + 1e-9
+        return [s for s in self.names
+                if (cut := self._cut_since(self._keys(name, s))) is not None and cut[0] <= since]
+
+    def _leader(self, down: list[str]) -> str | None:
+        """The first Sentinel of ``down`` with a quorum agreeing (ODOWN) and a majority of
+        all the Sentinels voting for it."""
+        needed = max(len(self.names) // 2 + 1, self.quorum)
+        for s in down:
+            agree = sum(1 for t in down if self._talk(s, t))
+            voters = sum(1 for t in self.names if self._talk(s, t))
+            if agree >= self.quorum and voters >= needed:
+                return s
+        return None
+
     def _suspect(self, name: str) -> None:
-        """``down_after_ms`` after a cut: still unseen (and alive) -> promote."""
+        """``down_after_ms`` after a cut: still unseen (and alive) by a quorum -> promote."""
         old = self._node(name)
-        now = self.world.env.now
-        cut = self._cut_since(self._node_keys(name))
-        if (name != self.master or not old.up or cut is None
-                or cut[0] > now - self.down_after_ms + 1e-9):
+        if name != self.master or not old.up:
             return
-        if self._promote(old):
+        down = self._down_for(name)
+        if not down:
+            return
+        leader = self._leader(down)
+        if leader is None:
+            self._later(lambda: self._suspect(name))
+            return
+        if self._promote(old, leader):
             self.deposed.add(name)
-            self.world.at(cut[1], self._heal, old)
+            self._heal_later(old)
             for server in self.world.servers:  # +switch-master
                 self._ask(server)
 
+    def _later(self, again: Callable[[], None]) -> None:
+        """No quorum or no majority now: try ``again`` when the next Sentinel partition heals."""
+        now = self.world.env.now
+        ends = [e for k, nf in self.world.net_faults.items() if k.startswith("sentinel")
+                for s, e in nf.partitions if s <= now < e]
+        if ends:
+            self.world.at(min(ends), again)
+
+    def _hidden_until(self, old: ClusterNode) -> float | None:
+        """When the first Sentinel sees ``old`` again (None: one sees it now)."""
+        ends = []
+        for s in self.names:
+            cut = self._cut_since(self._keys(old.name, s))
+            if cut is None:
+                return None
+            ends.append(cut[1])
+        return min(ends)
+
+    def _heal_later(self, old: ClusterNode) -> None:
+        """Demote ``old`` once a Sentinel sees it (at once if one does: it knows the switch)."""
+        until = self._hidden_until(old)
+        self.world.at(self.world.env.now if until is None else until, self._heal, old)
+
     def _heal(self, old: ClusterNode) -> None:
-        """Sentinel sees the deposed master again: demote it, move its clients."""
-        cut = self._cut_since(self._node_keys(old.name))
-        if cut is not None:  # another window still hides it
-            self.world.at(cut[1], self._heal, old)
+        """A Sentinel sees the deposed master again: demote it, move its clients."""
+        until = self._hidden_until(old)
+        if until is not None:  # another window still hides it
+            self.world.at(until, self._heal, old)
             return
         if old.name not in self.deposed:
             return
@@ -143,15 +224,20 @@ class Sentinel:
     def _failover(self, old: ClusterNode, crashes: int) -> None:
         if old.up or old.crashes != crashes or old.name != self.master:
             return  # it came back in time, or another failover already ran
-        self._promote(old)
+        # a dead master is down for every Sentinel; the leader needs the others
+        leader = self._leader(list(self.names))
+        if leader is None:
+            self._later(lambda: self._failover(old, crashes))
+            return
+        self._promote(old, leader)
         if old.name in self.deposed:  # deposed, then it died: it comes back a replica
             self.deposed.discard(old.name)
 
-    def _promote(self, old: ClusterNode) -> bool:
-        """Make the best replica Sentinel sees master (False: none to promote)."""
+    def _promote(self, old: ClusterNode, leader: str) -> bool:
+        """Make the best replica ``leader`` sees master (False: none to promote)."""
         replication = old.replication
         candidates = [r for r in (replication.replicas if replication else [])
-                      if r.up and r.source is replication and self.sees(r.name)]
+                      if r.up and r.source is replication and self.sees(leader, r.name)]
         if not candidates:
             return False
         best = min(candidates, key=lambda r: (-r.repl_offset, r.name))
@@ -168,6 +254,10 @@ class Sentinel:
             old.role = "replica"
             old.replication = None
         self.master = best.name
+        self.epoch += 1
+        for s in self.names:  # the leader's new configuration, to those that reach it
+            if self._talk(leader, s):
+                self.views[s] = (self.epoch, best.name)
         self.failovers += 1
         self.world.redis = best  # a client that connects from now on asks Sentinel first
         self.world.node_event("failover", best.name)
@@ -175,7 +265,7 @@ class Sentinel:
 
     # -- clients ------------------------------------------------------------------------
     def _ask(self, server: AppServer) -> None:
-        """A client whose master connection broke asks Sentinel who is master now."""
+        """A client whose master connection broke asks a Sentinel who is master now."""
         world = self.world
         if not server.alive:
             return
@@ -183,9 +273,12 @@ class Sentinel:
         if server.cmd.redis is master:
             if master.up:
                 return  # the master came back before any failover: same node, reconnected
-        elif master.up and self.reaches(server.name):
-            rebind(world, server, master)
-            return
+        else:
+            sentinel = self.reaches(server.name)
+            told = self._node(self._view(sentinel)[1]) if sentinel is not None else None
+            if told is not None and told.up and told is not server.cmd.redis:
+                rebind(world, server, told)
+                return
         world.at(world.env.now + ASK_EVERY_MS, self._ask, server)
 
 

@@ -32,6 +32,7 @@ from models.faults import (
     NetFaults,
     Partition,
     Pause,
+    Reconnect,
     RedisRestart,
     SlowStorage,
 )
@@ -110,7 +111,8 @@ class World:
         self.sentinel: Sentinel | None = None
         if kind in ("replicas", "sentinel"):
             self.sentinel = Sentinel(self, self.redis.name, scenario.down_after_ms,
-                                     enabled=kind == "sentinel")
+                                     enabled=kind == "sentinel", sentinels=scenario.sentinels,
+                                     quorum=scenario.sentinel_quorum)
         self.db = Database(scenario.stock, scenario.fencing_storage)
         self.servers = [self.make_server(f"app{i + 1}") for i in range(scenario.servers)]
         self.by_name = {s.name: s for s in self.servers}
@@ -309,6 +311,8 @@ class World:
                 self._event("clock", node, (fault.offset_ms, fault.drift))
             case LostReply():  # the app server drops the reply (see AppServer.call)
                 self._event("lost-reply", node, None)
+            case Reconnect():  # the app server resets the command's connection (AppServer.call)
+                self._event("reconnect", node, "ran" if fault.ran else "not run")
             case SlowStorage():
                 self.slow_storage.setdefault(node, []).append(
                     (now, now + fault.duration_ms, fault.extra_ms))

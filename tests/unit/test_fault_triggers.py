@@ -160,11 +160,12 @@ def test_aimed_draws_reach_every_aimable_kind_and_event() -> None:
 
 
 def test_check_defaults_to_every_kind_and_the_aimed_draw() -> None:
-    # every kind but those that need replicas (asked for by name, so the default
-    # swarms' schedule ids stay as they were)
+    # every kind but those that need replicas and those added later (asked for by
+    # name, so the default swarms' schedule ids stay as they were)
     ha = {"failover", "lag"}
     assert {k for k in FAULTS if FAULTS[k].ha} == ha
-    assert set(DEFAULT_KINDS) == (set(FAULTS) - ha) | set(DRAWS)
+    assert {k for k in FAULTS if not FAULTS[k].default} == {"reconnect"}
+    assert set(DEFAULT_KINDS) == (set(FAULTS) - ha - {"reconnect"}) | set(DRAWS)
     assert kind("aimed") is DRAWS["aimed"] and kind("redis") is DRAWS["redis"]
     for name in DRAWS:  # a draw, not a value: no JSON kind of that name
         with pytest.raises(FaultError):
