@@ -5,7 +5,9 @@
 ``handle`` takes a fresh ``Lock`` per request (the usual ``async with redis.lock``);
 ``handle_shared`` keeps one ``Lock`` per client, created once, as many apps do
 to avoid re-creating it, and so shares redis-py's thread-local token between
-every task of the event loop.
+every task of the event loop. ``handle_cached`` keeps a Redis key per user
+served, asked inside the lock: its critical section waits on Redis, so a
+partition of the holder longer than the lease lets a second holder in.
 """
 
 from __future__ import annotations
@@ -32,6 +34,16 @@ async def issue(db: Any, user: int) -> str:
 async def handle(redis: Any, db: Any, user: int) -> str:
     async with redis.lock(LOCK, timeout=5, blocking_timeout=3):
         return await issue(db, user)
+
+
+async def handle_cached(redis: Any, db: Any, user: int) -> str:
+    """A Lock per request (2 s lease) and a cache of the users served, in Redis."""
+    async with redis.lock(LOCK, timeout=2, blocking_timeout=3):
+        if await redis.get(f"coupon:served:{user}"):
+            return "already-issued"
+        result = await issue(db, user)
+        await redis.set(f"coupon:served:{user}", result)
+        return result
 
 
 _SHARED: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
