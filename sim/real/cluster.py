@@ -304,8 +304,9 @@ class Cluster:
         if self.monitor_path is not None:
             self._start_monitor()
         self._publish_base = self._publish_calls()
-        if self.scenario.handler:  # redis-py's own sockets: the faults act at the boundary
-            await self._start_proxies()
+        if self.scenario.handler and any(isinstance(f, Delay | Partition)
+                                         for f in self.scenario.faults):
+            await self._start_proxies()  # redis-py's own sockets: faults act at the boundary
         self.t0 = time.monotonic()
         await asyncio.gather(*(self._spawn(w) for w in self.workers))
         self.t0 = time.monotonic()  # the run's time 0: after the start-up
@@ -329,7 +330,8 @@ class Cluster:
 
     async def _start_proxies(self) -> None:
         """One relay per app server in front of the primary: its link's delays and
-        partitions (ends app and node, as the simulator's ``sim.aio.transport``)."""
+        partitions (ends app and node, as the simulator's ``sim.aio.transport``). Only
+        when the scenario has such a fault: else loopback is the link, with no extra hop."""
         node = self.topology.nodes[0].name if self.deployment is not None else "redis"
         for w in self.workers:
             proxy = Relay(self.port, arrival=self._arrival(w.name, node), host=self.host)

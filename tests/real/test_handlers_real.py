@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from models.dist import Dist
 from models.faults import Delay, Partition
 from models.scenario import Scenario
 from sim.aio.real_replay import replay_handler_real
@@ -30,10 +31,16 @@ def _verdicts(world: dict) -> dict[str, dict]:
     return {v["property"]: v for v in world["verdicts"]}
 
 
-def test_run_real_redis_reproduces_the_shared_token_bug(binary: Path, capsys) -> None:
+def test_run_real_redis_reproduces_the_shared_token_bug(tmp_path: Path, binary: Path,
+                                                        capsys) -> None:
     """One Lock per client, a pause longer than its 5 s lease: in both worlds a release
-    sends another task's token (redis-py keeps it in threading.local)."""
+    sends another task's token (redis-py keeps it in threading.local). A 20 ms database
+    keeps the resumed holder's commit slower than a waiter's SET NX in real time too
+    (with the default 2 ms the two race: README, "Checking your own library code")."""
+    scenario = tmp_path / "slow-db.json"
+    scenario.write_text(json.dumps(Scenario(storage_latency=Dist("const", 20.0)).to_dict()))
     code = main(["run", "--real-redis", "--redis-server", str(binary), "--json",
+                 "--scenario", str(scenario),
                  "--handler", "examples.coupon_handler:handle_shared", "--servers", "1",
                  "--vus", "5", "--users", "12", "--fault", "pause:20:6000:holder"])
     data = json.loads(capsys.readouterr().out)
