@@ -8,6 +8,9 @@ to avoid re-creating it, and so shares redis-py's thread-local token between
 every task of the event loop. ``handle_redlock`` is pottery's Redlock over every
 master (``--redis redlock:N``); ``handle_sentinel`` finds the master through
 Sentinel with the app's own configuration (``--redis sentinel:N``).
+``handle_cached`` keeps a Redis key per user
+served, asked inside the lock: its critical section waits on Redis, so a
+partition of the holder longer than the lease lets a second holder in.
 """
 
 from __future__ import annotations
@@ -34,6 +37,16 @@ async def issue(db: Any, user: int) -> str:
 async def handle(redis: Any, db: Any, user: int) -> str:
     async with redis.lock(LOCK, timeout=5, blocking_timeout=3):
         return await issue(db, user)
+
+
+async def handle_cached(redis: Any, db: Any, user: int) -> str:
+    """A Lock per request (2 s lease) and a cache of the users served, in Redis."""
+    async with redis.lock(LOCK, timeout=2, blocking_timeout=3):
+        if await redis.get(f"coupon:served:{user}"):
+            return "already-issued"
+        result = await issue(db, user)
+        await redis.set(f"coupon:served:{user}", result)
+        return result
 
 
 _SHARED: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()

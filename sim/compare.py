@@ -98,7 +98,7 @@ def replay_real(path: Path, *, time_scale: float = 1.0, redis_server: Path | Non
 # -- fault-free figures in both worlds ---------------------------------------------------------
 
 
-def _figures(history: History, publishes: int | None) -> dict[str, Any]:
+def figures(history: History, publishes: int | None) -> dict[str, Any]:
     """The fault-free figures; ``publishes`` is Redis's own PUBLISH count (None: "-")."""
     m = metrics(history).as_dict()
     m["publishes"] = publishes
@@ -126,9 +126,9 @@ def compare_runs(scenario: Scenario, *, redis_server: Path | None = None,
     return {
         "scenario": scenario.to_dict(),
         "redis_version": real.redis_version,
-        "simulated": {"figures": _figures(simulated.history, sim_publish),
+        "simulated": {"figures": figures(simulated.history, sim_publish),
                       "verdicts": [_verdict_dict(v) for v in sim_v]},
-        "real": {"figures": _figures(real.history,
+        "real": {"figures": figures(real.history,
                                      None if sim_publish is None else real.publishes),
                  "wall_s": round(real.wall_s, 3),
                  "verdicts": [_verdict_dict(v) for v in real_v]},

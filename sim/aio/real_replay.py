@@ -7,11 +7,15 @@ The real history is judged by the same checkers; the ground-truth ones (which
 read the simulated Redis's log) and ``no-phantom-hold`` have no evidence there.
 A violation that depends only on Redis-visible timing (a pause longer than the
 lease) reproduces; one that sits on a sub-millisecond edge may not, and then
-the answer is an honest "no".
+the answer is an honest "no". Delays and partitions act on each app server's
+link to Redis at a relay (``sim.real.relay``); clock steps are refused.
+``compare_handler_runs`` is ``run --handler --real-redis``: one scenario, both
+worlds, figures and verdicts side by side.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -21,8 +25,8 @@ from models.checkers.library import check_held_until_release
 from models.faults import describe
 from models.history import History, Op, format_ms
 from models.scenario import ScenarioError
-from sim.aio.runner import judge, run_handler
-from sim.real.cluster import ClusterError, run_real
+from sim.aio.runner import LibraryRun, judge, run_handler
+from sim.real.cluster import ClusterError, refuse_for_real, run_real
 from sim.search import counterexample
 
 
@@ -78,5 +82,42 @@ def replay_handler_real(path: Path, *, redis_server: Path | None = None,
                  "stock_left": real.stock_left,
                  "violated": [v.property for v in verdicts if v.valid is False],
                  "ops": [_line(o) for o in story_ops(real.history)]},
+        "monitor_log": None,
+    }
+
+
+NOT_OBSERVED = ("attempts", "attempts_per_success")
+"""Figures a real handler run cannot give: its SET NX attempts leave through redis-py
+unseen (the simulator counts them on the wire)."""
+
+
+def _verdicts(verdicts: Any) -> list[dict[str, Any]]:
+    return [{"property": v.property, "valid": v.valid, "summary": v.summary, "story": v.story}
+            for v in verdicts]
+
+
+def compare_handler_runs(run: LibraryRun, *, redis_server: Path | None = None,
+                         redis_url: str | None = None,
+                         progress: Callable[[int], None] | None = None) -> dict[str, Any]:
+    """The scenario of a simulated handler run, run again on real processes and a real
+    Redis with the same library code: both worlds' figures and verdicts (the shape of
+    ``sim.compare.compare_runs``, which ``render_comparison`` shows)."""
+    from sim.compare import figures
+
+    scenario = run.result.scenario
+    refuse_for_real(scenario, redis_url=redis_url)
+    real = run_real(scenario, redis_server=redis_server, redis_url=redis_url,
+                    progress=progress)
+    real_figures = figures(real.history, None)
+    real_figures.update(dict.fromkeys(NOT_OBSERVED))
+    return {
+        "scenario": scenario.to_dict(),
+        "label": f"handler {run.handler}",
+        "redis_version": real.redis_version,
+        "simulated": {"figures": figures(run.result.history, None),
+                      "verdicts": _verdicts(judge(run).by_priority())},
+        "real": {"figures": real_figures, "wall_s": round(real.wall_s, 3),
+                 "completed_requests": real.completed, "stock_left": real.stock_left,
+                 "verdicts": _verdicts(judge_history(real.history).by_priority())},
         "monitor_log": None,
     }

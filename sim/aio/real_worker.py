@@ -5,7 +5,8 @@ coordinator as ``sim.real.worker`` (``sim.real.cluster``, one JSON line per
 message): requests in, history ops and storage calls out. Here time, sockets and
 uuids are real; the history comes from the same library wrappers
 (``sim.aio.libraries``), stamped with the true monotonic clock every process
-shares. A pause is a real SIGSTOP of this process. Not observed here: the wire
+shares. A pause is a real SIGSTOP of this process; delays and partitions act on
+its bytes at the coordinator's relay (its ``host``/``port`` name it). Not observed here: the wire
 (``attempt`` ops) and Redis's own log, so the checkers that need them say less.
 """
 
@@ -129,7 +130,8 @@ class HandlerWorker:
             self.t0 = float(msg["t0"])
         elif kind == "exit":
             os._exit(0)
-        # "net" and "clock": network faults and clock steps are not applied to real handlers
+        # "net": the coordinator's relay in front of Redis holds this process's bytes
+        # (``sim.real.relay``); "clock" never comes: a handler's clock steps are refused
 
     async def _serve(self, req: Request, n: int, user: int) -> None:
         obs = self.observer

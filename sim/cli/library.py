@@ -113,20 +113,71 @@ def cmd_run_handler(args: argparse.Namespace, scenario: Scenario) -> int:
 
     if getattr(args, "lock", None):
         raise UsageError("--lock and --handler: the handler brings its own lock library")
-    if getattr(args, "real_redis", False):
-        raise UsageError("--real-redis is not supported with --handler yet (simulation only)")
     if getattr(args, "monitor_log", None):
         raise UsageError("--monitor-log is not written for --handler runs yet")
+    real = bool(getattr(args, "real_redis", False))
+    if real:
+        _refuse_for_real(args, scenario)
     started = time.perf_counter()
     run, same = _run(scenario)
     wall = (time.perf_counter() - started) / 2
     verdicts = judge(run)
     data = payload(run, same, verdicts, wall)
+    if real:
+        data["comparison"] = _compare(args, run)
     if args.json:
         print(json.dumps(data, indent=2, sort_keys=True, default=str))
     else:
         render(data)
-    return 1 if data["violated"] else 0
+        if real:
+            render_real(data["comparison"])
+    bad = data["violated"] or (real and any(
+        v["valid"] is False for v in data["comparison"]["real"]["verdicts"]))
+    return 1 if bad else 0
+
+
+def render_real(comparison: dict[str, Any]) -> None:
+    """After the simulated run's table: both worlds' figures, then the real verdicts."""
+    from rich.console import Console
+
+    from sim.views.report import render_comparison
+
+    real = comparison["real"]
+    render_comparison(comparison, worlds=("real",))
+    n_a = sum(1 for v in real["verdicts"] if v["valid"] is None)
+    Console().print(f"real: {real['completed_requests']} requests answered, stock left "
+                    f"{real['stock_left']}, {real['wall_s']:.2f} s; {n_a} properties n/a "
+                    "(no Redis log or wire on the real side)")
+
+
+def _refuse_for_real(args: argparse.Namespace, scenario: Scenario) -> None:
+    """What the real world cannot run, refused before either world runs (one line)."""
+    from sim.real.cluster import ClusterError, refuse_for_real
+
+    try:
+        refuse_for_real(scenario, redis_url=args.redis_url)
+    except ClusterError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _compare(args: argparse.Namespace, run: Any) -> dict[str, Any]:
+    """``--real-redis``: the same scenario and library code on real processes and Redis."""
+    from rich.console import Console
+    from rich.progress import Progress
+
+    from sim.aio.real_replay import compare_handler_runs
+    from sim.cli.common import real_options
+    from sim.real.cluster import ClusterError
+
+    options = {k: v for k, v in real_options(args).items() if k in ("redis_server", "redis_url")}
+    try:
+        console = Console(stderr=True)  # no bar off a terminal: an error stays one line
+        with Progress(console=console, transient=True,
+                      disable=args.json or not console.is_terminal) as bar:
+            task = bar.add_task("real redis run", total=run.result.scenario.requests)
+            return compare_handler_runs(run, **options, progress=lambda n: bar.advance(task, n))
+    except ClusterError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def cmd_check_handler(args: argparse.Namespace) -> int:

@@ -130,7 +130,8 @@ def cmd_run_real(args: argparse.Namespace, scenario: Scenario) -> int:
 
     console = Console(stderr=True)
     try:
-        with Progress(console=console, transient=True, disable=args.json) as bar:
+        with Progress(console=console, transient=True,  # off a terminal: errors one line
+                      disable=args.json or not console.is_terminal) as bar:
             task = bar.add_task("real redis run", total=scenario.requests)
             payload = compare_runs(scenario, **real_options(args),
                                    progress=lambda n: bar.advance(task, n))

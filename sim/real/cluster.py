@@ -7,7 +7,8 @@ coupon database (``models.database.Database``, the simulator's, with its fencing
 behind the workers' sockets with the scenario's storage latency as real
 sleeps, sends the load (closed VUs or scheduled arrivals, least_conn), fires
 the faults for real (SIGSTOP/SIGCONT, SIGKILL and restart, a Redis restart
-without persistence, delays and partitions injected in the workers), and
+without persistence, delays and partitions injected in the workers, or for a
+team's handler at a ``sim.real.relay`` per app server in front of Redis), and
 builds a ``models.history.History`` from the streamed ops, so the same
 checkers and metrics judge both worlds.
 
@@ -58,7 +59,8 @@ from models.locks.effect import Storage
 from models.scenario import Scenario, ScenarioError
 from sim.real import reaper
 from sim.real.deployment import Deployment, DeploymentError
-from sim.real.server import RedisServer, _popen, _reaped
+from sim.real.relay import Relay
+from sim.real.server import LOOPBACK, RedisServer, _popen, _reaped
 from sim.real.worker import decode, encode, tuples
 from sim.runtime.chooser import Chooser
 from sim.runtime.load import Load
@@ -199,6 +201,8 @@ def refuse_unreal(faults: tuple[Fault, ...]) -> None:
 
 NODE_CLOCK = ("a real redis-server reads the host's clock: node clock jumps and offsets "
               "need the simulator")
+APP_CLOCK = ("a real handler process reads the host's clock (its worker has no clock shim): "
+             "app-server clock steps of a handler need the simulator")
 
 
 def refuse_unreal_topology(scenario: Scenario, *, redis_url: str | None,
@@ -209,6 +213,8 @@ def refuse_unreal_topology(scenario: Scenario, *, redis_url: str | None,
     if any(n.clock_offset_ms or n.clock_drift for n in topology.nodes) or any(
             isinstance(f, Clock) and f.node in names for f in scenario.faults):
         raise ClusterError(NODE_CLOCK)
+    if scenario.handler and any(isinstance(f, Clock) for f in scenario.faults):
+        raise ClusterError(APP_CLOCK)
     if len(names) == 1 and topology.nodes[0].legacy:
         return
     what = f"topology {scenario.topology!r} (persistence {scenario.persistence})"
@@ -218,6 +224,18 @@ def refuse_unreal_topology(scenario: Scenario, *, redis_url: str | None,
         raise ClusterError(f"{what}: handlers run against one Redis on the real side")
     if monitor_log and len(names) > 1:
         raise ClusterError(f"--monitor-log captures one server; {what} has {len(names)}")
+
+
+def refuse_for_real(scenario: Scenario, *, redis_url: str | None = None,
+                    monitor_log: Path | str | None = None) -> None:
+    """ClusterError (one line) for what the real world cannot build, watch or apply:
+    asked before any work, and again by every ``Cluster``."""
+    refuse_unreal_topology(scenario, redis_url=redis_url, monitor_log=monitor_log)
+    if redis_url and any(f.node == "redis" for f in scenario.faults
+                         if isinstance(f, Pause | Crash | RedisRestart)):
+        raise ClusterError("Redis pauses, crashes and restarts need a server locksim "
+                           "started (drop --redis-url)")
+    refuse_unreal(scenario.faults)
 
 
 class Cluster:
@@ -230,7 +248,7 @@ class Cluster:
         self.progress = progress
         self.original = scenario.validate()
         self.topology = scenario.redis_topology()
-        refuse_unreal_topology(scenario, redis_url=redis_url, monitor_log=monitor_log)
+        refuse_for_real(scenario, redis_url=redis_url, monitor_log=monitor_log)
         self.scenario, self.scaled = scale_scenario(scenario, time_scale)
         self.time_scale = time_scale
         try:
@@ -239,16 +257,12 @@ class Cluster:
             raise ClusterError(str(exc)) from None
         self.binary = redis_server
         self.redis_url = redis_url
-        if redis_url and any(f.node == "redis" for f in scenario.faults
-                             if isinstance(f, Pause | Crash | RedisRestart)):
-            raise ClusterError("Redis pauses, crashes and restarts need a server locksim "
-                               "started (drop --redis-url)")
-        refuse_unreal(scenario.faults)
         self.monitor_path = Path(monitor_log) if monitor_log else None
         self.imports = imports
         self.server: RedisServer | None = None  # the primary, when locksim started it
         self.deployment: Deployment | None = None
-        self.net: dict[str, NetFaults] = {}  # fault windows by node, for the replica relays
+        self.net: dict[str, NetFaults] = {}  # fault windows by node, for the relays
+        self.proxies: dict[str, Relay] = {}  # a handler's app server -> its link to Redis
         self._watcher: asyncio.Task[None] | None = None
         self.host = "127.0.0.1"
         self.port = 0
@@ -295,6 +309,9 @@ class Cluster:
         if self.monitor_path is not None:
             self._start_monitor()
         self._publish_base = self._publish_calls()
+        if self.scenario.handler and any(isinstance(f, Delay | Partition)
+                                         for f in self.scenario.faults):
+            await self._start_proxies()  # redis-py's own sockets: faults act at the boundary
         self.t0 = time.monotonic()
         await asyncio.gather(*(self._spawn(w) for w in self.workers))
         self.t0 = time.monotonic()  # the run's time 0: after the start-up
@@ -317,12 +334,22 @@ class Cluster:
         if deployment.sentinels:
             self._watcher = asyncio.get_running_loop().create_task(self._watch_failovers())
 
-    def _arrival(self, master: str, replica: str) -> Callable[[float, float], float]:
-        """How the fault windows on ``master`` and ``replica`` move a relayed chunk
+    async def _start_proxies(self) -> None:
+        """One relay per app server in front of the primary: its link's delays and
+        partitions (ends app and node, as the simulator's ``sim.aio.transport``). Only
+        when the scenario has such a fault: else loopback is the link, with no extra hop."""
+        node = self.topology.nodes[0].name if self.deployment is not None else "redis"
+        for w in self.workers:
+            proxy = Relay(self.port, arrival=self._arrival(w.name, node), host=self.host)
+            self.proxies[w.name] = proxy
+            await proxy.start()
+
+    def _arrival(self, *ends: str) -> Callable[[float, float], float]:
+        """How the fault windows on the ``ends`` of a link move a relayed chunk
         (the relay's times are absolute monotonic ms, the windows the run's)."""
         def arrival(depart: float, arrive: float) -> float:
             base = self.t0 * 1000.0
-            for node in (master, replica):
+            for node in ends:
                 faults = self.net.get(node)
                 if faults is not None:
                     arrive = faults.adjust(depart - base, arrive - base) + base
@@ -404,6 +431,8 @@ class Cluster:
                 self._monitor_sock.close()
         if self._watcher is not None:
             self._watcher.cancel()
+        for proxy in self.proxies.values():
+            proxy.close()
         if self.deployment is not None:
             self.deployment.close()
         if self._monitor_thread is not None:
@@ -413,8 +442,10 @@ class Cluster:
     # -- workers ---------------------------------------------------------------------------------
     async def _spawn(self, w: WorkerHandle) -> None:
         parent, child = socket.socketpair()
+        proxy = self.proxies.get(w.name)
+        host, port = (LOOPBACK, proxy.port) if proxy is not None else (self.host, self.port)
         config = {
-            "name": w.name, "host": self.host, "port": self.port, "t0": self.t0,
+            "name": w.name, "host": host, "port": port, "t0": self.t0,
             "lock": self.scenario.lock, "lock_params": dict(self.scenario.lock_params),
             "handler_cpu_ms": self.scenario.handler_cpu_ms, "seed": self.scenario.seed,
             "stock": self.scenario.stock, "incarnation": w.incarnation,
@@ -423,7 +454,7 @@ class Cluster:
             "client_params": dict(self.scenario.client_params),
             "nodes": ({name: list(self.deployment.address(name))
                        for name in self.deployment.servers}
-                      if self.deployment is not None else {"redis": [self.host, self.port]}),
+                      if self.deployment is not None else {"redis": [host, port]}),
             "sentinels": self.deployment.sentinel_ports if self.deployment is not None else [],
         }
         # a scenario naming a handler runs it in the asyncio tier's worker (sim/aio)

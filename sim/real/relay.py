@@ -1,14 +1,23 @@
-"""A delaying TCP relay between a real replica and its master: replica lag, for real.
+"""A delaying TCP relay on loopback: the real world's network faults, at the boundary.
 
-A real replica applies the master's stream as fast as loopback carries it;
-the scenario's ``replica_lag`` says it arrives later. The replica's
-``replicaof`` names this relay, which forwards every chunk in both
-directions after a lag drawn per chunk (the simulator likewise delays each
-write and each acknowledgement, ``sim.world.replication``), in order (a
-chunk never overtakes the one before it), and later still while a delay or
-partition window on either end is open. A killed master takes with it what
-the relay still held (``cut``): the simulated master's output buffer dies
-with its process the same way.
+A real process talks to a real ``redis-server`` as fast as loopback carries
+it; the scenario says some bytes arrive later. The client names this relay
+instead of the server, and the relay forwards every chunk in both directions
+at its due time: after a lag drawn per chunk, and later still while a delay
+or partition window on either end of the link is open (``arrival``, the
+simulator's ``NetFaults`` rule), in order (a chunk never overtakes the one
+before it). A partition holds bytes and keeps the TCP connection up, as a
+real one does: the client's own socket timeout then fires as it would.
+
+Two users: a replica's ``replicaof`` names a relay in front of its master
+(``replica_lag``; the simulator likewise delays each write and each
+acknowledgement, ``sim.world.replication``), and each app server running a
+team's handler reaches Redis through one relay per link (no lag: loopback is
+the latency; only the fault windows). A side that closes its end has its FIN
+carried like its bytes, after them (``sim.aio.transport``: Redis sees the
+connection close after what was sent); a killed master takes with it what the
+relay still held (``cut``): the simulated master's output buffer dies with its
+process the same way.
 """
 
 from __future__ import annotations
@@ -23,6 +32,13 @@ from sim.real.server import LOOPBACK
 
 Arrival = Callable[[float, float], float]
 """(departure ms, arrival ms without faults) -> arrival ms with the open fault windows."""
+
+_FIN = b""
+"""What a pipe holds for the end of its direction: the writer closes once it is due."""
+
+
+def no_lag() -> float:
+    return 0.0
 
 
 class _Pipe:
@@ -41,6 +57,7 @@ class _Pipe:
         self.ready.set()
 
     async def deliver(self, now: Callable[[], float]) -> None:
+        """Until the FIN is due: then this direction's writer closes, and the pipe ends."""
         while True:
             if not self.held:
                 self.ready.clear()
@@ -52,18 +69,22 @@ class _Pipe:
                 await asyncio.sleep(wait / 1000.0)
                 continue
             self.held.popleft()
+            if not chunk:
+                self.writer.close()
+                return
             self.writer.write(chunk)
             await self.writer.drain()
 
 
 class Relay:
-    """Listens on a free loopback port; each connection is relayed to ``upstream``."""
+    """Listens on a free loopback port; each connection is relayed to the upstream server."""
 
-    def __init__(self, upstream_port: int, lag: Callable[[], float],
-                 arrival: Arrival) -> None:
+    def __init__(self, upstream_port: int, lag: Callable[[], float] = no_lag,
+                 arrival: Arrival | None = None, host: str = LOOPBACK) -> None:
+        self.upstream_host = host
         self.upstream_port = upstream_port
         self.lag = lag
-        self.arrival = arrival
+        self.arrival: Arrival = arrival or (lambda _depart, arrive: arrive)
         self.port = 0
         self.server: asyncio.Server | None = None
         self.links: set[asyncio.Task[None]] = set()
@@ -85,19 +106,20 @@ class Relay:
 
     async def _relay(self, down_r: asyncio.StreamReader, down_w: asyncio.StreamWriter) -> None:
         try:
-            up_r, up_w = await asyncio.open_connection(LOOPBACK, self.upstream_port)
-        except OSError:  # the master is down: the replica will try again
+            up_r, up_w = await asyncio.open_connection(self.upstream_host, self.upstream_port)
+        except OSError:  # the server is down: the client will try again
             down_w.close()
             return
         self.writers += [down_w, up_w]
-        to_replica, to_master = _Pipe(down_w), _Pipe(up_w)
-        tasks = [asyncio.ensure_future(t) for t in (
-            self._pump(up_r, to_replica), self._pump(down_r, to_master),
-            to_replica.deliver(self.now), to_master.deliver(self.now))]
-        try:
-            await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-        finally:  # either end closed: what is still held is lost with the connection
-            for t in tasks:
+        to_client, to_server = _Pipe(down_w), _Pipe(up_w)
+        pumps = [asyncio.ensure_future(t) for t in (
+            self._pump(up_r, to_client), self._pump(down_r, to_server))]
+        deliveries = [asyncio.ensure_future(p.deliver(self.now))
+                      for p in (to_client, to_server)]
+        try:  # both FINs delivered, or a write failed (that end is gone)
+            await asyncio.wait(deliveries, return_when=asyncio.FIRST_EXCEPTION)
+        finally:  # what is still held is lost with the connection
+            for t in (*pumps, *deliveries):
                 t.cancel()
             for w in (down_w, up_w):
                 w.close()
@@ -105,12 +127,16 @@ class Relay:
                     self.writers.remove(w)
 
     async def _pump(self, reader: asyncio.StreamReader, pipe: _Pipe) -> None:
+        """Chunks, then the FIN (an end that closed or reset), each held by the windows."""
         while True:
-            chunk = await reader.read(65536)
-            if not chunk:
-                return
+            try:
+                chunk = await reader.read(65536)
+            except OSError:
+                chunk = _FIN
             depart = self.now()
             pipe.hold(self.arrival(depart, depart + self.lag()), chunk)
+            if not chunk:
+                return
 
     def cut(self) -> None:
         """The master died: every relayed connection, and what it held, is gone at once."""

@@ -242,11 +242,13 @@ def render_real_replay(payload: dict[str, Any], console: Console | None = None) 
                       "--time-scale 1, or a counterexample with more margin)")
 
 
-def render_comparison(payload: dict[str, Any], console: Console | None = None) -> None:
-    """The figures of one scenario in both worlds, then the violations of each."""
+def render_comparison(payload: dict[str, Any], console: Console | None = None,
+                      worlds: tuple[str, ...] = ("simulated", "real")) -> None:
+    """The figures of one scenario in both worlds, then the violations of ``worlds``."""
     console = console or Console()
     sc = payload["scenario"]
-    table = Table(title=f"lock {sc['lock']}, {sc['servers']} servers, {sc['vus']} VUs, "
+    label = payload.get("label") or f"lock {sc['lock']}"
+    table = Table(title=f"{label}, {sc['servers']} servers, {sc['vus']} VUs, "
                         f"{sc['requests']} requests: simulator vs real redis-server "
                         f"{payload['redis_version']}", title_justify="left")
     table.add_column("figure")
@@ -256,7 +258,7 @@ def render_comparison(payload: dict[str, Any], console: Console | None = None) -
     for label, key, digits in FIGURES:
         table.add_row(label, fmt(sim_f.get(key), digits), fmt(real_f.get(key), digits))
     console.print(table)
-    for world in ("simulated", "real"):
+    for world in worlds:
         bad = [v for v in payload[world]["verdicts"] if v["valid"] is False]
         if bad:
             for v in bad:

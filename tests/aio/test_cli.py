@@ -61,7 +61,8 @@ def test_check_shrinks_and_replay_reproduces(tmp_path: Path,
 
 @pytest.mark.parametrize("argv, text", [
     (["run", "--handler", "examples.coupon_handler:handle", "--lock", "seed"], "--lock"),
-    (["run", "--handler", "examples.coupon_handler:handle", "--real-redis"], "--real-redis"),
+    (["run", "--handler", "examples.coupon_handler:handle", "--real-redis", "--fault",
+      "clock:10:500:app1"], "clock shim"),
     (["check", "--handler", "examples.coupon_handler:handle", "--exhaustive"], "--exhaustive"),
     (["check", "--handler", "examples.coupon_handler:handle", "--faults", "bogus"],
      "unknown fault kind"),
