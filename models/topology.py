@@ -33,6 +33,9 @@ TOPOLOGIES: dict[str, str] = {
     "sentinel:N": "a master, N async replicas and three Sentinels; a quorum promotes one",
 }
 MAX_NODES = 15
+SENTINEL_SERVICE = "mymaster"
+"""The name the Sentinels monitor the master under (Redis's default), in both worlds, so a
+handler's ``master_for("mymaster")`` finds it in simulation and on real Redis alike."""
 MAX_SENTINELS = 9
 NO_PERSISTENCE = Persistence()
 

@@ -315,6 +315,8 @@ def check_no_stuck_waiter(h: History, effects: Iterable[KeyEffect],
         stop = min(x for x in (span.end, span.crashed_at, horizon) if x is not None)
         frozen = faults.frozen(span.node)
         for s, e in _asking(mine, span, stop):
+            # a request answered (or crashed) waits no more, whatever it left in flight
+            e = min(e, stop)
             waits += 1
             for slot in slots:
                 stretches = free[slot]
@@ -334,7 +336,7 @@ def check_no_stuck_waiter(h: History, effects: Iterable[KeyEffect],
                         why = ("no lease had been granted yet" if opener is None
                                else f"{opener.request}'s lease {_ended(opener)}")
                         got = (f"got the lock at {_ms(e)} ms" if e < stop
-                               else f"was still waiting at {_ms(e)} ms")
+                               else f"was still waiting at {_ms(min(e, stop))} ms")
                         story = (f"{r} asked for {slot[1]} at {_ms(s)} ms and {got}. Redis held "
                                  f"no lease on it from {_ms(fs)} ms ({why}) to {_ms(fe)} ms: "
                                  f"{_ms(usable)} ms of that wait, outside any pause, partition "

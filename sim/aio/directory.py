@@ -5,7 +5,7 @@ for a topology) and by loopback on a port of its own (``localhost``/``127.0.0.1`
 6379 for the first node, 6380 for the second, ...), so a library configured with
 host names or with loopback ports reaches the simulated nodes unchanged. ``redis``
 always names the primary. On ``sentinel:N`` the Sentinels listen too
-(``sim.aio.sentinel``: ``sentinel1``..``sentinel3`` on 26379, loopback 26379..26381).
+(``sim.aio.sentinel``: ``sentinel1``.. on 26379, loopback 26379, 26380, ...).
 
 The handler's ``redis`` argument follows the deployment: one client to the primary;
 for ``redlock:N`` a tuple of N clients, one per master in name order (what
@@ -53,7 +53,7 @@ class Directory:
                 routes[address] = (sentinel.name, sentinel)
         if kind == "redlock":
             return cls(routes, tuple((n, PORT) for n in names), True)
-        found = tuple(client_addresses()) if sentinels else ()
+        found = tuple(client_addresses(len(sentinels))) if sentinels else ()
         return cls(routes, ((primary, PORT),), False, found)
 
     def route(self, host: str | None, port: int | None) -> tuple[str, Endpoint] | None:

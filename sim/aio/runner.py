@@ -24,7 +24,6 @@ from sim.aio import shims
 from sim.aio.directory import Directory, Endpoint
 from sim.aio.loop import BusyHandler
 from sim.aio.observe import CURRENT, Observer
-from sim.aio.sentinel import COUNT as SENTINELS
 from sim.aio.sentinel import MASTER_NAME, SentinelEndpoint
 from sim.aio.server import AioServer, Handler
 from sim.world.world import RunResult, World
@@ -93,7 +92,7 @@ class AioWorld(World):
         self.observer = self.observer_class(self)
         super().__init__(scenario)
         kind = scenario.redis_topology().kind
-        sentinels = ([SentinelEndpoint(self, i) for i in range(SENTINELS)]
+        sentinels = ([SentinelEndpoint(self, i) for i in range(scenario.sentinels)]
                      if kind == "sentinel" else [])
         self.directory = Directory.of(self.nodes, kind, sentinels)
         self._clients = 0  # the handler clients made so far: each one's hash

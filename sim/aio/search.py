@@ -14,14 +14,19 @@ from typing import Any
 
 from models.scenario import Scenario, ScenarioError
 from sim.aio.runner import LibraryRun, judge, run_handler
-from sim.search.explore import schedule
+from sim.search.explore import Job, plan
 from sim.search.shrink import BUDGET, candidates
 
 
 def handler_schedule(handler: str, kinds: Sequence[str], seed: int, index: int,
-                     servers: int | None = None) -> Scenario:
-    """Schedule ``index`` of exploration ``seed``, for ``handler`` (on ``servers``)."""
-    sc = schedule("seed", kinds, seed, index).with_(handler=handler)
+                     servers: int | None = None, template: Scenario | None = None
+                     ) -> Scenario:
+    """Schedule ``index`` of exploration ``seed``, for ``handler`` (on ``servers``).
+
+    ``template`` shapes the world as for a design (``check --scenario``, ``--redis``):
+    the same swarm draw, placed on its nodes the way ``sim.search.explore.plan`` does."""
+    job = Job("seed", tuple(kinds), seed, index, template=template)
+    sc = plan(job).with_(handler=handler)
     if servers is not None and servers != sc.servers:
         last = f"app{servers}"
         faults = tuple(replace(f, node=last) if _app_beyond(f.node, servers) else f
@@ -59,20 +64,22 @@ def shrink_handler(scenario: Scenario, prop: str, budget: int = BUDGET) -> Scena
 
 def explore_handler(handler: str, kinds: Sequence[str], seed: int, schedules: int,
                     servers: int | None = None,
-                    progress: Callable[[str], None] | None = None
+                    progress: Callable[[str], None] | None = None,
+                    template: Scenario | None = None
                     ) -> dict[str, tuple[int, Scenario, LibraryRun, Any]]:
     """The first violating schedule of each property, shrunk: {property: (id, scenario,
     its run, its verdict)}."""
     first: dict[str, int] = {}
     for index in range(schedules):
-        run = run_handler(handler_schedule(handler, kinds, seed, index, servers))
+        run = run_handler(handler_schedule(handler, kinds, seed, index, servers, template))
         for prop in violated(run):
             first.setdefault(prop, index)
     found: dict[str, tuple[int, Scenario, LibraryRun, Any]] = {}
     for prop, index in first.items():
         if progress is not None:
             progress(f"shrinking schedule {index} ({prop})")
-        small = shrink_handler(handler_schedule(handler, kinds, seed, index, servers), prop)
+        small = shrink_handler(
+            handler_schedule(handler, kinds, seed, index, servers, template), prop)
         run = run_handler(small)
         found[prop] = (index, small, run, violated(run)[prop])
     return found

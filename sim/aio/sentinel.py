@@ -1,17 +1,17 @@
 """Simulated Sentinel endpoints: what a handler's Sentinel client asks, answered from the world.
 
-On ``sentinel:N`` three Sentinels listen (``sentinel1``..``sentinel3`` on port
-26379 and loopback ports 26379..26381; ``sentinel`` names the first), so
+On ``sentinel:N`` the scenario's Sentinels listen (``sentinel1``.. on port
+26379 and loopback ports 26379, 26380, ...; ``sentinel`` names the first), so
 redis-py's ``Sentinel([("sentinel1", 26379), ...]).master_for("mymaster")``, async
 or sync, reaches them unchanged. They speak the part of the Sentinel protocol
 client libraries use: ``SENTINEL MASTERS``/``MASTER``/``GET-MASTER-ADDR-BY-NAME``
 (redis-py discovers the master with ``MASTERS``), ``SLAVES``/``REPLICAS``,
 ``SENTINELS``, ``PING``, ``CLIENT ...`` and ``HELLO`` (answered by the wire as a
-Sentinel answers it). The master they name is the one the world's Sentinel
-(``sim.world.sentinel``) has now: after a failover, the promoted node.
+Sentinel answers it). The master each names is the one its counterpart among the
+world's Sentinels (``sim.world.sentinel``) names now: after a failover the promoted
+node, unless that Sentinel is cut from the ones that know of it.
 
-The world's Sentinel state is read in one place, ``view``: when the world has
-several Sentinels of its own, that function answers for Sentinel ``index``.
+The world's Sentinel state is read in one place, ``view``.
 """
 
 from __future__ import annotations
@@ -20,16 +20,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from models.redis.reply import OK, PONG, ReplyError
+from models.topology import SENTINEL_SERVICE
 
 if TYPE_CHECKING:
     from sim.world.redis_node import RedisNode
     from sim.world.world import World
 
-MASTER_NAME = "mymaster"
-"""The service name the simulated Sentinels monitor the master under (Redis's default)."""
+MASTER_NAME = SENTINEL_SERVICE
 PORT = 26379
-COUNT = 3  # as sim/real/deployment.py starts for sentinel:N
-QUORUM = 2
 NODE_PORT = 6379  # the master and replicas are named by host name on this port
 
 
@@ -52,15 +50,19 @@ class SentinelView:
     replicas: tuple[NodeState, ...]
     epoch: int
     down_after_ms: float
+    sentinels: int  # how many Sentinels monitor it
+    quorum: int
 
 
 def view(world: World, index: int) -> SentinelView:
     """Sentinel ``index``'s view of the deployment: the only reader of ``world.sentinel``.
 
-    Today the world has one logical Sentinel, so every index sees the same."""
+    The master is the one that Sentinel names now (the newest configuration it
+    reaches: a Sentinel cut from the leader still names the old master)."""
     sentinel = world.sentinel
     assert sentinel is not None, "Sentinel endpoints exist only on sentinel:N"
     now = world.env.now
+    epoch, master = sentinel.says(sentinel.names[index])
 
     def state(name: str) -> NodeState:
         node: Any = world.nodes[name]
@@ -68,9 +70,9 @@ def view(world: World, index: int) -> SentinelView:
         gone = not node.up and since is not None and now - since >= sentinel.down_after_ms
         return NodeState(name, bool(node.up), gone, int(getattr(node, "repl_offset", 0)))
 
-    replicas = tuple(state(n) for n in world.nodes if n != sentinel.master)
-    return SentinelView(state(sentinel.master), replicas, sentinel.failovers,
-                        sentinel.down_after_ms)
+    replicas = tuple(state(n) for n in world.nodes if n != master)
+    return SentinelView(state(master), replicas, epoch, sentinel.down_after_ms,
+                        len(sentinel.names), sentinel.quorum)
 
 
 def master_node(world: World) -> RedisNode:
@@ -98,9 +100,9 @@ def addresses(index: int) -> list[tuple[str, int]]:
     return [("sentinel", PORT), *names] if index == 0 else names
 
 
-def client_addresses() -> list[tuple[str, int]]:
-    """The Sentinels as an app's configuration lists them."""
-    return [(f"sentinel{i + 1}", PORT) for i in range(COUNT)]
+def client_addresses(count: int) -> list[tuple[str, int]]:
+    """The ``count`` Sentinels as an app's configuration lists them."""
+    return [(f"sentinel{i + 1}", PORT) for i in range(count)]
 
 
 class SentinelEndpoint:
@@ -114,7 +116,8 @@ class SentinelEndpoint:
         self.world = world
         self.index = index
         self.name = f"sentinel{index + 1}"
-        self.link_name = "sentinel"  # the faults that cut it: sentinel, appN/sentinel
+        # the faults that cut it: every Sentinel's (sentinel, appN/sentinel) and its own
+        self.link_ends = ("sentinel", self.name)
         self.version = world.scenario.redis_version
         self.service_ms = world.scenario.redis_service_ms
         self.busy_until = 0.0
@@ -160,7 +163,7 @@ class SentinelEndpoint:
         if sub in ("SLAVES", "REPLICAS"):
             return [self._replica(v, r) for r in v.replicas]
         if sub == "SENTINELS":
-            return [self._peer(i) for i in range(COUNT) if i != self.index]
+            return [self._peer(i) for i in range(v.sentinels) if i != self.index]
         return ReplyError(f"ERR Unknown sentinel subcommand '{words[1]}'")
 
     def _master(self, v: SentinelView) -> dict[bytes, bytes]:
@@ -171,8 +174,8 @@ class SentinelEndpoint:
                                        "down-after-milliseconds": int(v.down_after_ms),
                                        "config-epoch": v.epoch,
                                        "num-slaves": len(v.replicas),
-                                       "num-other-sentinels": COUNT - 1,
-                                       "quorum": QUORUM})
+                                       "num-other-sentinels": v.sentinels - 1,
+                                       "quorum": v.quorum})
 
     def _replica(self, v: SentinelView, r: NodeState) -> dict[bytes, bytes]:
         flags = "slave" + (",s_down" if r.s_down else "")

@@ -47,9 +47,9 @@ class SimSocket:
         lat = world.scenario.redis_latency
         # the faults that cut it: either end, or this one link ("app1/redis3", "app1/sentinel"),
         # as the world's own connections (sim.world.network.Connection)
-        end = getattr(node, "link_name", node_name)
-        ends = ((server.name, end) if end == "redis"
-                else (server.name, end, f"{server.name}/{end}"))
+        ends: tuple[str, ...] = (server.name,)
+        for end in getattr(node, "link_ends", (node_name,)):
+            ends += (end,) if end == "redis" else (end, f"{server.name}/{end}")
         self.up = Link(world, lat, ends)
         self.down = Link(world, lat, ends)
         self.open = True

@@ -210,13 +210,22 @@ def cmd_check_handler(args: argparse.Namespace) -> int:
     if cannot:
         raise UsageError(f"--faults {', '.join(cannot)}: simulator-only for lock designs; "
                          "a handler runs on redis-py's own connections")
+    from sim.cli.check import refuse_unbuilt_kinds, swarm_template
+    from sim.cli.topology import topology_changes
+    from sim.search.explore import SWARM
+
+    # --scenario and --redis shape the world the schedules are drawn onto, as for a design
+    template = swarm_template(getattr(args, "scenario", None), "seed", {},
+                              topology_changes(args, SWARM))
+    refuse_unbuilt_kinds(kinds, template)
     console = Console(stderr=True) if args.json else Console()
     started = time.perf_counter()
     servers = getattr(args, "servers", None)
     try:
         found = explore_handler(args.handler, kinds, args.seed, args.schedules or 50,
                                 servers=servers,
-                                progress=None if args.json else console.print)
+                                progress=None if args.json else console.print,
+                                template=template)
     except HandlerError as exc:
         raise UsageError(str(exc)) from None
     from models.checkers import CHECKERS, PRIORITY

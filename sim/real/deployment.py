@@ -28,11 +28,11 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from models.redis.persistence import Persistence
-from models.topology import Topology
+from models.topology import SENTINEL_SERVICE, Topology
 from sim.real.relay import Arrival, Relay
 from sim.real.server import LOOPBACK, RedisServer, ServerStartError
 
-MASTER_NAME = "locksim"
+MASTER_NAME = SENTINEL_SERVICE
 """The name the Sentinels monitor the master under."""
 SENTINELS = 3
 FAILOVER_TIMEOUT_MS = 1000  # Sentinel's floor is its own; small so a failover ends in a test

@@ -84,7 +84,8 @@ class Counterexample:
     def headline(self) -> str:
         sc = self.scenario
         arrivals = ", ".join(f"{t:g}" for t in sc.arrivals_ms) or "the load"
-        return (f"{self.property} with lock {sc.lock}: {sc.requests} request(s) arriving at "
+        who = f"handler {sc.handler}" if sc.handler else f"lock {sc.lock}"
+        return (f"{self.property} with {who}: {sc.requests} request(s) arriving at "
                 f"{arrivals} ms")
 
     def fault_lines(self) -> list[str]:

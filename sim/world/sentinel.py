@@ -128,6 +128,10 @@ class Sentinel:
         return max((self.views[t] for t in self.names if self._talk(sentinel, t)),
                    key=lambda v: v[0])
 
+    def says(self, sentinel: str) -> tuple[int, str]:
+        """(epoch, master) as ``sentinel`` answers a client now (a client library asks)."""
+        return self._view(sentinel)
+
     def cut(self, target: str, start: float, end: float) -> None:
         """A partition on ``target`` began: if it hides the master long enough, fail over."""
         if not self.enabled or end - start < self.down_after_ms:

@@ -165,7 +165,7 @@ class ClusterNode(RedisNode):
         if isinstance(args, ReplyError):
             conn.reply(done, args, on_reply)
             return
-        replication.wait(conn, args[0], float(args[1]), done, on_reply)
+        replication.wait(conn, args[0], float(args[1]), done, on_reply)  # type: ignore[arg-type]
 
     # -- faults ------------------------------------------------------------------
     def jump(self, step_ms: float, drift: float) -> None:

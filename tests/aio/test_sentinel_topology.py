@@ -144,3 +144,40 @@ def test_pooled_connections_stay_on_a_deposed_master_until_it_is_demoted() -> No
     assert 500.0 < max(writes["redis1"]) < 3000.0 and min(writes["redis2"]) > 3000.0
     demoted = [op for op in run.result.history if op.f == "request" and op.type == "fail"]
     assert demoted and all("previous master is now a slave" in str(op.value) for op in demoted)
+
+
+def asks_each_sentinel() -> Any:
+    """What every Sentinel, asked on its own, names as master."""
+    from redis.asyncio import Redis
+    from redis.asyncio.retry import Retry
+    from redis.backoff import NoBackoff
+
+    async def handle(redis: Any, db: Any, user: int) -> str:
+        said = []
+        for host in ("sentinel1", "sentinel2", "sentinel3"):
+            s = Redis(host=host, port=26379, socket_timeout=0.5, socket_connect_timeout=0.5,
+                      retry=Retry(NoBackoff(), 0))
+            try:
+                said.append((await s.execute_command(
+                    "SENTINEL", "GET-MASTER-ADDR-BY-NAME", "mymaster"))[0].decode())
+            except Exception as exc:
+                said.append(type(exc).__name__)
+            await s.aclose()
+        return " ".join(said)
+
+    return handle
+
+
+def test_each_sentinel_names_the_master_it_knows_and_is_cut_on_its_own_link() -> None:
+    """sentinel3 cut from the other two (and from app1) while they fail redis1 over: the two
+    name redis2, app1 cannot reach sentinel3; once the cut heals it has the new
+    configuration, as a real Sentinel learns it from its peers' hellos."""
+    cut = (parse_fault("failover:10"), parse_fault("partition:0:3000:sentinel3"),
+           parse_fault("partition:0:3000:app1/sentinel3"))
+    sc = scenario("uniform:0.1:1", faults=cut, servers=1, vus=1, requests=2,
+                  load="scheduled", arrivals_ms=(1500.0, 3500.0))
+    run, _v = judged(sc, asks_each_sentinel())
+    answers = [op.value for op in run.result.history if op.f == "request" and op.type == "ok"]
+    assert answers[0].split()[:2] == ["redis2", "redis2"]
+    assert answers[0].split()[2] in ("TimeoutError", "ConnectionError")
+    assert answers[1] == "redis2 redis2 redis2"
