@@ -90,7 +90,8 @@ def fault_targets(topology: Topology, servers: int) -> frozenset[str]:
     nodes; with several nodes one app server's link to a node (``app1/redis3``), one
     link between two nodes (``redis1/redis2``), and with Sentinel its links to every
     Sentinel (``redis1/sentinel``, ``app1/sentinel``) or one (``redis1/sentinel2``),
-    ``sentinel`` (every Sentinel) and each Sentinel (``sentinel2``)."""
+    ``sentinel`` (every Sentinel), each Sentinel (``sentinel2``) and the link between two
+    Sentinels (``sentinel1/sentinel3``)."""
     apps = {f"app{i + 1}" for i in range(servers)}
     names = apps | {"holder", "storage", *topology.names}
     if topology.kind != "single":
@@ -100,6 +101,7 @@ def fault_targets(topology: Topology, servers: int) -> frozenset[str]:
         names |= {f"{n}/{s}" for n in (*apps, *topology.names)
                   for s in ("sentinel", *topology.sentinels)}
         names |= {"sentinel", *topology.sentinels}
+        names |= {f"{s}/{t}" for s in topology.sentinels for t in topology.sentinels if s != t}
     return frozenset(names)
 
 

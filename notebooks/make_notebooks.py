@@ -323,7 +323,7 @@ Wilson interval."""),
                "               3000, 5000)\nSEEDS = 200"),
     *setup("LABELS, Grid, sweep"),
     new_code_cell('''\
-from sim.stories import DESIGNS
+from sim.world.stories import DESIGNS
 
 SHOWN = ("polling", "seed-fenced", "redisson", "redisson wait_replicas=1")
 BASE = dict(topology=("sentinel:2",), load="open", rate_rps=(5.0,), vus=(1,), requests=(5,),
@@ -414,7 +414,7 @@ the coupon rules for `seed-fenced` and `lua-atomic`, validity-respecting
 exclusion for Redlock) under each topology's failure story, then under its
 remedy; `properties/test_topologies.py` asserts every cell."""),
     new_code_cell('''\
-from sim.stories import STORIES, TOPOLOGIES, cell
+from sim.world.stories import STORIES, TOPOLOGIES, cell
 
 pd.DataFrame(STORIES, index=["failure story", "remedy"]).T'''),
     new_code_cell('''\

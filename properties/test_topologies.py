@@ -1,9 +1,9 @@
 """What each lock design promises on each Redis topology: ``pytest properties/``.
 
-Each design is judged on the property it promises (``sim.stories.DESIGNS``:
+Each design is judged on the property it promises (``sim.world.stories.DESIGNS``:
 mutual exclusion for the locks, the coupon rules for ``seed-fenced`` and
 ``lua-atomic``, validity-respecting exclusion for Redlock) under each
-topology's failure story and under its remedy (``sim.stories.STORIES``).
+topology's failure story and under its remedy (``sim.world.stories.STORIES``).
 ``MATRIX`` is the README's table "What each design promises on each
 topology", cell for cell; the tests below it show why the n/a cells mean
 nothing, the fence counter that failed over with the lock, and Redlock's
@@ -23,7 +23,7 @@ from models.checkers import check_all
 from models.faults import Clock, Crash
 from models.scenario import ScenarioError
 from sim.search.exhaustive import exhaust
-from sim.stories import (
+from sim.world.stories import (
     CUT,
     DESIGNS,
     FROZEN,

@@ -109,6 +109,24 @@ def _own_grant(grants: dict[tuple[str, object], _Grant], process: str, token: ob
     return max(earlier, key=lambda g: (g.set_lo, g.ok_op.index), default=None)
 
 
+def _sets(h: History) -> dict[tuple[str, object], list[tuple[float, float]]]:
+    """Every window in which a request's successful ``SET`` of a token ran: each successful
+    attempt (invoke to ok), and each acquire that recorded none (invoke to ok)."""
+    out: dict[tuple[str, object], list[tuple[float, float]]] = defaultdict(list)
+    tried: set[str] = set()
+    for pair in h.pairs("attempt"):
+        if pair.type == "ok" and pair.completion is not None and pair.completion.value is not None:
+            out[(pair.process, pair.completion.value)].append(
+                (pair.start, pair.completion.time))
+            tried.add(pair.process)
+    for pair in h.pairs("acquire"):
+        v = _tuple(pair.completion.value, 1) if pair.completion is not None else None
+        if pair.type == "ok" and v is not None and pair.process not in tried:
+            assert pair.completion is not None
+            out[(pair.process, v[0])].append((pair.start, pair.completion.time))
+    return out
+
+
 def _result(op: Op | None) -> tuple[object, int] | None:
     """``(token, result)`` of an ok release/extend, None otherwise."""
     if op is None or op.type != "ok":
@@ -133,8 +151,9 @@ def check_owner_only_release(history: History | Iterable[Op]) -> Verdict:
     successful ``attempt``'s invoke/ok, or the ``acquire``'s when no attempts
     were recorded) and R is the release/extend. B's ``SET NX`` succeeding
     proves the key was absent then, so A's lease had ended (expired, or
-    lost to a Redis restart); A never sets its key again, so at R the key was
-    not A's, and result 1 means R deleted or extended someone else's lock.
+    lost to a Redis restart); unless A's request set its key again after B
+    (its latest ``SET`` before R is what counts), at R the key was not A's,
+    and result 1 means R deleted or extended someone else's lock.
 
     Why these bounds, not the TTL arithmetic "A's last grant invoke + ttl <
     R.invoke and B acquired before R completed": an extension may run as late
@@ -163,6 +182,7 @@ def check_owner_only_release(history: History | Iterable[Op]) -> Verdict:
     # a token with a SET of unknown outcome might set its key again later: not judged
     resettable = {(p.process, p.invoke.value) for p in h.pairs("attempt")
                   if p.type in ("info", None)}
+    again = _sets(h)
     judged = 0
     acts = sorted(h.pairs("release") + h.pairs("extend"), key=lambda p: p.invoke.index)
     for p in acts:
@@ -174,7 +194,11 @@ def check_owner_only_release(history: History | Iterable[Op]) -> Verdict:
         if a is None or (a.process, a.token) in resettable:
             continue
         los, suffix = index[a.key]
-        k = bisect.bisect_right(los, a.set_hi)
+        # the token's latest SET before R: a request that took its key again with the same
+        # token (Redisson after an undo, a retry loop) owns it again from then on
+        last = max((hi for lo, hi in again.get((a.process, a.token), ()) if lo <= p.start),
+                   default=a.set_hi)
+        k = bisect.bisect_right(los, max(a.set_hi, last))
         b_hi, b_i = suffix[k]
         if b_hi < p.start:
             return _foreign_verdict(name, p, a, by_key[a.key][b_i])

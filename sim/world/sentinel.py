@@ -114,7 +114,7 @@ class Sentinel:
 
     def _talk(self, a: str, b: str) -> bool:
         """Whether two Sentinels reach each other now."""
-        return a == b or self._cut_since(("sentinel", a, b)) is None
+        return a == b or self._cut_since(("sentinel", a, b, f"{a}/{b}", f"{b}/{a}")) is None
 
     def reaches(self, server: str) -> str | None:
         """The first Sentinel app server ``server`` reaches now (None: none)."""

@@ -624,6 +624,24 @@ def test_owner_only_release_skips_tokens_with_a_set_of_unknown_outcome():
     assert check_owner_only_release(h).valid is True
 
 
+def test_owner_only_release_counts_a_request_that_took_its_key_again_with_the_same_token():
+    """Redisson's undo-and-retry (or any retry loop keeping its token): app1/req1 sets tok-a,
+    loses it (app2/req2 takes and releases the key), then sets tok-a again; its release is
+    on its own lock. Without the second SET the same release hits app2/req2's lock."""
+    p = "app1/req1"
+    first = [(0, p, "invoke", "acquire", K), (0, p, "invoke", "attempt", "tok-a"),
+             (1, p, "ok", "attempt", "tok-a")]
+    again = [(130, p, "invoke", "attempt", "tok-a"), (131, p, "ok", "attempt", "tok-a"),
+             (131, p, "ok", "acquire", ("tok-a", None, 100))]
+    other = acquire("app2/req2", 110, 111, "tok-b") + release("app2/req2", 120, 121, "tok-b")
+    mine = release(p, 200, 201, "tok-a")
+    assert check_owner_only_release(hist(first, again, other, mine)).valid is True
+    late = [(t + 100 if t >= 130 else t, *rest) for t, *rest in again]  # now after the release
+    stolen = acquire("app2/req2", 110, 111, "tok-b")
+    verdict = check_owner_only_release(hist(first, late, stolen, mine))
+    assert verdict.valid is False and "app2/req2's lock" in verdict.story
+
+
 def test_verdicts_compose_valid_violated_first_and_priority():
     from models.checkers import Verdict, Verdicts
 

@@ -10,7 +10,7 @@ from models.checkers import check_all
 from models.dist import Dist
 from models.faults import Crash, Failover, Fault, Lag, Partition, Pause, parse_fault
 from models.scenario import Scenario, ScenarioError
-from sim.stories import FAST, HOLD, SLOW, two_clients
+from sim.world.stories import FAST, HOLD, SLOW, two_clients
 from sim.world import World, run
 
 

@@ -8,6 +8,7 @@ from hypothesis import HealthCheck, given, settings
 
 from models.faults import Crash, Fault, Partition, Pause, parse_fault
 from models.scenario import Scenario, ScenarioError
+from models.topology import fault_targets
 from sim.search.strategies import scenarios
 from sim.world import World, run
 from tests.world.test_ha_partitions import FAST, verdicts, world
@@ -58,6 +59,25 @@ def test_a_client_asks_a_sentinel_it_reaches():
     # cut from every Sentinel, it keeps writing to the deposed master
     every = world((*cut("redis1/sentinel", "app1/sentinel"), hold), LATE)
     assert verdicts(every)["mutual-exclusion"] is False
+
+
+def test_a_link_between_two_sentinels_splits_their_votes_and_leaves_one_stale():
+    crash = Crash(0.0, None, "redis1")
+    # sentinel1 and sentinel2 cannot talk: with sentinel3 each still makes a majority of 3
+    assert [op.time for op in World(world((crash, *cut("sentinel1/sentinel2")), LATE))
+            .run_until(10_000.0) if op.f == "failover"] == [500.0]
+    # sentinel3 cut from both peers (still reached by clients) and sentinel1/sentinel2 cut:
+    # no two Sentinels talk, no majority, no failover until a link heals
+    split = cut("sentinel1/sentinel2", "sentinel1/sentinel3", "sentinel2/sentinel3", ms=2000.0)
+    assert [op.time for op in World(world((crash, *split), LATE)).run_until(10_000.0)
+            if op.f == "failover"] == [2000.0]
+    # a Sentinel cut from its peers only keeps the old configuration and says so to a client
+    w = World(world((crash, *cut("sentinel3/sentinel1", "sentinel3/sentinel2")), LATE))
+    w.run_until(1_000.0)
+    assert w.sentinel is not None
+    assert [w.sentinel.says(s)[1] for s in w.sentinel.names] == ["redis2", "redis2", "redis1"]
+    assert cut("sentinel1/sentinel2")[0].node in fault_targets(
+        world(()).redis_topology(), 2)
 
 
 def test_the_old_spellings_keep_their_meaning_and_new_ones_parse():

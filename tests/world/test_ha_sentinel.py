@@ -11,7 +11,7 @@ from __future__ import annotations
 from models.checkers import check_all
 from models.faults import Crash, Fault, Partition
 from models.scenario import Scenario
-from sim.stories import FAST, SLOW, failover
+from sim.world.stories import FAST, SLOW, failover
 from sim.world import World, run
 
 
