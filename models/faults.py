@@ -690,7 +690,7 @@ def _targets(k: FaultKind) -> str:
     shown = [words[t] for t in k.targets]
     if k.name in _LINK_KINDS:
         shown.append("app1/redis2, redis1/redis2, redis1/sentinel, app1/sentinel, "
-                      "redis1/sentinel2 (one link), sentinel, sentinel2")
+                      "redis1/sentinel2 (one link), sentinel, sentinel2, sentinel1/sentinel2")
     return ", ".join(shown)
 
 
