@@ -243,7 +243,7 @@ def swarm_template(path: str | None, lock: str | None, params: dict[str, Any],
     from sim.search.explore import SWARM
 
     data = SWARM.to_dict()
-    where = "--lock-param" if params else "--lock"
+    where = "--lock-param" if params else "--lock" if lock is not None else ""
     if path:
         raw = read_json(Path(path), UsageError, "scenario")
         if not isinstance(raw, dict):
@@ -262,12 +262,15 @@ def swarm_template(path: str | None, lock: str | None, params: dict[str, Any],
     requests = data.get("requests")
     if data.get("load") == "scheduled" and isinstance(requests, int) and 0 <= requests <= 10**4:
         data["arrivals_ms"] = [0.0] * requests  # each schedule draws its own
+    if topology:
+        where = f"{where} and --redis".removeprefix(" and ") if not path else where
+    said = f"{where}: " if where else ""
     try:
         return Scenario.from_dict(data).validate()
     except ScenarioError as exc:
-        raise UsageError(f"{where}: {exc}") from None
+        raise UsageError(f"{said}{exc}") from None
     except (TypeError, ValueError, AttributeError, KeyError) as exc:
-        raise UsageError(f"{where}: bad scenario: {' '.join(str(exc).split())}") from None
+        raise UsageError(f"{said}bad scenario: {' '.join(str(exc).split())}") from None
 
 
 def replay_hint(file: str, imports: list[str] | None) -> str:

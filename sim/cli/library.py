@@ -215,7 +215,7 @@ def cmd_check_handler(args: argparse.Namespace) -> int:
     from sim.search.explore import SWARM
 
     # --scenario and --redis shape the world the schedules are drawn onto, as for a design
-    template = swarm_template(getattr(args, "scenario", None), "seed", {},
+    template = swarm_template(getattr(args, "scenario", None), None, {},
                               topology_changes(args, SWARM))
     refuse_unbuilt_kinds(kinds, template)
     console = Console(stderr=True) if args.json else Console()
