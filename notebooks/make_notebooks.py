@@ -67,8 +67,8 @@ explained: it is the thundering herd of the design's wake-up."""),
     new_markdown_cell("## Table 7.1 beside the simulation"),
     new_code_cell('''\
 from models.checkers import check_all
-from models.metrics import metrics
 from models.field_report import REPORT
+from models.metrics import metrics
 from models.scenario import Scenario
 from sim.world import run
 
@@ -265,8 +265,8 @@ full collections of a healthy heap rarely do; a stalled host does. No TTL
 makes the design safe: the coupon rules need a fence the database checks
 (`seed-fenced`, see the README)."""),
     new_code_cell('''\
-from sim.runtime.chooser import Chooser
 from models.dist import Dist
+from sim.runtime.chooser import Chooser
 
 
 def tail(pause: str, ms: float, n: int = 20000) -> float:
