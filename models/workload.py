@@ -41,6 +41,9 @@ class CouponService:
         yield from self.session(user, session)
         yield Work(self.handler_cpu_ms)
         held = yield from lock.acquire(self.lock_key)
+        if held is None:  # the library threw (Redisson after its retries): answered, an error
+            yield Record("fail", "request", "lock-error")
+            return
         fence = held.fence
         yield Record("ok", "enter", (held.token, fence))
         outcome = yield from self._critical_section(user, fence)

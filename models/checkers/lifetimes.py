@@ -274,7 +274,8 @@ def check_no_stuck_waiter(h: History, effects: Iterable[KeyEffect],
     request is waiting from its ``acquire`` invoke (else its start) until it
     gets the lock, is answered or crashes. Time its node (or Redis) was
     paused, partitioned or delayed does not count, nor the rest of a call sent
-    while it was (held by the fault until answered). ``bound_ms`` defaults to
+    while it was (held by the fault until answered), nor a Redis outage (a node
+    dead until it restarts or another is promoted). ``bound_ms`` defaults to
     the longest TTL granted plus 1 s: a design may bound its sleep by the
     holder's TTL (BLPOP, Redisson). ``no-lost-wakeup`` is the same rule over
     the design's own ``wait`` records and its own belief about leases.
@@ -313,7 +314,7 @@ def check_no_stuck_waiter(h: History, effects: Iterable[KeyEffect],
         key = next((op.value for op in mine if op.f == "acquire" and op.type == "invoke"), None)
         slots = [s for s in free if s[1] == key] or (list(free) if len(free) == 1 else [])
         stop = min(x for x in (span.end, span.crashed_at, horizon) if x is not None)
-        frozen = faults.frozen(span.node)
+        frozen = faults.frozen(span.node, outages=True)
         for s, e in _asking(mine, span, stop):
             # a request answered (or crashed) waits no more, whatever it left in flight
             e = min(e, stop)
@@ -331,7 +332,8 @@ def check_no_stuck_waiter(h: History, effects: Iterable[KeyEffect],
                         calls = [(pr.start, pr.end if pr.end is not None else horizon)
                                  for pr in h.pairs() if pr.f not in _WAITING
                                  and request_of(pr.process, spans) == r]
-                        usable = (hi - lo) - faults.frozen(span.node, held=calls).within(lo, hi)
+                        usable = (hi - lo) - faults.frozen(span.node, held=calls,
+                                                           outages=True).within(lo, hi)
                     if usable > bound_ms:
                         why = ("no lease had been granted yet" if opener is None
                                else f"{opener.request}'s lease {_ended(opener)}")
@@ -340,7 +342,8 @@ def check_no_stuck_waiter(h: History, effects: Iterable[KeyEffect],
                         story = (f"{r} asked for {slot[1]} at {_ms(s)} ms and {got}. Redis held "
                                  f"no lease on it from {_ms(fs)} ms ({why}) to {_ms(fe)} ms: "
                                  f"{_ms(usable)} ms of that wait, outside any pause, partition "
-                                 f"or delay of {span.node}, with the lock free (bound "
+                                 f"or delay of {span.node} and any Redis outage, with the lock "
+                                 f"free (bound "
                                  f"{_ms(bound_ms)} ms).")
                         witness = _ops(*[o for o in mine if o.f == "acquire"
                                          and s <= o.time <= e])

@@ -199,6 +199,12 @@ class Faults:
                 self.by_node[node].append(Window(start.time, end, f, start))
         for ws in self.by_node.values():
             ws.sort(key=lambda w: w.start)
+        # while a Redis node is dead, until it restarts or Sentinel promotes another
+        failovers = sorted(op.time for op in h.events()
+                           if op.process == NEMESIS and op.f == "failover")
+        self.outages = [(w.start, min([w.end, *(t for t in failovers if t >= w.start)]))
+                        for node, ws in self.by_node.items() if node.startswith("redis")
+                        for w in ws if w.kind == "crash"]
         # a clock jump stays and a crash with no restart leaves the node dead: both are
         # over (nothing more will heal) the moment they strike
         self.last_heal = max([w.end if w.end != math.inf else w.start
@@ -217,13 +223,17 @@ class Faults:
         return None
 
     def frozen(self, node: str, kinds: tuple[str, ...] = ("pause", "partition", "delay"),
-               held: Iterable[tuple[float, float]] = ()) -> _Paused:
+               held: Iterable[tuple[float, float]] = (), outages: bool = False) -> _Paused:
         """The time ``node`` could not act or hear Redis: its pauses, partitions, delays.
 
         ``held``: (sent, answered) of calls; one sent inside such a window is
         held by it until answered, however long the network takes to recover.
+        ``outages``: also while a Redis node was dead (until it restarted or another
+        was promoted): nobody could have been granted the lock then.
         """
         spans = [(w.start, w.end) for w in self.windows(node) if w.kind in kinds]
+        if outages:
+            spans += self.outages
         if held:
             inside = _Paused(spans)
             spans += [(s, e) for s, e in held if e > s and inside.within(s - 1e-9, s + 1e-9) > 0]

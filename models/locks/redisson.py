@@ -18,7 +18,11 @@ default, ``wait_replicas=0``): no ``WAIT`` for replicas. Replicated mode
 (``wait_replicas=N``): after taking the lock it sends ``WAIT N
 wait_timeout_ms``, and when fewer replicas acknowledged (Redisson's "none of
 slaves were synced") it undoes the lock (deletes its own hash) and tries
-again, so a holder's lock is on a replica before it enters.
+again, so a holder's lock is on a replica before it enters. A command
+answered with an error (its node down, READONLY) is sent again
+``retry_attempts`` times ``retry_interval_ms`` apart (Redisson's defaults, 3
+and 1500 ms); an acquire still failing then throws, and the request is
+answered with that error instead of waiting for an unlock nobody will send.
 """
 
 from __future__ import annotations
@@ -39,7 +43,11 @@ from models.locks.effect import (
     WaitMessage,
 )
 from models.locks.held import Held
+from models.redis.reply import ReplyError
 from models.validation import positive
+
+FAILED = object()
+"""A try that still had an error reply after Redisson's retries: ``lock()`` throws."""
 
 ACQUIRE_SCRIPT = (
     "if (redis.call('exists', KEYS[1]) == 0) or "
@@ -80,6 +88,8 @@ class RedissonLock:
     watchdog: bool = True  # False: lock(leaseTime=ttl_ms), no renewal
     wait_replicas: int = 0  # replicated mode: WAIT for this many replicas after locking
     wait_timeout_ms: int = 1000  # WAIT's timeout (Redisson's retryInterval, 1500 ms default)
+    retry_attempts: int = 3  # Redisson's retryAttempts: a failed command is sent again ...
+    retry_interval_ms: int = 1500  # ... this long after (its retryInterval)
 
     def __post_init__(self) -> None:
         """A nonsense parameter is refused here, not turned into a misleading verdict."""
@@ -88,21 +98,37 @@ class RedissonLock:
                 or self.wait_replicas < 0:
             raise ValueError(f"wait_replicas must be an integer >= 0, not {self.wait_replicas!r}")
         positive("wait_timeout_ms", self.wait_timeout_ms)
+        if isinstance(self.retry_attempts, bool) or not isinstance(self.retry_attempts, int) \
+                or self.retry_attempts < 0:
+            raise ValueError(f"retry_attempts must be an integer >= 0, not {self.retry_attempts!r}")
+        positive("retry_interval_ms", self.retry_interval_ms)
 
     @property
     def name(self) -> str:
         return "redisson"
 
     def _try(self, key: str, field: str) -> Program:
-        """One acquire script: None when taken, else the PTTL to wait (or TIMED_OUT)."""
+        """One acquire script: None when taken, else the PTTL to wait (or TIMED_OUT).
+
+        An error reply (the node is down, a connection refused, READONLY) is sent again
+        ``retry_attempts`` times, ``retry_interval_ms`` apart, as Redisson's command
+        executor does; still an error: FAILED, and ``lock()`` throws."""
         yield Record("invoke", "attempt", field)
         reply = yield Call(("EVAL", ACQUIRE_SCRIPT, 1, key, self.ttl_ms, field))
+        for _ in range(self.retry_attempts):
+            if not isinstance(reply, ReplyError):
+                break
+            yield Sleep(self.retry_interval_ms)
+            reply = yield Call(("EVAL", ACQUIRE_SCRIPT, 1, key, self.ttl_ms, field))
         if reply is TIMED_OUT:
             yield Record("info", "attempt", "timeout")
             return TIMED_OUT
         if reply is None:
             yield Record("ok", "attempt", field)
             return None
+        if isinstance(reply, ReplyError):
+            yield Record("fail", "attempt", reply.message)
+            return FAILED
         yield Record("fail", "attempt")
         return reply
 
@@ -110,9 +136,13 @@ class RedissonLock:
         field = yield Token()
         channel = channel_name(key)
         yield Record("invoke", "acquire", key)
-        yield from self._take(key, field, channel)
-        while self.wait_replicas and not (yield from self._synced(key, field)):
-            yield from self._take(key, field, channel)  # undone: the lock() again
+        taken = yield from self._take(key, field, channel)
+        while taken is not FAILED and self.wait_replicas \
+                and not (yield from self._synced(key, field)):
+            taken = yield from self._take(key, field, channel)  # undone: the lock() again
+        if taken is FAILED:  # lock() threw (RedisException): the request fails
+            yield Record("fail", "acquire", "error")
+            return None
         renewal = None
         if self.watchdog:
             renewal = yield Spawn("watchdog", self.renew(key, field))
@@ -120,13 +150,14 @@ class RedissonLock:
         return Held(key, field, None, renewal)
 
     def _take(self, key: str, field: str, channel: str) -> Program:
-        """Try, then subscribe and wait for unlock messages (bounded by PTTL) until taken."""
+        """Try, then subscribe and wait for unlock messages (bounded by PTTL) until taken
+        (None) or a try failed for good (FAILED)."""
         ttl = yield from self._try(key, field)
-        if ttl is not None:
+        if ttl is not None and ttl is not FAILED:
             yield Subscribe(channel)
             while True:
                 ttl = yield from self._try(key, field)  # the retry after subscribing
-                if ttl is None:
+                if ttl is None or ttl is FAILED:
                     break
                 bound = ttl if isinstance(ttl, int) and ttl >= 0 else None
                 yield Record("invoke", "wait", key)
@@ -136,6 +167,7 @@ class RedissonLock:
                 else:
                     yield Record("ok", "wait")
             yield Unsubscribe(channel)
+        return ttl
 
     def _synced(self, key: str, field: str) -> Program:
         """Replicated mode: WAIT for the replicas; too few acknowledged: undo, say False."""
