@@ -6,11 +6,13 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from models.frozen import quick_init
 from models.history import History, Op, format_ms
 
 _ms = format_ms
 
 
+@quick_init  # 19 per explored schedule: the generated __init__ cost 1.2 µs each
 @dataclass(frozen=True, slots=True)
 class Verdict:
     """One property's judgement of one history."""
