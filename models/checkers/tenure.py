@@ -119,7 +119,7 @@ def _leases(effects: Iterable[KeyEffect], horizon: float) -> list[Lease]:
 
 def request_of(process: str, requests: Iterable[str]) -> str | None:
     """The request a history process acts for: itself, or the parent of a spawned task."""
-    known = set(requests)
+    known = requests if isinstance(requests, set | frozenset | dict) else set(requests)
     p = process
     while p:
         if p in known:
