@@ -5,6 +5,7 @@ from __future__ import annotations
 import bisect
 from collections import defaultdict
 from collections.abc import Iterable
+from operator import itemgetter
 from typing import Any
 
 from models.checkers._common import (
@@ -55,7 +56,7 @@ def check_mutual_exclusion(history: History | Iterable[Op]) -> Verdict:
         sections.append((enter.time, enter.index, end, enter, None, crash))
     # by start, shorter first on ties: then "starts before the other ends" alone proves
     # an overlap (equal times are no proof of order, so instants that touch never count)
-    sections.sort(key=lambda s: (s[0], s[2], s[1]))
+    sections.sort(key=itemgetter(0, 2, 1))
     # sweep by start; keep the longest-reaching section and the longest of another process
     best: tuple[float, int] | None = None  # (end, section number)
     other: tuple[float, int] | None = None

@@ -15,6 +15,7 @@ import bisect
 import math
 from collections import defaultdict
 from collections.abc import Iterable
+from operator import attrgetter
 
 from models.checkers._common import Verdict, _ops
 from models.checkers.ground_truth import KeyEffect, RequestSpan
@@ -298,7 +299,7 @@ def check_no_stuck_waiter(h: History, effects: Iterable[KeyEffect],
     for slot, gs in by_key.items():
         stretches: list[tuple[float, float, Lease | None]] = []
         cursor, opener = 0.0, None
-        for g in sorted(gs, key=lambda g: g.start):
+        for g in sorted(gs, key=attrgetter("start")):
             if g.start > cursor:
                 stretches.append((cursor, g.start, opener))
             if g.end >= cursor:

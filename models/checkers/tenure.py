@@ -17,12 +17,14 @@ import math
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from operator import attrgetter
 
 from models.checkers.ground_truth import KeyEffect, RequestSpan
 from models.checkers.liveness import _Paused
 from models.history import NEMESIS, History, Op
 
 OPEN = "open"  # still live at the horizon
+_START = attrgetter("start")
 
 
 @dataclass(slots=True)
@@ -71,7 +73,7 @@ def _leases(effects: Iterable[KeyEffect], horizon: float) -> list[Lease]:
         lease.end, lease.ended, lease.end_by = t, how, by
         done.append(lease)
 
-    for e in sorted(effects, key=lambda e: e.time):
+    for e in sorted(effects, key=attrgetter("time")):
         slot = (e.node, e.key)
         if e.effect == "count" or slot in counters:
             counters.add(slot)
@@ -114,7 +116,7 @@ def _leases(effects: Iterable[KeyEffect], horizon: float) -> list[Lease]:
             close(slot, lease.deadline, "expired", None)
         else:
             close(slot, horizon, OPEN, None)
-    return sorted(done, key=lambda lease: (lease.start, lease.key))
+    return sorted(done, key=attrgetter("start", "key"))
 
 
 def request_of(process: str, requests: Iterable[str]) -> str | None:
@@ -198,7 +200,7 @@ class Faults:
                        else math.inf)
                 self.by_node[node].append(Window(start.time, end, f, start))
         for ws in self.by_node.values():
-            ws.sort(key=lambda w: w.start)
+            ws.sort(key=_START)
         # a clock jump stays and a crash with no restart leaves the node dead: both are
         # over (nothing more will heal) the moment they strike
         self.last_heal = max([w.end if w.end != math.inf else w.start
@@ -207,7 +209,7 @@ class Faults:
     def windows(self, node: str) -> list[Window]:
         """Faults that reach ``node``: its own and Redis's."""
         return sorted(self.by_node.get(node, []) + self.by_node.get("redis", []),
-                      key=lambda w: w.start)
+                      key=_START)
 
     def touching(self, node: str, start: float, end: float) -> Window | None:
         """The first fault that reached ``node`` during [start, end], if any."""
