@@ -313,7 +313,10 @@ def check_no_stuck_waiter(h: History, effects: Iterable[KeyEffect],
         mine = ops.get(r, [])
         key = next((op.value for op in mine if op.f == "acquire" and op.type == "invoke"), None)
         slots = [s for s in free if s[1] == key] or (list(free) if len(free) == 1 else [])
-        stop = min(x for x in (span.end, span.crashed_at, horizon) if x is not None)
+        stop = horizon  # the earliest of its answer, its crash and the horizon
+        for x in (span.end, span.crashed_at):
+            if x is not None and x < stop:
+                stop = x
         frozen = faults.frozen(span.node)
         for s, e in _asking(mine, span, stop):
             waits += 1

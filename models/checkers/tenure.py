@@ -25,6 +25,7 @@ from models.history import NEMESIS, History, Op
 
 OPEN = "open"  # still live at the horizon
 _START = attrgetter("start")
+_FREEZING = ("pause", "partition", "delay")  # what ``Faults.frozen`` counts by default
 
 
 @dataclass(slots=True)
@@ -163,6 +164,8 @@ class Faults:
     KINDS = ("pause", "partition", "delay", "clock", "crash")
 
     def __init__(self, h: History) -> None:
+        self._reach: dict[str, tuple[Window, ...]] = {}  # windows(node), once per node
+        self._frozen: dict[str, _Paused] = {}  # frozen(node) with the default kinds
         self.by_node: dict[str, list[Window]] = defaultdict(list)
         open_: dict[tuple[str, str], list[Op]] = defaultdict(list)
         closer = {"resume": "pause", "heal": "partition", "restart": "crash"}
@@ -207,29 +210,41 @@ class Faults:
                               for ws in self.by_node.values() for w in ws] + jumps, default=0.0)
 
     def windows(self, node: str) -> list[Window]:
-        """Faults that reach ``node``: its own and Redis's."""
-        return sorted(self.by_node.get(node, []) + self.by_node.get("redis", []),
-                      key=_START)
+        """Faults that reach ``node``: its own and Redis's (a copy: the judges ask often)."""
+        return list(self._windows(node))
+
+    def _windows(self, node: str) -> tuple[Window, ...]:
+        ws = self._reach.get(node)
+        if ws is None:
+            ws = self._reach[node] = tuple(sorted(
+                self.by_node.get(node, []) + self.by_node.get("redis", []), key=_START))
+        return ws
 
     def touching(self, node: str, start: float, end: float) -> Window | None:
         """The first fault that reached ``node`` during [start, end], if any."""
-        for w in self.windows(node):
+        for w in self._windows(node):
             if w.start <= end and w.end >= start:
                 return w
         return None
 
-    def frozen(self, node: str, kinds: tuple[str, ...] = ("pause", "partition", "delay"),
+    def frozen(self, node: str, kinds: tuple[str, ...] = _FREEZING,
                held: Iterable[tuple[float, float]] = ()) -> _Paused:
         """The time ``node`` could not act or hear Redis: its pauses, partitions, delays.
 
         ``held``: (sent, answered) of calls; one sent inside such a window is
         held by it until answered, however long the network takes to recover.
         """
-        spans = [(w.start, w.end) for w in self.windows(node) if w.kind in kinds]
+        plain = kinds == _FREEZING and not held
+        if plain and node in self._frozen:
+            return self._frozen[node]  # read-only: the judges only ask it how long
+        spans = [(w.start, w.end) for w in self._windows(node) if w.kind in kinds]
         if held:
             inside = _Paused(spans)
             spans += [(s, e) for s, e in held if e > s and inside.within(s - 1e-9, s + 1e-9) > 0]
-        return _Paused(spans)
+        paused = _Paused(spans)
+        if plain:
+            self._frozen[node] = paused
+        return paused
 
 
 _FAULTS: list[tuple[History, Faults]] = []
