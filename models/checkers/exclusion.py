@@ -10,6 +10,7 @@ from typing import Any
 
 from models.checkers._common import (
     Verdict,
+    _events_of,
     _history,
     _ms,
     _ops,
@@ -32,13 +33,13 @@ def check_mutual_exclusion(history: History | Iterable[Op]) -> Verdict:
     name = "mutual-exclusion"
     h = _history(history)
     crashes: dict[str, list[Op]] = defaultdict(list)
-    for op in h.events():
-        if op.process == NEMESIS and op.f == "crash" and op.node:
+    for op in h.events("crash"):
+        if op.process == NEMESIS and op.node:
             crashes[op.node].append(op)
     crash_at = {node: [c.index for c in ops] for node, ops in crashes.items()}
     inside: dict[str, Op] = {}
     sections: list[tuple[float, int, float, Op, Op | None, Op | None]] = []
-    for op in h.events():
+    for op in _events_of(h, "enter", "leave"):
         if op.f == "enter" and op.type == "ok":
             if op.process in inside:  # re-entered without leaving: close the first at once
                 first = inside.pop(op.process)

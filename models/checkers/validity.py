@@ -50,8 +50,8 @@ def check_belief_exclusion(history: History | Iterable[Op]) -> Verdict:
 
 def _clock_events(h: History) -> dict[str, list[tuple[float, float, float]]]:
     events: dict[str, list[tuple[float, float, float]]] = defaultdict(list)
-    for op in h.events():
-        if op.process == NEMESIS and op.f == "clock" and op.node:
+    for op in h.events("clock"):
+        if op.process == NEMESIS and op.node:
             value = op.value
             if isinstance(value, tuple) and len(value) >= 2 and all(map(_is_num, value[:2])):
                 events[op.node].append((op.time, float(value[0]), float(value[1])))
