@@ -123,7 +123,7 @@ def programs_alone(scenario: Any, repeats: int = 3) -> dict[str, Any]:
 
 def events_alone(events: int, pending: int = 100, repeats: int = 3) -> float:
     """Seconds to schedule and fire ``events`` of the simulator's cheapest event
-    (a ``Timer`` calling a function that schedules the next one), ``pending`` on
+    (a scheduled call of a function that schedules the next one), ``pending`` on
     the heap at a time, as a run has: what the kernel costs with no work at all."""
     return min(_events_once(events, pending) for _ in range(max(1, repeats)))
 

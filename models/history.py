@@ -194,40 +194,48 @@ class History:
 
     # -- pairing ------------------------------------------------------------------
     def _pair_up(self) -> None:
-        """One pass: lenient (orphan completions become events); ``validate`` is strict."""
-        open_: dict[tuple[str, str], Op] = {}
-        pairs: list[Pair | None] = []
-        slot: dict[tuple[str, str], int] = {}
+        """One pass: lenient (orphan completions become events); ``validate`` is strict.
+
+        Every slot a ``pairs`` entry takes at its invoke is filled: by its
+        completion, by a second invoke (the first never completed) or at the end."""
+        open_: dict[tuple[str, str], tuple[Op, int]] = {}  # invoke, its slot in pairs
+        pairs: list[Pair] = []
+        by_index: dict[int, Pair] = {}
         events: list[Op] = []
+        event = events.append
         event_fs = EVENT_FS
         for op in self._ops:
             f = op.f
             if f in event_fs:
-                events.append(op)
+                event(op)
                 continue
-            key = (op.process, f)
-            if op.type == "invoke" and op.process != NEMESIS:
-                if key in open_:  # double invoke: the first never completed
-                    pairs[slot[key]] = Pair(open_[key], None)
-                open_[key] = op
-                slot[key] = len(pairs)
-                pairs.append(None)
-            elif key in open_:
-                pairs[slot.pop(key)] = Pair(open_.pop(key), op)
+            process = op.process
+            key = (process, f)
+            if op.type == "invoke" and process != NEMESIS:
+                first = open_.get(key)
+                if first is not None:  # double invoke: the first never completed
+                    p = pairs[first[1]] = Pair(first[0], None)
+                    by_index[first[0].index] = p
+                open_[key] = (op, len(pairs))
+                pairs.append(None)  # type: ignore[arg-type]  # filled below, always
+                continue
+            first = open_.pop(key, None)
+            if first is None:
+                event(op)
             else:
-                events.append(op)
-        for key, op in open_.items():
-            pairs[slot[key]] = Pair(op, None)
-        done = tuple(p for p in pairs if p is not None)
-        by_index: dict[int, Pair] = {}
+                p = pairs[first[1]] = Pair(first[0], op)
+                by_index[first[0].index] = p
+                by_index[op.index] = p
+        for invoke, i in open_.values():
+            p = pairs[i] = Pair(invoke, None)
+            by_index[invoke.index] = p
+        done = tuple(pairs)
         by_f: dict[str, list[Pair]] = {}
         for p in done:
-            by_index[p.invoke.index] = p
-            if p.completion is not None:
-                by_index[p.completion.index] = p
-            same = by_f.get(p.invoke.f)
+            f = p.invoke.f
+            same = by_f.get(f)
             if same is None:
-                by_f[p.invoke.f] = [p]
+                by_f[f] = [p]
             else:
                 same.append(p)
         self._pairs, self._events, self._by_index = done, tuple(events), by_index

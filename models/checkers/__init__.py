@@ -24,7 +24,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from models.checkers._common import Checker, Verdict, _history
+from models.checkers._common import Checker, Verdict, _events_of, _history
 from models.checkers.coupons import (
     check_no_duplicate_issue,
     check_no_over_issue,
@@ -155,7 +155,7 @@ def _working(h: History, end: float) -> list[tuple[float, float]]:
             crashes.setdefault(op.node, []).append(op.time)
     inside: dict[str, Op] = {}
     out: list[tuple[float, float]] = []
-    for op in h:
+    for op in _events_of(h, "enter", "leave"):  # always events, never paired
         if op.f == "enter" and op.type == "ok":
             inside[op.process] = op
         elif op.f == "leave" and op.process in inside:

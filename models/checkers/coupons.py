@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from operator import attrgetter
 
 from models.checkers._common import (
     Verdict,
@@ -30,7 +31,7 @@ def check_no_over_issue(history: History | Iterable[Op]) -> Verdict:
     stock = init.value
     assert isinstance(stock, int)
     issued = sorted((p for p in h.pairs("issue") if p.ok),
-                    key=lambda p: p.completion.index if p.completion else 0)
+                    key=_COMPLETED_AT)  # ok: completed
     if len(issued) <= stock:
         return Verdict(name, True, f"{len(issued)} issued of a stock of {stock}")
     extra = issued[stock]
@@ -48,7 +49,7 @@ def check_no_duplicate_issue(history: History | Iterable[Op]) -> Verdict:
     h = _history(history)
     first: dict[object, Pair] = {}
     issued = sorted((p for p in h.pairs("issue") if p.ok),
-                    key=lambda p: p.completion.index if p.completion else 0)
+                    key=_COMPLETED_AT)  # ok: completed
     for p in issued:
         user = _issue_user(p)
         if user in first:
@@ -62,6 +63,19 @@ def check_no_duplicate_issue(history: History | Iterable[Op]) -> Verdict:
                            "second-coupon")
         first[user] = p
     return Verdict(name, True, f"{len(issued)} issues to {len(first)} distinct users")
+
+
+_COMPLETED_AT = attrgetter("completion.index")
+
+
+def _new_stock(p: Pair) -> int | None:
+    """A stock write's new stock: its invocation's value, else its completion's."""
+    for value in (p.invoke.value, p.completion.value if p.completion else None):
+        v = _tuple(value, 1)
+        x = v[0] if v is not None else value
+        if isinstance(x, int) and not isinstance(x, bool):
+            return x
+    return None
 
 
 def check_stock_conservation(history: History | Iterable[Op]) -> Verdict:
@@ -85,31 +99,42 @@ def check_stock_conservation(history: History | Iterable[Op]) -> Verdict:
         return Verdict(name, None, "no init op: initial stock unknown")
     initial = init.value
     assert isinstance(initial, int)
-    issues = h.pairs("issue")
-    ok_issues = [p for p in issues if p.ok]
-    maybe_issues = sum(1 for p in issues if p.type in ("info", None))
-    writes = h.pairs("stock")
-    ok_writes = sorted((p for p in writes if p.ok),
-                       key=lambda p: p.completion.index if p.completion else 0)
-
-    def new_stock(p: Pair) -> int | None:
-        for value in (p.invoke.value, p.completion.value if p.completion else None):
-            v = _tuple(value, 1)
-            x = v[0] if v is not None else value
-            if isinstance(x, int) and not isinstance(x, bool):
-                return x
-        return None
-
+    # one pass over each kind of pair (this judge runs on every explored schedule)
+    ok_issues: list[Pair] = []
+    maybe_issues = 0
+    for p in h.pairs("issue"):
+        kind = p.completion.type if p.completion is not None else None
+        if kind == "ok":
+            ok_issues.append(p)
+        elif kind in ("info", None):
+            maybe_issues += 1
+    ok_writes: list[Pair] = []
+    maybe_writes: list[Pair] = []
+    for p in h.pairs("stock"):
+        kind = p.completion.type if p.completion is not None else None
+        if kind == "ok":
+            ok_writes.append(p)
+        elif kind in ("info", None):
+            maybe_writes.append(p)
+    ok_writes.sort(key=_COMPLETED_AT)  # by completion order
+    new_stock = _new_stock
     last = ok_writes[-1] if ok_writes else None
     final = new_stock(last) if last is not None else initial
     if final is None:
         return Verdict(name, None, "the last stock write carries no integer stock value")
     # Any ok write that no other write certainly followed may have been the last one
     # to take effect (concurrent writes, e.g. atomic decrements on Redis).
-    latest_start = max((p.start for p in ok_writes), default=0.0)
-    finals = {final} | {v for p in ok_writes if p.end is not None and p.end >= latest_start
-                        if (v := new_stock(p)) is not None}
-    finals |= {v for p in writes if p.type in ("info", None) if (v := new_stock(p)) is not None}
+    latest_start = max([p.invoke.time for p in ok_writes], default=0.0)
+    finals = {final}
+    for p in ok_writes:
+        if p.completion.time >= latest_start:  # type: ignore[union-attr]  # ok: completed
+            v = new_stock(p)
+            if v is not None:
+                finals.add(v)
+    for p in maybe_writes:
+        v = new_stock(p)
+        if v is not None:
+            finals.add(v)
     lo, hi = len(ok_issues), len(ok_issues) + maybe_issues
     if any(lo <= initial - f <= hi for f in finals):
         note = "" if initial - final == lo else " (given the unknown outcomes)"

@@ -5,10 +5,12 @@ from __future__ import annotations
 import bisect
 from collections import defaultdict
 from collections.abc import Iterable
+from operator import itemgetter
 from typing import Any
 
 from models.checkers._common import (
     Verdict,
+    _events_of,
     _history,
     _ms,
     _ops,
@@ -31,13 +33,13 @@ def check_mutual_exclusion(history: History | Iterable[Op]) -> Verdict:
     name = "mutual-exclusion"
     h = _history(history)
     crashes: dict[str, list[Op]] = defaultdict(list)
-    for op in h.events():
-        if op.process == NEMESIS and op.f == "crash" and op.node:
+    for op in h.events("crash"):
+        if op.process == NEMESIS and op.node:
             crashes[op.node].append(op)
     crash_at = {node: [c.index for c in ops] for node, ops in crashes.items()}
     inside: dict[str, Op] = {}
     sections: list[tuple[float, int, float, Op, Op | None, Op | None]] = []
-    for op in h.events():
+    for op in _events_of(h, "enter", "leave"):
         if op.f == "enter" and op.type == "ok":
             if op.process in inside:  # re-entered without leaving: close the first at once
                 first = inside.pop(op.process)
@@ -55,7 +57,7 @@ def check_mutual_exclusion(history: History | Iterable[Op]) -> Verdict:
         sections.append((enter.time, enter.index, end, enter, None, crash))
     # by start, shorter first on ties: then "starts before the other ends" alone proves
     # an overlap (equal times are no proof of order, so instants that touch never count)
-    sections.sort(key=lambda s: (s[0], s[2], s[1]))
+    sections.sort(key=itemgetter(0, 2, 1))
     # sweep by start; keep the longest-reaching section and the longest of another process
     best: tuple[float, int] | None = None  # (end, section number)
     other: tuple[float, int] | None = None

@@ -74,9 +74,13 @@ def _fenced_grants(h: History, effects: Iterable[KeyEffect], requests: Iterable[
     names = {r.request for r in requests}
     enters: dict[str, list[Op]] = {}
     for op in h.events("enter"):
+        if _fence_of(op.value) is None:
+            continue
         r = request_of(op.process, names)
-        if r is not None and _fence_of(op.value) is not None:
+        if r is not None:
             enters.setdefault(r, []).append(op)
+    if not enters:
+        return []  # no holder entered with a fence (an unfenced design): no grant is one
     draws: dict[tuple[str | None, int], KeyEffect] = {}
     for e in effects:
         if e.effect == "count" and e.after is not None:

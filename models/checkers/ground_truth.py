@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
+from operator import attrgetter
 
 from models.checkers._common import Verdict
 from models.checkers.liveness import _Paused
@@ -57,6 +58,7 @@ class _Owner:
     entry: KeyEffect
 
 
+_TIME = attrgetter("time")
 Replayed = tuple[list[tuple[KeyEffect, "_Owner | None"]], dict[tuple[str, str], "_Owner"]]
 _LAST: list[tuple[object, Replayed]] = []  # one run's replay, read by several judges
 
@@ -78,7 +80,7 @@ def _replay_all(effects: Iterable[KeyEffect]) -> Replayed:
     owner: dict[tuple[str, str], _Owner] = {}
     counters: set[tuple[str, str]] = set()
     seen: list[tuple[KeyEffect, _Owner | None]] = []
-    for e in sorted(effects, key=lambda e: e.time):
+    for e in sorted(effects, key=_TIME):
         slot = (e.node, e.key)
         if e.effect == "count" or slot in counters:
             counters.add(slot)
@@ -183,7 +185,7 @@ def check_request_answered(requests: Iterable[RequestSpan], horizon: float,
     name = "request-answered"
     busy = _Paused(list(working))
     n = 0
-    for r in sorted(requests, key=lambda r: r.start):
+    for r in sorted(requests, key=attrgetter("start")):
         if r.crashed_at is not None:
             continue
         since = max(r.start, healed_at)

@@ -15,6 +15,7 @@ import bisect
 import math
 from collections import defaultdict
 from collections.abc import Iterable
+from operator import attrgetter
 
 from models.checkers._common import Verdict, _ops
 from models.checkers.ground_truth import KeyEffect, RequestSpan
@@ -24,7 +25,7 @@ from models.history import format_ms as _ms
 
 _INTENT = frozenset({"acquire", "enter", "leave"})  # the ops intent is read from
 _WAITING = frozenset({"request", "acquire", "wait"})  # the waiting itself, not a call held
-_BY_REQUEST: list[tuple[History, frozenset[str], dict[str, list[Op]]]] = []  # one history's
+_BY_REQUEST: list[tuple[History, frozenset[str], dict[str, list[Op]], object]] = []  # one history's
 
 
 def _per_request(h: History, names: Iterable[str]) -> dict[str, list[Op]]:
@@ -32,11 +33,13 @@ def _per_request(h: History, names: Iterable[str]) -> dict[str, list[Op]]:
 
     Built once per history for every judge that reads it (they only read it).
     """
+    if _BY_REQUEST and _BY_REQUEST[0][0] is h and _BY_REQUEST[0][3] is names:
+        return _BY_REQUEST[0][2]  # the same spans (``spans_by_request`` keeps a run's)
     known = frozenset(names)
     if _BY_REQUEST and _BY_REQUEST[0][0] is h and _BY_REQUEST[0][1] == known:
         return _BY_REQUEST[0][2]
     out = _group(h, known)
-    _BY_REQUEST[:] = [(h, known, out)]
+    _BY_REQUEST[:] = [(h, known, out, names)]
     return out
 
 
@@ -93,8 +96,18 @@ def _sections(ops: list[Op], end: float) -> list[tuple[Op, float, Op | None]]:
     return out
 
 
+_LOCK_LEASES: list[tuple[list[Lease], str, list[Lease]]] = []  # the last run's, per prefix
+
+
 def _lock_leases(effects: Iterable[KeyEffect], horizon: float, prefix: str) -> list[Lease]:
-    return [g for g in leases(effects, horizon) if g.key.startswith(prefix)]
+    """The leases on lock keys; a run's leases (one list, ``leases``' cache) are filtered
+    once for the four judges that read them (they only read them)."""
+    every = leases(effects, horizon)
+    if _LOCK_LEASES and _LOCK_LEASES[0][0] is every and _LOCK_LEASES[0][1] == prefix:
+        return _LOCK_LEASES[0][2]
+    out = [g for g in every if g.key.startswith(prefix)]
+    _LOCK_LEASES[:] = [(every, prefix, out)]
+    return out
 
 
 def _ended(g: Lease) -> str:
@@ -299,7 +312,7 @@ def check_no_stuck_waiter(h: History, effects: Iterable[KeyEffect],
     for slot, gs in by_key.items():
         stretches: list[tuple[float, float, Lease | None]] = []
         cursor, opener = 0.0, None
-        for g in sorted(gs, key=lambda g: g.start):
+        for g in sorted(gs, key=attrgetter("start")):
             if g.start > cursor:
                 stretches.append((cursor, g.start, opener))
             if g.end >= cursor:
@@ -313,7 +326,10 @@ def check_no_stuck_waiter(h: History, effects: Iterable[KeyEffect],
         mine = ops.get(r, [])
         key = next((op.value for op in mine if op.f == "acquire" and op.type == "invoke"), None)
         slots = [s for s in free if s[1] == key] or (list(free) if len(free) == 1 else [])
-        stop = min(x for x in (span.end, span.crashed_at, horizon) if x is not None)
+        stop = horizon  # the earliest of its answer, its crash and the horizon
+        for x in (span.end, span.crashed_at):
+            if x is not None and x < stop:
+                stop = x
         frozen = faults.frozen(span.node, outages=True)
         for s, e in _asking(mine, span, stop):
             # a request answered (or crashed) waits no more, whatever it left in flight

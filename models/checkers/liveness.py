@@ -6,6 +6,7 @@ import bisect
 import math
 from collections import defaultdict
 from collections.abc import Iterable
+from operator import attrgetter
 
 from models.checkers._common import (
     Verdict,
@@ -112,7 +113,7 @@ def _free_stretches(leases: list[_Grant], start: float,
     """(from, to, the lease whose end opened it) for every stretch no lease covers."""
     gaps: list[tuple[float, float, _Grant | None]] = []
     cursor, ender = start, None
-    for g in sorted(leases, key=lambda g: g.set_lo):
+    for g in sorted(leases, key=attrgetter("set_lo")):
         if g.set_lo > cursor:
             gaps.append((cursor, g.set_lo, ender))
         if g.end_hi >= cursor:

@@ -7,6 +7,7 @@ import math
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
+from operator import attrgetter
 
 from models.checkers._common import (
     Verdict,
@@ -38,6 +39,10 @@ class _Grant:
     end_op: Op | None = None
 
 
+_GRANT_ORDER = attrgetter("set_lo", "ok_op.index")
+_INVOKED_AT = attrgetter("invoke.index")
+
+
 def _grants(h: History) -> dict[tuple[str, object], _Grant]:
     """Every (request, token) that set (or, ``certain=False``, may have set) a lock key.
 
@@ -60,7 +65,8 @@ def _grants(h: History) -> dict[tuple[str, object], _Grant]:
                     hi, op, certain=False, renew_hi=hi, renew_op=op)
 
     for op in h:
-        if op.f == "acquire":
+        f = op.f
+        if f == "acquire":
             if op.type == "invoke":
                 acquire_key[op.process] = op.value
                 acquire_start[op.process] = op.time
@@ -73,7 +79,7 @@ def _grants(h: History) -> dict[tuple[str, object], _Grant]:
                                op, renew_hi=op.time, renew_op=op)
                     grants[(op.process, v[0])] = g
                 g.ok_op, g.ttl = op, ttl
-        elif op.f == "attempt":
+        elif f == "attempt":
             if op.type == "invoke":
                 attempt_inv[op.process] = op
                 continue
@@ -174,17 +180,17 @@ def check_owner_only_release(history: History | Iterable[Op]) -> Verdict:
         by_key[g.key].append(g)
     index: dict[object, tuple[list[float], list[tuple[float, int]]]] = {}
     for key, gs in by_key.items():
-        gs.sort(key=lambda g: (g.set_lo, g.ok_op.index))
+        gs.sort(key=_GRANT_ORDER)
         suffix: list[tuple[float, int]] = [(math.inf, -1)] * (len(gs) + 1)
         for i in range(len(gs) - 1, -1, -1):
             suffix[i] = min(suffix[i + 1], (gs[i].set_hi, i))
         index[key] = ([g.set_lo for g in gs], suffix)
     # a token with a SET of unknown outcome might set its key again later: not judged
-    resettable = {(p.process, p.invoke.value) for p in h.pairs("attempt")
-                  if p.type in ("info", None)}
+    resettable = {(p.invoke.process, p.invoke.value) for p in h.pairs("attempt")
+                  if p.completion is None or p.completion.type in ("info", None)}
     again = _sets(h)
     judged = 0
-    acts = sorted(h.pairs("release") + h.pairs("extend"), key=lambda p: p.invoke.index)
+    acts = sorted(h.pairs("release") + h.pairs("extend"), key=_INVOKED_AT)
     for p in acts:
         res = _result(p.completion)
         if res is None or res[1] != 1:

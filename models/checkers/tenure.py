@@ -17,12 +17,15 @@ import math
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from operator import attrgetter
 
 from models.checkers.ground_truth import KeyEffect, RequestSpan
 from models.checkers.liveness import _Paused
 from models.history import NEMESIS, History, Op
 
 OPEN = "open"  # still live at the horizon
+_START = attrgetter("start")
+_FREEZING = ("pause", "partition", "delay")  # what ``Faults.frozen`` counts by default
 
 
 @dataclass(slots=True)
@@ -71,7 +74,7 @@ def _leases(effects: Iterable[KeyEffect], horizon: float) -> list[Lease]:
         lease.end, lease.ended, lease.end_by = t, how, by
         done.append(lease)
 
-    for e in sorted(effects, key=lambda e: e.time):
+    for e in sorted(effects, key=attrgetter("time")):
         slot = (e.node, e.key)
         if e.effect == "count" or slot in counters:
             counters.add(slot)
@@ -114,12 +117,12 @@ def _leases(effects: Iterable[KeyEffect], horizon: float) -> list[Lease]:
             close(slot, lease.deadline, "expired", None)
         else:
             close(slot, horizon, OPEN, None)
-    return sorted(done, key=lambda lease: (lease.start, lease.key))
+    return sorted(done, key=attrgetter("start", "key"))
 
 
 def request_of(process: str, requests: Iterable[str]) -> str | None:
     """The request a history process acts for: itself, or the parent of a spawned task."""
-    known = set(requests)
+    known = requests if isinstance(requests, set | frozenset | dict) else set(requests)
     p = process
     while p:
         if p in known:
@@ -161,6 +164,8 @@ class Faults:
     KINDS = ("pause", "partition", "delay", "clock", "crash")
 
     def __init__(self, h: History) -> None:
+        self._reach: dict[str, tuple[Window, ...]] = {}  # windows(node), once per node
+        self._frozen: dict[tuple[str, bool], _Paused] = {}  # frozen(node) with default kinds
         self.by_node: dict[str, list[Window]] = defaultdict(list)
         open_: dict[tuple[str, str], list[Op]] = defaultdict(list)
         closer = {"resume": "pause", "heal": "partition", "restart": "crash"}
@@ -198,10 +203,9 @@ class Faults:
                        else math.inf)
                 self.by_node[node].append(Window(start.time, end, f, start))
         for ws in self.by_node.values():
-            ws.sort(key=lambda w: w.start)
+            ws.sort(key=_START)
         # while a Redis node is dead, until it restarts or Sentinel promotes another
-        failovers = sorted(op.time for op in h.events()
-                           if op.process == NEMESIS and op.f == "failover")
+        failovers = sorted(op.time for op in h.events("failover") if op.process == NEMESIS)
         self.outages = [(w.start, min([w.end, *(t for t in failovers if t >= w.start)]))
                         for node, ws in self.by_node.items() if node.startswith("redis")
                         for w in ws if w.kind == "crash"]
@@ -211,18 +215,24 @@ class Faults:
                               for ws in self.by_node.values() for w in ws] + jumps, default=0.0)
 
     def windows(self, node: str) -> list[Window]:
-        """Faults that reach ``node``: its own and Redis's."""
-        return sorted(self.by_node.get(node, []) + self.by_node.get("redis", []),
-                      key=lambda w: w.start)
+        """Faults that reach ``node``: its own and Redis's (a copy: the judges ask often)."""
+        return list(self._windows(node))
+
+    def _windows(self, node: str) -> tuple[Window, ...]:
+        ws = self._reach.get(node)
+        if ws is None:
+            ws = self._reach[node] = tuple(sorted(
+                self.by_node.get(node, []) + self.by_node.get("redis", []), key=_START))
+        return ws
 
     def touching(self, node: str, start: float, end: float) -> Window | None:
         """The first fault that reached ``node`` during [start, end], if any."""
-        for w in self.windows(node):
+        for w in self._windows(node):
             if w.start <= end and w.end >= start:
                 return w
         return None
 
-    def frozen(self, node: str, kinds: tuple[str, ...] = ("pause", "partition", "delay"),
+    def frozen(self, node: str, kinds: tuple[str, ...] = _FREEZING,
                held: Iterable[tuple[float, float]] = (), outages: bool = False) -> _Paused:
         """The time ``node`` could not act or hear Redis: its pauses, partitions, delays.
 
@@ -231,19 +241,36 @@ class Faults:
         ``outages``: also while a Redis node was dead (until it restarted or another
         was promoted): nobody could have been granted the lock then.
         """
-        spans = [(w.start, w.end) for w in self.windows(node) if w.kind in kinds]
+        plain = kinds == _FREEZING and not held
+        if plain and (node, outages) in self._frozen:
+            return self._frozen[node, outages]  # read-only: the judges only ask it how long
+        spans = [(w.start, w.end) for w in self._windows(node) if w.kind in kinds]
         if outages:
             spans += self.outages
         if held:
             inside = _Paused(spans)
             spans += [(s, e) for s, e in held if e > s and inside.within(s - 1e-9, s + 1e-9) > 0]
-        return _Paused(spans)
+        paused = _Paused(spans)
+        if plain:
+            self._frozen[node, outages] = paused
+        return paused
 
 
 _FAULTS: list[tuple[History, Faults]] = []
 
 
+_SPANS: list[tuple[object, dict[str, RequestSpan]]] = []  # one run's, read by four judges
+
+
 def spans_by_request(requests: Iterable[RequestSpan]) -> dict[str, RequestSpan]:
+    """Each request's span by its name; a run's (a tuple) built once for the judges
+    that read it (they only read it)."""
+    if isinstance(requests, tuple):
+        if _SPANS and _SPANS[0][0] is requests:
+            return _SPANS[0][1]
+        out = {r.request: r for r in requests}
+        _SPANS[:] = [(requests, out)]
+        return out
     return {r.request: r for r in requests}
 
 

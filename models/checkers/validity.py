@@ -32,7 +32,14 @@ from models.checkers._common import Verdict, _history, _is_num, _ms, _ops, _shor
 from models.checkers.exclusion import check_mutual_exclusion
 from models.history import NEMESIS, History, Op
 
-Section = tuple[float, float, Op, Op | None, str]  # start, end, enter, acquire op, why it ends
+Why = tuple[str, float | None]  # why a section ends: ("left at", 5.0) reads "left at 5.0 ms"
+Section = tuple[float, float, Op, Op | None, Why]  # start, end, enter, acquire op, why it ends
+
+
+def _why(why: Why) -> str:
+    """Rendered only for a story: a section's end is formatted only if it is told."""
+    text, at = why
+    return text if at is None else f"{text} {_ms(at)} ms"
 
 
 def check_belief_exclusion(history: History | Iterable[Op]) -> Verdict:
@@ -43,8 +50,8 @@ def check_belief_exclusion(history: History | Iterable[Op]) -> Verdict:
 
 def _clock_events(h: History) -> dict[str, list[tuple[float, float, float]]]:
     events: dict[str, list[tuple[float, float, float]]] = defaultdict(list)
-    for op in h.events():
-        if op.process == NEMESIS and op.f == "clock" and op.node:
+    for op in h.events("clock"):
+        if op.process == NEMESIS and op.node:
             value = op.value
             if isinstance(value, tuple) and len(value) >= 2 and all(map(_is_num, value[:2])):
                 events[op.node].append((op.time, float(value[0]), float(value[1])))
@@ -91,7 +98,7 @@ def check_validity_exclusion(history: History | Iterable[Op]) -> Verdict:
     extend_at: dict[str, float] = {}  # process -> its pending extend's invocation
     extended: dict[object, list[tuple[float, float, str]]] = defaultdict(list)
 
-    def close(enter: Op, acquire: Op | None, end: float, why: str) -> None:
+    def close(enter: Op, acquire: Op | None, end: float, why: Why) -> None:
         lease = _lease(acquire)
         if lease is not None and acquire is not None:
             deadline = lease_end(acquire.time, lease, clocks.get(enter.node, []))
@@ -99,7 +106,7 @@ def check_validity_exclusion(history: History | Iterable[Op]) -> Verdict:
                 if acquire.time <= at <= end:  # a watchdog's renewal moves the deadline
                     deadline = max(deadline, lease_end(at, ttl, clocks.get(node, [])))
             if deadline < end:
-                end, why = deadline, f"its validity ended at {_ms(deadline)} ms"
+                end, why = deadline, ("its validity ended at", deadline)
         sections.append((enter.time, max(end, enter.time), enter, acquire, why))
 
     for op in h:  # acquires are paired ops: every op, in history order
@@ -122,17 +129,17 @@ def check_validity_exclusion(history: History | Iterable[Op]) -> Verdict:
         elif op.f == "enter" and op.type == "ok":
             if op.process in inside:
                 first, acq = inside.pop(op.process)
-                close(first, acq, op.time, f"re-entered at {_ms(op.time)} ms")
+                close(first, acq, op.time, ("re-entered at", op.time))
             inside[op.process] = (op, last_acquire.pop(op.process, None))
         elif op.f == "leave" and op.type == "ok" and op.process in inside:
             enter, acq = inside.pop(op.process)
-            close(enter, acq, op.time, f"left at {_ms(op.time)} ms")
+            close(enter, acq, op.time, ("left at", op.time))
     for enter, acq in inside.values():
         later = [t for t in crashes.get(enter.node, []) if t >= enter.time]
         if later:
-            close(enter, acq, min(later), f"its node crashed at {_ms(min(later))} ms")
+            close(enter, acq, min(later), ("its node crashed at", min(later)))
         else:
-            close(enter, acq, h.end_time, "never left")
+            close(enter, acq, h.end_time, ("never left", None))
     sections.sort(key=lambda s: (s[0], s[1], s[2].index))
     # the farthest-reaching section so far, and the farthest of any other process
     best: Section | None = None
@@ -159,7 +166,7 @@ def _verdict(name: str, a: Section, b: Section, n: int) -> Verdict:
     said = (f" with a validity of {_ms(lease)} ms" if lease is not None and not math.isinf(lease)
             else "")
     story = (f"{a_enter.process} acquired{said} and entered at {_ms(a_start)} ms; "
-             f"{a_why}. {b_enter.process} entered at {_ms(b_start)} ms, before that: both "
+             f"{_why(a_why)}. {b_enter.process} entered at {_ms(b_start)} ms, before that: both "
              f"were inside, each within its own validity, for {_ms(min(a_end, b_end) - b_start)}"
              f" ms.\ntokens: {a_enter.process} {_short(_token(a_enter))}, "
              f"{b_enter.process} {_short(_token(b_enter))}.")

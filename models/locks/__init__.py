@@ -28,7 +28,7 @@ from models.locks.polling import PollingLock
 from models.locks.redisson import RedissonLock
 from models.locks.redlock import RedlockLock
 from models.locks.seed import SeedLock
-from models.redis.scripting import trust
+from models.redis.scripting import native, trust
 
 # The built-in designs' scripts only read KEYS/ARGV and call Redis: a Lua
 # engine that ran them can serve the next run (models/redis/scripting.py).
@@ -36,6 +36,9 @@ trust(seed.RELEASE_SCRIPT, seed.WATCHDOG_SCRIPT, polling.RELEASE_SCRIPT,
       blpop.UNLOCK_SCRIPT, blpop.EXTEND_SCRIPT, redisson.ACQUIRE_SCRIPT,
       redisson.RENEW_SCRIPT, redisson.UNLOCK_SCRIPT, redisson.UNDO_SCRIPT, lua_atomic.ISSUE_SCRIPT,
       redlock.RELEASE_SCRIPT)
+# The exploration's two hot scripts, run by their Python twins (the same calls and replies).
+native(seed.RELEASE_SCRIPT, seed.release_twin, keys=1, args=2)
+native(seed.WATCHDOG_SCRIPT, seed.watchdog_twin, keys=1, args=2)
 
 
 class LockDesign(Protocol):

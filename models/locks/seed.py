@@ -37,6 +37,8 @@ from models.locks.effect import (
     WaitMessage,
 )
 from models.locks.held import Held
+from models.redis.reply import Reply
+from models.redis.scripting import Call as RedisCall
 from models.validation import ValueProblem, positive
 
 WATCHDOG_SCRIPT = (
@@ -47,6 +49,23 @@ RELEASE_SCRIPT = (
     "if redis.call('get', KEYS[1]) == ARGV[1] then redis.call('del', KEYS[1]); "
     "redis.call('publish', ARGV[2], 'released'); return 1 else return 0 end"
 )
+
+
+def watchdog_twin(keys: list[bytes], args: list[bytes], call: RedisCall) -> Reply:
+    """``WATCHDOG_SCRIPT`` in Python (``models.redis.scripting.native``): GET's nil never
+    equals ARGV[1]; PEXPIRE's reply (0 or 1) comes back unchanged through Lua."""
+    if call([b"get", keys[0]]) == args[0]:
+        return call([b"pexpire", keys[0], args[1]])
+    return 0
+
+
+def release_twin(keys: list[bytes], args: list[bytes], call: RedisCall) -> Reply:
+    """``RELEASE_SCRIPT`` in Python, call for call."""
+    if call([b"get", keys[0]]) == args[0]:
+        call([b"del", keys[0]])
+        call([b"publish", args[1], b"released"])
+        return 1
+    return 0
 
 
 def release_channel(key: str) -> str:

@@ -188,9 +188,10 @@ class RedisModel:
         cmd = self.commands.get(name)
         if cmd is None:
             return self._refuse(None, self.dialect.unknown_command(argv))
-        if not cmd.arity_ok(len(argv)):
+        arity = cmd.arity  # Command.arity_ok, inlined: every command asks
+        if not (len(argv) == arity if arity > 0 else len(argv) >= -arity):
             return self._refuse(cmd, wrong_arity(cmd.name))
-        if not cmd.pubsub and self.pubsub.channel_count(self.client):
+        if not cmd.pubsub and self.pubsub.by_client.get(self.client):  # channel_count > 0
             return self._refuse(cmd, self.dialect.subscribed_context(cmd.name))
         if self.transactions and self.client in self.transactions and not cmd.immediate:
             return self._queue(cmd, argv)

@@ -128,8 +128,8 @@ class AppServer(Interpreter):
             then(*args)
         elif self.paused:
             self._burning = (remaining, then, args)  # _unpause carries on
-        else:
-            call_after(self.env, remaining, self._burnt, self.frozen_now(), then, args)
+        else:  # not paused: frozen_now() is frozen_total
+            call_after(self.env, remaining, self._burnt, self.frozen_total, then, args)
 
     def _burnt(self, frozen_before: float, then: Callable[..., None],
                args: tuple[Any, ...]) -> None:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from models.dist import Dist
 from models.faults import NetFaults as NetFaults  # the policy lives with the faults
 from models.priorities import Priorities
-from sim.world.kernel import NORMAL, Timer
+from sim.world.kernel import NORMAL
 
 if TYPE_CHECKING:
     from sim.world.redis_node import RedisNode
@@ -62,7 +62,7 @@ class Link:
         now = env._now
         delay = arrive - now
         heappush(env._queue, (now + (delay if delay > 0 else 0), NORMAL,  # type: ignore[misc]
-                              next(env._eid), Timer(deliver, args)))
+                              next(env._eid), (deliver, args)))
         return arrive
 
 

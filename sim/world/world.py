@@ -46,7 +46,7 @@ from sim.runtime.chooser import Chooser
 from sim.runtime.load import Load
 from sim.runtime.nemesis import Nemesis
 from sim.world.app_server import AppServer, Task
-from sim.world.kernel import NORMAL, Timer, call_after, drive
+from sim.world.kernel import NORMAL, call_after, drive, run_to
 from sim.world.redis_node import RedisNode, trace_digest
 from sim.world.sentinel import Sentinel
 from sim.world.topology import ClusterNode, build_nodes, merged_log
@@ -140,7 +140,7 @@ class World:
         delay = when - now
         heappush(env._queue,  # type: ignore[misc]
                  (now + (delay if delay > 0 else 0), NORMAL, next(env._eid),
-                  Timer(fn, args)))
+                  (fn, args)))
 
     def after(self, delay: float, fn: Callable[..., Any], *args: Any) -> None:
         """Run ``fn(*args)`` ``delay`` ms from now (as ``env.timeout(delay)``)."""
@@ -248,7 +248,7 @@ class World:
             self._armed = True
             self.recorder.record(0.0, "storage", "ok", "init", self.scenario.stock)
             self._schedule_faults()
-        self.env.run(until=until_ms)
+        run_to(self.env, until_ms)  # env.run(until=...), for a queue of calls
         return self.recorder.history()
 
     # -- faults ---------------------------------------------------------------------
