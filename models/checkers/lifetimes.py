@@ -266,8 +266,8 @@ def check_orphaned_lock(h: History, effects: Iterable[KeyEffect],
         if faults.touching(span.node, g.start, span.end) is not None:
             continue
         story = (f"{g.request} set {g.key} at {_ms(g.start)} ms and was answered at "
-                 f"{_ms(span.end)} ms without freeing it; no fault touched {span.node}. The key "
-                 f"{_ended(g)}, blocking everyone until then.")
+                 f"{_ms(span.end)} ms without freeing it; no pause, partition, delay or crash "
+                 f"touched {span.node}. The key {_ended(g)}, blocking everyone until then.")
         return Verdict(name, False, f"{g.request} was answered still holding {g.key}", (),
                        story, "answered-still-holding")
     return Verdict(name, True, f"{judged} leases, none abandoned by their request")
