@@ -1,4 +1,4 @@
-"""Hash commands, as Redisson's lock layout needs them."""
+"""Hash commands, as Redisson's lock layout (and handlers' own records) need them."""
 
 from __future__ import annotations
 
@@ -42,6 +42,29 @@ def cmd_hget(m: RedisModel, argv: list[bytes]) -> Reply:
     if h is None or isinstance(h, ReplyError):
         return h
     return h.get(argv[2])
+
+
+def cmd_hmget(m: RedisModel, argv: list[bytes]) -> Reply:
+    h = _hash(m, argv[1])
+    if isinstance(h, ReplyError):
+        return h
+    if h is None:
+        return [None] * (len(argv) - 2)
+    return [h.get(field) for field in argv[2:]]
+
+
+def cmd_hsetnx(m: RedisModel, argv: list[bytes]) -> Reply:
+    h = _hash(m, argv[1])
+    if isinstance(h, ReplyError):
+        return h
+    if h is not None and argv[2] in h:
+        return 0
+    if h is None:
+        h = {}
+        m.ks.put(argv[1], h)
+    h[argv[2]] = argv[3]
+    m.touch(argv[1])
+    return 1
 
 
 def cmd_hdel(m: RedisModel, argv: list[bytes]) -> Reply:
@@ -119,6 +142,8 @@ def cmd_hlen(m: RedisModel, argv: list[bytes]) -> Reply:
 COMMANDS = table(
     Command("hset", cmd_hset, -4),
     Command("hget", cmd_hget, 3),
+    Command("hmget", cmd_hmget, -3),
+    Command("hsetnx", cmd_hsetnx, 4),
     Command("hdel", cmd_hdel, -3),
     Command("hexists", cmd_hexists, 3),
     Command("hincrby", cmd_hincrby, 4),
