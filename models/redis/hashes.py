@@ -73,12 +73,7 @@ def cmd_hdel(m: RedisModel, argv: list[bytes]) -> Reply:
         return 0
     if isinstance(h, ReplyError):
         return h
-    removed = 0
-    for field in argv[2:]:
-        if h.pop(field, None) is not None:
-            removed += 1
-    if not h:
-        m.ks.delete(argv[1])
+    removed = m.ks.remove_entries(argv[1], h, argv[2:])
     if removed:
         m.touch(argv[1])
     return removed

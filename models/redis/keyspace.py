@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterator
-from typing import TypeAlias
+from typing import Any, TypeAlias
 
 from models.redis.sets import RedisSet
 
@@ -50,6 +50,19 @@ class Keyspace:
         del self.data[key]
         self.deadlines.pop(key, None)
         return True
+
+    def remove_entries(self, key: bytes, entries: dict[bytes, Any],
+                       names: list[bytes]) -> int:
+        """HDEL/SREM: drop ``names`` from the hash or set ``entries`` held at ``key``;
+        the key goes with its last entry. Returns how many were there."""
+        removed = 0
+        for name in names:
+            if name in entries:
+                del entries[name]
+                removed += 1
+        if not entries:
+            self.delete(key)
+        return removed
 
     def deadline(self, key: bytes) -> int | None:
         """Absolute deadline in ms of a live key, None when it has none."""

@@ -57,6 +57,13 @@ def _set(m: RedisModel, key: bytes) -> RedisSet | ReplyError | None:
     return WRONGTYPE
 
 
+def _present(m: RedisModel, key: bytes) -> RedisSet | ReplyError | int:
+    """The set at ``key``, WRONGTYPE, or 0: what a missing key counts as for
+    SREM, SISMEMBER and SCARD."""
+    s = _set(m, key)
+    return 0 if s is None else s
+
+
 def cmd_sadd(m: RedisModel, argv: list[bytes]) -> Reply:
     s = _set(m, argv[1])
     if isinstance(s, ReplyError):
@@ -76,29 +83,18 @@ def cmd_sadd(m: RedisModel, argv: list[bytes]) -> Reply:
 
 
 def cmd_srem(m: RedisModel, argv: list[bytes]) -> Reply:
-    s = _set(m, argv[1])
-    if s is None:
-        return 0
-    if isinstance(s, ReplyError):
+    s = _present(m, argv[1])
+    if not isinstance(s, RedisSet):
         return s
-    members = s.members
-    removed = 0
-    for member in argv[2:]:
-        if member in members:
-            del members[member]
-            removed += 1
-    if not members:
-        m.ks.delete(argv[1])
+    removed = m.ks.remove_entries(argv[1], s.members, argv[2:])
     if removed:
         m.touch(argv[1])
     return removed
 
 
 def cmd_sismember(m: RedisModel, argv: list[bytes]) -> Reply:
-    s = _set(m, argv[1])
-    if s is None:
-        return 0
-    if isinstance(s, ReplyError):
+    s = _present(m, argv[1])
+    if not isinstance(s, RedisSet):
         return s
     return int(argv[2] in s.members)
 
@@ -119,10 +115,8 @@ def cmd_smembers(m: RedisModel, argv: list[bytes]) -> Reply:
 
 
 def cmd_scard(m: RedisModel, argv: list[bytes]) -> Reply:
-    s = _set(m, argv[1])
-    if s is None:
-        return 0
-    if isinstance(s, ReplyError):
+    s = _present(m, argv[1])
+    if not isinstance(s, RedisSet):
         return s
     return len(s.members)
 

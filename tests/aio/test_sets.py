@@ -69,3 +69,31 @@ def test_a_handler_answering_a_python_set_hashes_alike_under_any_hash_seed() -> 
     assert len(hashes) == 1
     here = run_handler(Scenario(servers=1, vus=5, requests=25), handlers.served_members)
     assert hashes == {here.trace_hash}
+
+
+def test_a_served_set_reaches_the_replicas_and_the_disk(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Replication sees every change of a set (SADD changes it in place) and ships a copy;
+    an AOF image holds a copy later writes leave alone."""
+    from models.redis.persistence import snapshot
+    from sim.aio.runner import AioWorld
+
+    worlds: list[AioWorld] = []
+    run = AioWorld.run
+
+    def keep(self: AioWorld) -> object:
+        worlds.append(self)
+        return run(self)
+
+    monkeypatch.setattr(AioWorld, "run", keep)
+    sc = Scenario(servers=2, vus=5, requests=30, topology="replicas:2", persistence="aof-always")
+    result = run_handler(sc, handlers.served_set).result
+    key = handlers.SERVED.encode()
+    master, *replicas = worlds[0].nodes.values()
+    served = master.model.ks.data[key]
+    assert len(served) == 1000 - result.stock_left > 1  # type: ignore[arg-type]
+    for replica in replicas:
+        copy = replica.model.ks.data[key]
+        assert copy == served and copy is not served
+    image = snapshot(master.model.ks)
+    master.model.reply(["SADD", key, "late"], 0)
+    assert image[0][key] != master.model.ks.data[key]

@@ -245,3 +245,15 @@ def test_set_values_survive_snapshots_apart():
     assert fresh.reply(["TYPE", "s"], 0) == Status(b"set")
     fresh.reply(["SADD", "s", "c"], 0)  # the restored copy is the model's own
     assert list(image[0][b"s"]) == [b"a"]  # type: ignore[call-overload]
+
+
+def test_replication_tells_a_set_from_a_list_of_the_same_members():
+    """One EXEC may replace a list by a set of the same members: a change to ship."""
+    from collections import deque
+
+    from models.redis.sets import RedisSet
+    from sim.world.topology import _look
+
+    assert _look(RedisSet([b"a"])) != _look(deque([b"a"]))
+    assert _look(RedisSet([b"a"])) == _look(RedisSet([b"a"]))
+    assert _look(RedisSet([b"a"])) != _look(RedisSet([b"a", b"b"]))
