@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from models.redis.reply import ReplyError
+from models.redis.reply import ReplyError, wrong_arity
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +47,12 @@ class Dialect:
             f"ERR Can't execute '{command}': only {allowed} / PING / QUIT / RESET "
             "are allowed in this context"
         )
+
+    def mset_arity(self, command: str) -> ReplyError:
+        """MSET/MSETNX with a key but no value: 6.2 names MSET for both."""
+        if self.modern:
+            return wrong_arity(command)
+        return ReplyError("ERR wrong number of arguments for MSET")
 
     @property
     def expire_takes_options(self) -> bool:

@@ -1,4 +1,4 @@
-"""Hash commands, as Redisson's lock layout needs them."""
+"""Hash commands, as Redisson's lock layout (and handlers' own records) need them."""
 
 from __future__ import annotations
 
@@ -44,18 +44,36 @@ def cmd_hget(m: RedisModel, argv: list[bytes]) -> Reply:
     return h.get(argv[2])
 
 
+def cmd_hmget(m: RedisModel, argv: list[bytes]) -> Reply:
+    h = _hash(m, argv[1])
+    if isinstance(h, ReplyError):
+        return h
+    if h is None:
+        return [None] * (len(argv) - 2)
+    return [h.get(field) for field in argv[2:]]
+
+
+def cmd_hsetnx(m: RedisModel, argv: list[bytes]) -> Reply:
+    h = _hash(m, argv[1])
+    if isinstance(h, ReplyError):
+        return h
+    if h is not None and argv[2] in h:
+        return 0
+    if h is None:
+        h = {}
+        m.ks.put(argv[1], h)
+    h[argv[2]] = argv[3]
+    m.touch(argv[1])
+    return 1
+
+
 def cmd_hdel(m: RedisModel, argv: list[bytes]) -> Reply:
     h = _hash(m, argv[1])
     if h is None:
         return 0
     if isinstance(h, ReplyError):
         return h
-    removed = 0
-    for field in argv[2:]:
-        if h.pop(field, None) is not None:
-            removed += 1
-    if not h:
-        m.ks.delete(argv[1])
+    removed = m.ks.remove_entries(argv[1], h, argv[2:])
     if removed:
         m.touch(argv[1])
     return removed
@@ -119,6 +137,8 @@ def cmd_hlen(m: RedisModel, argv: list[bytes]) -> Reply:
 COMMANDS = table(
     Command("hset", cmd_hset, -4),
     Command("hget", cmd_hget, 3),
+    Command("hmget", cmd_hmget, -3),
+    Command("hsetnx", cmd_hsetnx, 4),
     Command("hdel", cmd_hdel, -3),
     Command("hexists", cmd_hexists, 3),
     Command("hincrby", cmd_hincrby, 4),

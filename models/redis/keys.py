@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from models.redis.command import Command, table
 from models.redis.number import LLONG_MAX, LLONG_MIN, parse_int
 from models.redis.reply import NOT_INTEGER, OK, PONG, Reply, ReplyError, Status, wrong_arity
+from models.redis.sets import RedisSet
 
 if TYPE_CHECKING:
     from models.redis.model import RedisModel
@@ -36,6 +37,8 @@ def cmd_type(m: RedisModel, argv: list[bytes]) -> Reply:
         return Status(b"string")
     if isinstance(value, deque):
         return Status(b"list")
+    if isinstance(value, RedisSet):
+        return Status(b"set")
     return Status(b"hash")
 
 

@@ -4,13 +4,18 @@ A key whose deadline has passed (``now > deadline``, Redis's own test) is
 invisible to every command. Redis deletes such keys lazily on access and
 actively in a background cycle; a client cannot tell the two apart, so the
 model deletes on access only. Values: ``bytes`` (string), ``dict`` (hash,
-insertion ordered) and ``deque`` (list).
+insertion ordered), ``deque`` (list) and ``RedisSet`` (set, insertion ordered).
 """
 
 from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterator
+from typing import Any, TypeAlias
+
+from models.redis.sets import RedisSet
+
+Value: TypeAlias = bytes | dict[bytes, bytes] | deque[bytes] | RedisSet
 
 
 class Keyspace:
@@ -19,11 +24,11 @@ class Keyspace:
     __slots__ = ("data", "deadlines", "now")
 
     def __init__(self) -> None:
-        self.data: dict[bytes, bytes | dict[bytes, bytes] | deque[bytes]] = {}
+        self.data: dict[bytes, Value] = {}
         self.deadlines: dict[bytes, int] = {}
         self.now = 0
 
-    def get(self, key: bytes) -> bytes | dict[bytes, bytes] | deque[bytes] | None:
+    def get(self, key: bytes) -> Value | None:
         """The live value of ``key``, expiring it first if its deadline passed."""
         deadline = self.deadlines.get(key)
         if deadline is not None and self.now > deadline:
@@ -45,6 +50,19 @@ class Keyspace:
         del self.data[key]
         self.deadlines.pop(key, None)
         return True
+
+    def remove_entries(self, key: bytes, entries: dict[bytes, Any],
+                       names: list[bytes]) -> int:
+        """HDEL/SREM: drop ``names`` from the hash or set ``entries`` held at ``key``;
+        the key goes with its last entry. Returns how many were there."""
+        removed = 0
+        for name in names:
+            if name in entries:
+                del entries[name]
+                removed += 1
+        if not entries:
+            self.delete(key)
+        return removed
 
     def deadline(self, key: bytes) -> int | None:
         """Absolute deadline in ms of a live key, None when it has none."""

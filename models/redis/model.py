@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 
 from models.frozen import quick_init
-from models.redis import hashes, keys, lists, pubsub, strings, transactions
+from models.redis import hashes, keys, lists, pubsub, sets, strings, transactions
 from models.redis.command import Command, table
 from models.redis.dialect import Dialect, dialect_for
 from models.redis.keyspace import Keyspace
@@ -86,6 +86,7 @@ def command_table(dialect: Dialect) -> dict[bytes, Command]:
         keys.commands(dialect.modern),
         hashes.COMMANDS,
         lists.COMMANDS,
+        sets.COMMANDS,
         pubsub.COMMANDS,
         _SCRIPTING,
         transactions.COMMANDS,

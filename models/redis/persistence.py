@@ -22,6 +22,7 @@ from collections import deque
 from dataclasses import dataclass
 
 from models.redis.keyspace import Keyspace
+from models.redis.sets import RedisSet
 
 AOF_EVERYSEC_MS = 1000.0
 
@@ -63,11 +64,13 @@ Image = tuple[dict[bytes, object], dict[bytes, int]]
 
 
 def copy_value(value: object) -> object:
-    """A value later commands cannot change (hashes and lists change in place)."""
+    """A value later commands cannot change (hashes, lists and sets change in place)."""
     if isinstance(value, dict):
         return dict(value)
     if isinstance(value, deque):
         return deque(value)
+    if isinstance(value, RedisSet):
+        return value.copy()
     return value  # bytes: immutable
 
 

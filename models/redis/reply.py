@@ -21,6 +21,13 @@ class Status(bytes):
         return f"Status({bytes(self)!r})"
 
 
+class SetReply(list):  # type: ignore[type-arg]
+    """A RESP3 set reply (``~``, SMEMBERS): a list to RESP2 readers, Lua and
+    comparisons; only the RESP3 wire tells it apart."""
+
+    __slots__ = ()
+
+
 OK = Status(b"OK")
 PONG = Status(b"PONG")
 QUEUED = Status(b"QUEUED")

@@ -1,5 +1,5 @@
 """String and integer commands: SET (all options), SETNX, SETEX, PSETEX, GET, GETDEL,
-INCR/DECR family. Every write that changes a key calls ``m.touch`` (WATCH)."""
+MGET, MSET, MSETNX, INCR/DECR family. Every write that changes a key calls ``m.touch`` (WATCH)."""
 
 from __future__ import annotations
 
@@ -143,6 +143,36 @@ def cmd_get(m: RedisModel, argv: list[bytes]) -> Reply:
     return WRONGTYPE
 
 
+def cmd_mget(m: RedisModel, argv: list[bytes]) -> Reply:
+    """A key of another type answers nil, not WRONGTYPE."""
+    out: list[bytes | None] = []
+    for key in argv[1:]:
+        value = m.ks.get(key)
+        out.append(value if isinstance(value, bytes) else None)
+    return out
+
+
+def _mset(m: RedisModel, argv: list[bytes], nx: bool) -> Reply:
+    """``msetGenericCommand``: every pair is a ``setKey`` (any old type, TTL dropped)."""
+    if len(argv) % 2 == 0:
+        return m.dialect.mset_arity(argv[0].decode().lower())
+    pairs = range(1, len(argv), 2)
+    if nx and any(m.ks.get(argv[i]) is not None for i in pairs):
+        return 0
+    for i in pairs:
+        m.ks.put(argv[i], argv[i + 1])
+        m.touch(argv[i])
+    return 1 if nx else OK
+
+
+def cmd_mset(m: RedisModel, argv: list[bytes]) -> Reply:
+    return _mset(m, argv, nx=False)
+
+
+def cmd_msetnx(m: RedisModel, argv: list[bytes]) -> Reply:
+    return _mset(m, argv, nx=True)
+
+
 def _incr_by(m: RedisModel, key: bytes, incr: int) -> Reply:
     """``incrDecrCommand``: the TTL survives, overflow is an error."""
     old = m.ks.get(key)
@@ -195,6 +225,9 @@ COMMANDS = table(
     Command("setex", cmd_setex, 4),
     Command("psetex", cmd_psetex, 4),
     Command("getdel", cmd_getdel, 2),
+    Command("mget", cmd_mget, -2),
+    Command("mset", cmd_mset, -3),
+    Command("msetnx", cmd_msetnx, -3),
     Command("incr", cmd_incr, 2),
     Command("decr", cmd_decr, 2),
     Command("incrby", cmd_incrby, 3),

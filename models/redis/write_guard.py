@@ -21,7 +21,7 @@ WRITES = frozenset({
     "EXPIRE", "PEXPIRE", "EXPIREAT", "PEXPIREAT", "PERSIST", "INCR", "INCRBY", "DECR",
     "DECRBY", "INCRBYFLOAT", "HSET", "HSETNX", "HDEL", "HINCRBY", "HMSET", "LPUSH", "RPUSH",
     "LPOP", "RPOP", "BLPOP", "BRPOP", "LREM", "LTRIM", "RPOPLPUSH", "LMOVE", "EVAL", "EVALSHA",
-    "EXEC", "FLUSHALL", "FLUSHDB", "RENAME", "MSET",
+    "EXEC", "FLUSHALL", "FLUSHDB", "RENAME", "MSET", "MSETNX", "SADD", "SREM", "SPOP", "SMOVE",
 })
 
 READONLY = "READONLY You can't write against a read only replica."

@@ -61,6 +61,8 @@ def _text(value: object) -> object:
         return value
     if isinstance(value, tuple | list):
         return tuple(_text(v) for v in value)
+    if isinstance(value, set | frozenset):  # redis-py's SMEMBERS: sorted, as a set's
+        return tuple(sorted((_text(v) for v in value), key=repr))  # order follows the hash seed
     return _ADDRESS.sub(" at 0x?", repr(value))
 
 

@@ -7,7 +7,7 @@ bytes a real server would send, so the library's own parser reads them.
 
 from __future__ import annotations
 
-from models.redis.reply import ReplyError, Status
+from models.redis.reply import ReplyError, SetReply, Status
 
 
 class RespError(ValueError):
@@ -61,8 +61,9 @@ def _encode(reply: object, out: list[bytes], resp3: bool = False) -> None:
         out.append(b":%d\r\n" % reply)
     elif isinstance(reply, ReplyError):
         out.append(b"-" + reply.message.encode() + b"\r\n")
-    elif isinstance(reply, list | tuple):
-        out.append(b"*%d\r\n" % len(reply))
+    elif isinstance(reply, list | tuple):  # SMEMBERS: a set (``~``) in RESP3, as Redis sends
+        kind = b"~" if resp3 and isinstance(reply, SetReply) else b"*"
+        out.append(b"%s%d\r\n" % (kind, len(reply)))
         for item in reply:
             _encode(item, out, resp3)
     elif isinstance(reply, dict):  # a map in RESP3 (Sentinel's states), flat pairs in RESP2

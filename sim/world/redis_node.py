@@ -32,15 +32,18 @@ _KEYLESS = frozenset({"PING", "SUBSCRIBE", "UNSUBSCRIBE", "PSUBSCRIBE", "PUNSUBS
                       "CLIENT", "SCRIPT", "MULTI", "DISCARD", "WATCH", "UNWATCH", "INFO", "ECHO",
                       "SELECT", "HELLO", "TIME", "DBSIZE", "FLUSHALL", "FLUSHDB", "KEYS", "SCAN"})
 _MULTIKEY = frozenset({"DEL", "UNLINK", "EXISTS", "MGET", "TOUCH"})
+_PAIRED = frozenset({"MSET", "MSETNX"})  # key value key value ...
 # Counters (a fence): shared by design, so not an ownership claim (effect "count").
 _COUNTERS = frozenset({"INCR", "INCRBY", "DECR", "DECRBY", "INCRBYFLOAT"})
 _SETS = frozenset({"SET", "SETNX"})  # a refused one on the request's own key: see _refused
-_SKIP = object()  # a list value: a queue or semaphore, not a lease anyone owns
+# a list or set value: a queue, a semaphore, a record of who was served; shared by
+# design, not a lease anyone owns
+_SKIP = object()
 _ABSENT: tuple[None, None] = (None, None)  # a key's state when it does not exist
 _effect = quick_new(KeyEffect)  # one per key a command changes: built cheaply
 
 # How a command names the keys it may change (see ``RedisNode._keys``)
-_NO_KEYS, _FIRST, _ALL, _SCRIPT, _QUEUED = range(5)
+_NO_KEYS, _FIRST, _ALL, _SCRIPT, _QUEUED, _PAIRS = range(6)
 # argv[0] as sent ("SET", b"eval") -> (its upper-case name, how it names keys,
 # whether it is a script): the same few heads come by the hundred thousand
 _HEADS: dict[object, tuple[str, int, bool]] = {}
@@ -57,6 +60,8 @@ def _head(head: object) -> tuple[str, int, bool]:
         shape = _QUEUED
     elif name in _MULTIKEY:
         shape = _ALL
+    elif name in _PAIRED:
+        shape = _PAIRS
     else:
         shape = _FIRST
     known = (name, shape, head in _SCRIPTS)
@@ -77,6 +82,8 @@ def _argv_keys(shape: int, argv: tuple[object, ...]) -> list[bytes]:
         return [_key(k) for k in argv[3:3 + n]]
     if shape == _ALL:
         return [_key(k) for k in argv[1:]]
+    if shape == _PAIRS:
+        return list(dict.fromkeys(_key(k) for k in argv[1::2]))  # MSET k v k v': once
     return [_key(argv[1])]
 
 
@@ -85,7 +92,8 @@ def _key(k: object) -> bytes:
 
 
 def _view(value: object) -> object:
-    """A key's value as a comparable, immutable snapshot (hashes change in place)."""
+    """A key's value as a comparable, immutable snapshot (hashes change in place);
+    ``_SKIP`` for a list or a set (``RedisSet``), which no request owns."""
     if value is None or type(value) is bytes:
         return value
     if type(value) is dict:

@@ -32,6 +32,7 @@ from models.redis.keys import wait_args
 from models.redis.number import encode
 from models.redis.persistence import Durable, Image, copy_value, restore
 from models.redis.reply import ReplyError, wrong_arity
+from models.redis.sets import RedisSet
 from models.redis.write_guard import WRITES, refusal
 from models.topology import NodeSpec
 from sim.world.redis_node import _SKIP, RedisNode, ReplyFn
@@ -48,9 +49,11 @@ def _name(argv: tuple[object, ...]) -> str:
 
 
 def _look(value: object) -> object:
-    """A value as a comparable snapshot (hashes and lists change in place)."""
+    """A value as a comparable snapshot (hashes, lists and sets change in place)."""
     if isinstance(value, dict):
         return tuple(value.items())
+    if isinstance(value, RedisSet):  # tagged: a set is never equal to a list's tuple
+        return ("set", tuple(value))
     if value is not None and not isinstance(value, bytes):
         return tuple(value)  # type: ignore[call-overload,arg-type]
     return value

@@ -134,3 +134,27 @@ def hand_rolled(release: str) -> Any:
                 await redis.eval(_CHECK_AND_DEL, 1, LOCK, token)
 
     return handle
+
+
+SERVED = "coupon:served"
+
+
+async def served_set(redis: Any, db: Any, user: int) -> str:
+    """The users served kept in a Redis set, asked (SISMEMBER) and added to (SADD) inside
+    the lock; SMEMBERS afterwards, as a report would read it (redis-py: a Python set)."""
+    async with redis.lock(LOCK, timeout=5, blocking_timeout=10):
+        if await redis.sismember(SERVED, str(user)):
+            return "already-issued"
+        result = await issue(db, user)
+        if result == "issued":
+            await redis.sadd(SERVED, str(user))
+    members = await redis.smembers(SERVED)
+    if not isinstance(members, set) or (result == "issued" and str(user).encode() not in members):
+        raise AssertionError(f"SMEMBERS answered {members!r}")
+    return result
+
+
+async def served_members(redis: Any, db: Any, user: int) -> object:
+    """Answers the whole served set: a Python set, whose own order follows the hash seed."""
+    await redis.sadd(SERVED, f"user-{user}")
+    return await redis.smembers(SERVED)

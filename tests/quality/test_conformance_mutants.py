@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis.errors import FlakyFailure
 
-from models.redis import RedisModel, strings
+from models.redis import RedisModel, sets, strings
 from models.redis.command import Command
 from models.redis.keys import cmd_del
 from tests.real.conformance.harness import Mismatch, RealClients, run_sequence, sequences
@@ -143,9 +143,48 @@ class ClientIdsByFirstUse(RedisModel):
         return cid
 
 
+class SremKeepsEmptySet(RedisModel):
+    """SREM of the last member leaves an empty set behind (EXISTS 1, TYPE set)."""
+
+    def __init__(self, version):
+        super().__init__(version)
+
+        def bad_srem(m, argv):
+            s = m.ks.get(argv[1])
+            if not isinstance(s, sets.RedisSet):
+                return sets.cmd_srem(m, argv)
+            removed = sum(1 for member in dict.fromkeys(argv[2:]) if member in s)
+            for member in argv[2:]:
+                s.members.pop(member, None)
+            return removed
+
+        self.commands = {**self.commands, b"srem": Command("srem", bad_srem, -3)}
+
+
+class MsetnxSetsFreeKeys(RedisModel):
+    """MSETNX sets the keys that are free even when another one exists (answers 0)."""
+
+    def __init__(self, version):
+        super().__init__(version)
+
+        def bad_msetnx(m, argv):
+            if len(argv) % 2 == 0:
+                return strings.cmd_msetnx(m, argv)
+            taken = False
+            for i in range(1, len(argv), 2):
+                if m.ks.get(argv[i]) is None:
+                    m.ks.put(argv[i], argv[i + 1])
+                    m.touch(argv[i])
+                else:
+                    taken = True
+            return 0 if taken else 1
+
+        self.commands = {**self.commands, b"msetnx": Command("msetnx", bad_msetnx, -3)}
+
+
 MUTANTS = [PxIgnored, ScriptNotAtomic, IncrDropsTtl, DelCountsAll, PublishToLateSubscribers,
            ExecIgnoresWatch, ExpiryKeepsWatch, QueueErrorsIgnored, SetnxAlwaysSets,
-           ClientIdsByFirstUse]
+           ClientIdsByFirstUse, SremKeepsEmptySet, MsetnxSetsFreeKeys]
 
 
 @pytest.mark.parametrize("mutant", MUTANTS, ids=lambda m: m.__name__)

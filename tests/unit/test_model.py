@@ -122,3 +122,138 @@ def test_flush_forgets_keys_and_scripts():
     m.flush()
     assert m.reply(["GET", "k"], 0) is None
     assert m.reply(["EVALSHA", sha, 0], 0).message.startswith("NOSCRIPT")
+
+
+# -- sets, MGET/MSET/MSETNX, HMGET/HSETNX ------------------------------------------
+
+
+def test_set_commands_replies_and_empty_key_deletion():
+    m = RedisModel()
+    assert m.reply(["SADD", "s", "a", "b", "a"], 0) == 2
+    assert m.reply(["SADD", "s", "b"], 0) == 0
+    assert m.reply(["TYPE", "s"], 0) == Status(b"set")
+    assert m.reply(["SISMEMBER", "s", "a"], 0) == 1
+    assert m.reply(["SISMEMBER", "s", "z"], 0) == 0
+    assert m.reply(["SMISMEMBER", "s", "a", "z", "b"], 0) == [1, 0, 1]
+    assert m.reply(["SMISMEMBER", "nope", "a", "z"], 0) == [0, 0]
+    assert sorted(m.reply(["SMEMBERS", "s"], 0)) == [b"a", b"b"]
+    assert m.reply(["SMEMBERS", "nope"], 0) == []
+    assert m.reply(["SCARD", "s"], 0) == 2
+    assert m.reply(["SCARD", "nope"], 0) == 0
+    assert m.reply(["SREM", "nope", "a"], 0) == 0
+    assert m.reply(["SREM", "s", "a", "z", "a"], 0) == 1
+    assert m.reply(["SREM", "s", "b"], 0) == 1
+    assert m.reply(["EXISTS", "s"], 0) == 0  # the last member gone: the key is gone
+    assert m.reply(["TYPE", "s"], 0) == Status(b"none")
+
+
+def test_set_wrongtype_both_ways_and_arity():
+    m = RedisModel()
+    m.reply(["SET", "k", "v"], 0)
+    m.reply(["SADD", "s", "x"], 0)
+    wrong = "WRONGTYPE Operation against a key holding the wrong kind of value"
+    for argv in (["SADD", "k", "x"], ["SREM", "k", "x"], ["SISMEMBER", "k", "x"],
+                 ["SMISMEMBER", "k", "x"], ["SMEMBERS", "k"], ["SCARD", "k"],
+                 ["GET", "s"], ["HGET", "s", "f"], ["LPUSH", "s", "x"], ["INCR", "s"],
+                 ["HSETNX", "s", "f", "v"], ["HMGET", "s", "f"]):
+        assert m.reply(argv, 0) == ReplyError(wrong), argv
+    assert m.reply(["MGET", "s", "k"], 0) == [None, b"v"]  # MGET: nil, not WRONGTYPE
+    for argv, name in ((["SADD", "s"], "sadd"), (["SISMEMBER", "s", "a", "b"], "sismember"),
+                       (["SMISMEMBER", "s"], "smismember"), (["SMEMBERS"], "smembers"),
+                       (["HSETNX", "h", "f"], "hsetnx"), (["HMGET", "h"], "hmget"),
+                       (["MGET"], "mget"), (["MSET", "a"], "mset")):
+        assert m.reply(argv, 0) == ReplyError(
+            f"ERR wrong number of arguments for '{name}' command"), argv
+
+
+def test_mset_msetnx_and_their_dialects():
+    m7, m6 = RedisModel((7, 0)), RedisModel((6, 2))
+    for m in (m7, m6):
+        m.reply(["SET", "a", "old", "PX", 1000], 0)
+        m.reply(["SADD", "s", "x"], 0)
+        assert m.reply(["MSET", "a", "1", "s", "2", "a", "3"], 0) == OK
+        assert m.reply(["MGET", "a", "s", "zz"], 0) == [b"3", b"2", None]
+        assert m.reply(["PTTL", "a"], 0) == -1  # setKey drops the TTL
+        assert m.reply(["MSETNX", "c", "1", "a", "9"], 0) == 0  # a exists: nothing set
+        assert m.reply(["EXISTS", "c"], 0) == 0
+        assert m.reply(["MSETNX", "c", "1", "d", "2"], 0) == 1
+        assert m.reply(["MGET", "c", "d"], 0) == [b"1", b"2"]
+    assert m7.reply(["MSETNX", "a", "1", "b"], 0) == ReplyError(
+        "ERR wrong number of arguments for 'msetnx' command")
+    assert m6.reply(["MSETNX", "a", "1", "b"], 0) == ReplyError(
+        "ERR wrong number of arguments for MSET")
+    assert m6.reply(["MSET", "a", "1", "b"], 0) == ReplyError(
+        "ERR wrong number of arguments for MSET")
+
+
+def test_hmget_and_hsetnx():
+    m = RedisModel()
+    assert m.reply(["HMGET", "h", "f", "g"], 0) == [None, None]
+    assert m.reply(["HSETNX", "h", "f", "1"], 0) == 1
+    assert m.reply(["HSETNX", "h", "f", "2"], 0) == 0
+    assert m.reply(["HMGET", "h", "f", "g"], 0) == [b"1", None]
+
+
+def test_watch_sees_exactly_the_writes_that_change_a_set():
+    """``signalModifiedKey`` only when SADD added or SREM removed; MSET touches every key."""
+    def broken(*writes: list[str], key: str = "s") -> bool:
+        m = RedisModel()
+        m.reply(["SADD", "s", "a"], 0)
+        m.reply(["HSET", "h", "f", "1"], 0)
+        m.reply(["WATCH", key], 0, client=1)
+        for argv in writes:
+            m.reply(argv, 0, client=2)
+        m.reply(["MULTI"], 0, client=1)
+        m.reply(["PING"], 0, client=1)
+        return m.reply(["EXEC"], 0, client=1) is None
+
+    assert not broken(["SADD", "s", "a"])
+    assert not broken(["SREM", "s", "zz"])
+    assert not broken(["SISMEMBER", "s", "a"], ["SMEMBERS", "s"], ["SCARD", "s"])
+    assert broken(["SADD", "s", "b"])
+    assert broken(["SREM", "s", "a"])
+    assert broken(["MSET", "x", "1", "s", "2"])
+    assert not broken(["MSETNX", "x", "1", "s", "2"])  # refused: nothing written
+    assert broken(["MSETNX", "x", "1", "y", "2"], key="y")
+    assert not broken(["HSETNX", "h", "f", "2"], key="h")
+    assert broken(["HSETNX", "h", "g", "2"], key="h")
+
+
+def test_set_commands_from_scripts_and_inside_exec():
+    m = RedisModel()
+    script = ("redis.call('sadd', KEYS[1], 'a', 'b') "
+              "return {redis.call('sismember', KEYS[1], 'a'), redis.call('smembers', KEYS[1]), "
+              "redis.call('mget', KEYS[1], 'nope')}")
+    assert m.reply(["EVAL", script, "1", "s"], 0) == [1, [b"a", b"b"], [None, None]]
+    m.reply(["MULTI"], 0, client=1)
+    m.reply(["SADD", "t", "x"], 0, client=1)
+    m.reply(["SMEMBERS", "t"], 0, client=1)
+    assert m.reply(["EXEC"], 0, client=1) == [1, [b"x"]]
+
+
+def test_set_values_survive_snapshots_apart():
+    """A snapshot (persistence, replication) is a copy later writes cannot change."""
+    from models.redis.persistence import restore, snapshot
+
+    m = RedisModel()
+    m.reply(["SADD", "s", "a"], 0)
+    image = snapshot(m.ks)
+    m.reply(["SADD", "s", "b"], 0)
+    fresh = RedisModel()
+    restore(fresh.ks, image)
+    assert fresh.reply(["SMEMBERS", "s"], 0) == [b"a"]
+    assert fresh.reply(["TYPE", "s"], 0) == Status(b"set")
+    fresh.reply(["SADD", "s", "c"], 0)  # the restored copy is the model's own
+    assert list(image[0][b"s"]) == [b"a"]  # type: ignore[call-overload]
+
+
+def test_replication_tells_a_set_from_a_list_of_the_same_members():
+    """One EXEC may replace a list by a set of the same members: a change to ship."""
+    from collections import deque
+
+    from models.redis.sets import RedisSet
+    from sim.world.topology import _look
+
+    assert _look(RedisSet([b"a"])) != _look(deque([b"a"]))
+    assert _look(RedisSet([b"a"])) == _look(RedisSet([b"a"]))
+    assert _look(RedisSet([b"a"])) != _look(RedisSet([b"a", b"b"]))
