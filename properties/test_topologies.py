@@ -23,6 +23,7 @@ from models.checkers import check_all
 from models.faults import Clock, Crash
 from models.scenario import ScenarioError
 from sim.search.exhaustive import exhaust
+from sim.world import World, run
 from sim.world.stories import (
     CUT,
     DESIGNS,
@@ -35,7 +36,6 @@ from sim.world.stories import (
     redlock,
     trial,
 )
-from sim.world import World, run
 
 ME, SC, VE = "fails (mutual-exclusion)", "fails (stock-conservation)", "fails (validity-exclusion)"
 SINGLE, NEVER, MASTERS = ("n/a (one node: as single)", "n/a (no replica acks: never enters)",

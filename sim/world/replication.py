@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from models.redis.persistence import restore, snapshot
+from models.redis.persistence import copy_value, restore, snapshot
 from models.redis.write_guard import is_good
 
 if TYPE_CHECKING:
@@ -100,7 +100,8 @@ class Replication:
                 ks.data.pop(key, None)
                 ks.deadlines.pop(key, None)
             else:
-                ks.data[key] = value  # type: ignore[assignment]  # a copy made at the master
+                # its own copy: replicas share no value (a promoted one writes in place)
+                ks.data[key] = copy_value(value)  # type: ignore[assignment]
                 if deadline is None:
                     ks.deadlines.pop(key, None)
                 else:

@@ -10,8 +10,8 @@ from models.checkers import check_all
 from models.dist import Dist
 from models.faults import Crash, Failover, Fault, Lag, Partition, Pause, parse_fault
 from models.scenario import Scenario, ScenarioError
-from sim.world.stories import FAST, HOLD, SLOW, two_clients
 from sim.world import World, run
+from sim.world.stories import FAST, HOLD, SLOW, two_clients
 
 
 def world(faults: tuple[Fault, ...], arrivals: tuple[float, ...] = (0.0, 50.0),

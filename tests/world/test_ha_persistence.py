@@ -13,8 +13,8 @@ from models.checkers import check_all
 from models.redis.keyspace import Keyspace
 from models.redis.persistence import Durable, Persistence, PersistenceError
 from models.scenario import Scenario, ScenarioError
-from sim.world.stories import restart
 from sim.world import run
+from sim.world.stories import restart
 
 EXCLUSION = ["mutual-exclusion", "foreign-release"]
 

@@ -20,9 +20,9 @@ from models.locks import make_lock
 from models.locks.effect import Call, Parallel
 from models.scenario import Scenario, ScenarioError
 from sim.search.exhaustive import exhaust
+from sim.world import run
 from sim.world.stories import CUT, FROZEN, INSIDE, redlock
 from sim.world.stories import TTL_MS as TTL
-from sim.world import run
 
 BOTH = ["belief-exclusion", "validity-exclusion"]
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 from models.checkers import check_all
 from models.faults import Crash, Fault, Partition
 from models.scenario import Scenario
-from sim.world.stories import FAST, SLOW, failover
 from sim.world import World, run
+from sim.world.stories import FAST, SLOW, failover
 
 
 def verdicts(scenario: Scenario) -> dict[str, bool | None]:
@@ -153,3 +153,19 @@ def test_a_replica_lag_spike_is_a_delay_on_the_replica():
 
     assert acks_within(()) == [2]
     assert acks_within((Delay(0.0, 1000.0, 500.0, "redis2"),)) == [1]  # redis2 acks too late
+
+
+def test_replicas_hold_values_of_their_own():
+    """A hash written on the master reaches each replica as its own copy: a replica
+    promoted later changes its hash in place, and must not change another replica's."""
+    from models.locks.effect import Call
+
+    def program():
+        yield Call(("HSET", "h", "f", "1"))
+
+    world = World(Scenario(servers=1, requests=0, topology="replicas:2", replica_lag=FAST))
+    world.spawn("app1", "app1/p", program())
+    world.run_until(100.0)
+    two, three = (world.nodes[n].model.ks.data[b"h"] for n in ("redis2", "redis3"))
+    assert two == three and two is not three
+    assert two is not world.nodes["redis1"].model.ks.data[b"h"]
