@@ -76,3 +76,23 @@ def test_flags_that_mean_nothing_with_a_handler_are_refused(
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert text in err and err.count("\n") == 1
+
+
+def test_the_readmes_check_example_finds_the_shared_token_in_the_file_it_names(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """README "Checking your own library code": the check command, the file the replay line
+    names, and what it finds (kept honest here: a budget or file name that drifts fails)."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    command = next(line for line in readme.splitlines()
+                   if line.startswith(".venv/bin/locksim check --handler"))
+    replay = next(line for line in readme.splitlines()
+                  if line.startswith(".venv/bin/locksim replay cx/examples."))
+    args = command.split()[1:]
+    args[args.index("--out") + 1] = str(tmp_path / "cx")
+    assert main([*args, "--json"]) == 1
+    found = {c["property"]: c for c in json.loads(capsys.readouterr().out)["counterexamples"]}
+    assert {"owner-only-release", "foreign-release", "mutual-exclusion"} <= set(found)
+    named = tmp_path / "cx" / Path(replay.split()[-1]).name
+    assert named.exists(), sorted(p.name for p in (tmp_path / "cx").iterdir())
+    assert main(["replay", str(named)]) == 0
+    assert "reproduced, same trace hash" in capsys.readouterr().out
