@@ -532,8 +532,9 @@ class Cluster:
             else:
                 self.nemesis.release_answered(process)
 
-    def _event(self, f: str, node: str, value: object = None) -> None:
-        self.record(self.now_ms(), "nemesis", "info", f, value, node)
+    def _event(self, f: str, node: str, value: object = None, at: float | None = None) -> None:
+        """A nemesis op, stamped now or at ``at`` (a restart: when the process was launched)."""
+        self.record(self.now_ms() if at is None else at, "nemesis", "info", f, value, node)
 
     def history(self) -> History:
         rec = Recorder()
@@ -654,15 +655,17 @@ class Cluster:
         assert self.server is not None
         self._event("crash", "redis")
         if down_ms <= 0:
+            launched = self.now_ms()
             self.server.restart()
-            self._event("restart", "redis")
+            self._event("restart", "redis", at=launched)
             return
         self.server.kill()
 
         def back() -> None:
             if not self._closed and self.server is not None:
+                launched = self.now_ms()  # clients may connect before start() returns
                 self.server.start()
-                self._event("restart", "redis")
+                self._event("restart", "redis", at=launched)
 
         self._later(down_ms, back)
 
@@ -686,9 +689,10 @@ class Cluster:
             if self._closed or self.deployment is None:
                 return
             with contextlib.suppress(DeploymentError):
+                launched = self.now_ms()  # workers may reach it before restart() returns here
                 await self.deployment.restart(node)
                 if not self._closed:
-                    self._event("restart", node)
+                    self._event("restart", node, at=launched)
 
         def later() -> None:
             assert self.loop is not None
