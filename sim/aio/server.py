@@ -301,6 +301,7 @@ class AioServer:
         self.sockets.clear()
         with self.observer.mute():
             self.loop.dispose()
+        forget_connections(self._client)
 
     def restart(self) -> None:
         self._fresh()
@@ -308,6 +309,23 @@ class AioServer:
         self.incarnation += 1
         self._now_pending = False
         self._timer_at = None
+
+
+def forget_connections(client: Any) -> None:
+    """A dead process's sockets die with it: drop redis-py's stream references so its
+    ``Connection`` objects, collected later, do not warn "unclosed Connection" about
+    sockets that were never real (every connection of the pools, Sentinel's included)."""
+    clients = client if isinstance(client, tuple) else (client,)
+    for one in clients:
+        pool = getattr(one, "connection_pool", None)
+        manager = getattr(pool, "sentinel_manager", None)
+        pools = [pool, *(getattr(s, "connection_pool", None)
+                         for s in getattr(manager, "sentinels", ()))]
+        for each in pools:
+            for conn in (*getattr(each, "_available_connections", ()),
+                         *getattr(each, "_in_use_connections", ())):
+                if getattr(conn, "_writer", None) is not None:
+                    conn._writer = conn._reader = None
 
 
 def raised(exc: BaseException) -> tuple[str, object]:

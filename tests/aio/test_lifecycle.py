@@ -28,3 +28,26 @@ def test_crashed_processes_leave_no_coroutine_behind() -> None:
         gc.collect()
     assert same.same, str(same)
     assert [str(w.message) for w in seen if issubclass(w.category, RuntimeWarning)] == []
+
+
+def test_a_finished_run_leaves_no_unclosed_connection_to_warn_about() -> None:
+    """The processes' sockets end with the run: redis-py's connections (plain and
+    Sentinel-managed, kept in its pools) must not warn "unclosed Connection" when
+    collected after it."""
+    from models.dist import Dist
+    from models.faults import parse_fault
+    from models.scenario import Scenario
+
+    plain = handler_schedule("examples.coupon_handler:handle", KINDS, 1, 3)
+    sentinel = Scenario(servers=2, vus=2, requests=6, topology="sentinel:2",
+                        down_after_ms=1000.0, replica_lag=Dist.parse("uniform:50:100"),
+                        faults=(parse_fault("failover:10"),),
+                        handler="examples.coupon_handler:handle_sentinel")
+    for scenario in (plain, sentinel):
+        with warnings.catch_warnings(record=True) as seen:
+            warnings.simplefilter("always", ResourceWarning)
+            run, _same = check_determinism(scenario)
+            del run, _same
+            gc.collect()
+        unclosed = [str(w.message) for w in seen if issubclass(w.category, ResourceWarning)]
+        assert unclosed == [], unclosed[:3]
