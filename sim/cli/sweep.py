@@ -17,9 +17,11 @@ def _axis(text: str | None, name: str, kind: type) -> tuple[Any, ...] | None:
     """``"1,10,100"`` -> ``(1, 10, 100)``; one line naming the axis when it cannot."""
     if text is None:
         return None
-    items = [t.strip() for t in text.split(",") if t.strip()]
-    if not items:
+    items = [t.strip() for t in text.split(",")]
+    if not any(items):
         raise UsageError(f"--{name}: give at least one value")
+    if not all(items):  # "1,,2": a value lost in typing, not a grid of two
+        raise UsageError(f"--{name}: an empty value in {text!r}")
     try:
         return tuple(kind(t) for t in items)
     except ValueError:

@@ -274,13 +274,22 @@ def _norm(argv: Iterable[bytes]) -> tuple[bytes, ...]:
     return (a[0].lower(), *a[1:]) if a else a
 
 
+#: The capture is parsed whole, in memory (several times its size); an endless input
+#: (``/dev/zero``) or a capture this large is refused before it fills the memory.
+MAX_CAPTURE_BYTES = 1 << 30
+
+
 def _read(source: object) -> tuple[str, Capture]:
     if isinstance(source, (str, Path)) and (isinstance(source, Path) or "\n" not in source):
         path = Path(source)
         try:
-            raw = path.read_bytes()
+            with path.open("rb") as fh:
+                raw = fh.read(MAX_CAPTURE_BYTES + 1)
         except OSError as exc:
             raise MonitorError(f"cannot read {path}: {exc.strerror or exc}") from None
+        if len(raw) > MAX_CAPTURE_BYTES:
+            raise MonitorError(f"{path} is larger than {MAX_CAPTURE_BYTES >> 30} GiB; "
+                               "analyse a slice of the capture (e.g. with split -l)")
         return str(path), parse_capture(decode(raw))
     if isinstance(source, (list, tuple)) and source and all(
             isinstance(x, MonitorLine) for x in source):

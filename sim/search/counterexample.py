@@ -149,10 +149,20 @@ def write_json(path: Path, data: Any) -> Path:
     return path
 
 
+#: No scenario or counterexample comes near this; a bigger input (``/dev/zero``, a
+#: log given by mistake) is refused before it fills the memory.
+MAX_JSON_BYTES = 64 << 20
+
+
 def read_json(path: Path, error: type[Exception] = ValueError, what: str = "") -> Any:
     """Parse a JSON file; any failure is ``error`` with one line saying why."""
     try:
-        return json.loads(path.read_text())
+        with path.open("rb") as fh:
+            raw = fh.read(MAX_JSON_BYTES + 1)
+        if len(raw) > MAX_JSON_BYTES:
+            raise error(f"{path} is larger than {MAX_JSON_BYTES >> 20} MiB: "
+                        f"not a {what or 'locksim'} file")
+        return json.loads(raw.decode())
     except OSError as exc:
         raise error(f"cannot read {what + ' ' if what else ''}{path}: {exc.strerror}") from None
     except UnicodeDecodeError:

@@ -210,3 +210,26 @@ def test_a_hostile_value_at_this_rounds_doors(tmp_path_factory: Any, data: st.Da
     else:
         argv = ["run", "--users", "3", "--vus", "2", "--json", flag, value]
     judge(argv, folder)
+
+
+def test_an_endless_input_file_is_refused_without_filling_the_memory(tmp_path: Path) -> None:
+    """``/dev/zero`` as a counterexample, a scenario or a capture: read up to a cap, then one
+    line (before the cap, ``replay /dev/zero`` read until the kernel killed it)."""
+    for argv in (["replay", "/dev/zero"], ["run", "--scenario", "/dev/zero"],
+                 ["check", "--scenario", "/dev/zero", "--schedules", "2", "--workers", "1",
+                  "--out", str(tmp_path / "out")],
+                 ["monitor", "analyze", "/dev/zero"]):
+        code, _, err = run_cli(argv)
+        lines = [line for line in err.splitlines() if line.strip()]
+        assert code == 2 and len(lines) == 1, (argv, code, err)
+        assert "larger than" in lines[0], lines
+
+
+def test_an_empty_value_in_a_sweep_axis_is_refused(tmp_path: Path) -> None:
+    """``--vus 1,,2`` is a typo, not the grid (1, 2): silently dropping a value is a wrong
+    answer to the question asked."""
+    for flag, value in (("--vus", "1,,2"), ("--ttl", "2000,"), ("--replica-lag", ",5")):
+        code, _, err = run_cli(["sweep", flag, value, "--seeds", "1",
+                                "--out", str(tmp_path / "out")])
+        assert code == 2 and "an empty value" in err, (flag, value, err)
+    assert not (tmp_path / "out").exists()
