@@ -112,40 +112,60 @@ def active() -> Simulation | None:
 
 
 # -- the replacements ---------------------------------------------------------------------------
+# Outside a run each replacement is the real function: a module imported during a run may
+# have bound one (``from time import perf_counter``) where the sweep at the end of the run
+# does not reach (a closure, a default argument; Hypothesis's gc callback is one).
+_real_time, _real_time_ns = time.time, time.time_ns
+_real_monotonic, _real_monotonic_ns = time.monotonic, time.monotonic_ns
+_real_sleep, _real_urandom = time.sleep, os.urandom
+_real_uuid1, _real_uuid4 = uuid.uuid1, uuid.uuid4
+
+
 def _sim() -> Simulation:
     assert _ACTIVE is not None
     return _ACTIVE
 
 
 def _time() -> float:
-    return EPOCH_S + _sim().now_ms() / 1000.0
+    sim = _ACTIVE
+    return EPOCH_S + sim.now_ms() / 1000.0 if sim is not None else _real_time()
 
 
 def _time_ns() -> int:
-    return round(_time() * 1e9)
+    return round(_time() * 1e9) if _ACTIVE is not None else _real_time_ns()
 
 
 def _monotonic() -> float:
-    return _sim().now_ms() / 1000.0
+    sim = _ACTIVE
+    return sim.now_ms() / 1000.0 if sim is not None else _real_monotonic()
 
 
 def _monotonic_ns() -> int:
-    return round(_sim().now_ms() * 1e6)
+    sim = _ACTIVE
+    return round(sim.now_ms() * 1e6) if sim is not None else _real_monotonic_ns()
 
 
 def _sleep(seconds: float) -> None:
+    if _ACTIVE is None:
+        return _real_sleep(seconds)
     raise _sim().escape("sleep", f"time.sleep({seconds!r}) would block the loop in wall time")
 
 
 def _uuid1(node: int | None = None, clock_seq: int | None = None) -> uuid.UUID:
+    if _ACTIVE is None:
+        return _real_uuid1(node, clock_seq)
     return uuid.UUID(int=_sim().source.getrandbits(128), version=1)
 
 
 def _uuid4() -> uuid.UUID:
+    if _ACTIVE is None:
+        return _real_uuid4()
     return uuid.UUID(int=_sim().source.getrandbits(128), version=4)
 
 
 def _urandom(n: int) -> bytes:
+    if _ACTIVE is None:
+        return _real_urandom(n)
     return _sim().source.getrandbits(8 * n).to_bytes(n, "little") if n > 0 else b""
 
 
@@ -192,6 +212,7 @@ class patched:  # a context manager, named as contextlib names its own
     def __init__(self, sim: Simulation, extra: tuple[tuple[object, object], ...] = ()) -> None:
         self.sim = sim
         self.undo: list[tuple[object, str, object]] = []
+        self.before: set[str] = set()
         self.rand = GlobalRandom(sim.source)
         # (real, fake) pairs swapped like the clocks; a real one of ours gets the other fake
         # (the sync tier serves time.sleep instead of refusing it)
@@ -206,6 +227,7 @@ class patched:  # a context manager, named as contextlib names its own
         if not _HOOKED:
             sys.addaudithook(_audit)  # cannot be removed: it does nothing while no run is active
             _HOOKED = True
+        self.before = set(sys.modules)
         for module in list(sys.modules.values()):
             space = getattr(module, "__dict__", None)
             if not isinstance(space, dict) or module is sys.modules[__name__]:
@@ -228,3 +250,17 @@ class patched:  # a context manager, named as contextlib names its own
         for target, attr, value in reversed(self.undo):
             setattr(target, attr, value)
         self.undo.clear()
+        # a module first imported during the run bound the replacements: the real ones now
+        # (``perf_counter`` and ``monotonic`` share one replacement: that one stays, and
+        # outside a run it is the real clock)
+        reals: dict[int, list[object]] = {}
+        for orig, fake in self.swap.values():
+            reals.setdefault(id(fake), []).append(orig)
+        real = {k: v[0] for k, v in reals.items() if len(v) == 1}
+        for name in set(sys.modules) - self.before:
+            space = getattr(sys.modules.get(name), "__dict__", None)
+            if isinstance(space, dict):
+                for attr, value in list(space.items()):
+                    orig = real.get(id(value))
+                    if orig is not None:
+                        space[attr] = orig

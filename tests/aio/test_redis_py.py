@@ -6,6 +6,7 @@ Every scenario here also passes the determinism self-check (two runs, one trace 
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import pytest
 
@@ -126,6 +127,36 @@ def test_the_real_world_is_restored_after_a_run() -> None:
             os.urandom) == real
     assert random.getstate() == state
     assert abs(time.time() - __import__("datetime").datetime.now().timestamp()) < 5
+
+
+def test_a_module_first_imported_during_a_run_keeps_no_simulated_function(
+        tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Bindings made by an import inside the run (``from time import perf_counter``) are
+    the simulated ones; after the run they are the real ones again, or (perf_counter and
+    monotonic share one replacement) answer the real clock: Hypothesis's gc callback,
+    first imported during a run, had kept a simulated clock that failed outside it."""
+    import sys
+    import uuid
+
+    (tmp_path / "late_import_mod.py").write_text(
+        "from time import perf_counter, time as now\n"
+        "from uuid import uuid4\n"
+        "def stamp():\n    return now(), perf_counter(), uuid4()\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    seen: list[tuple[float, float, object]] = []
+
+    async def handle(redis: Any, db: Any, user: int) -> None:
+        import late_import_mod
+
+        seen.append(late_import_mod.stamp())
+        await redis.get("k")
+
+    run_handler(Scenario(servers=1, vus=1, requests=1), handle)  # type: ignore[arg-type]
+    assert seen and seen[0][0] < 1_767_225_700  # simulated: 2026-01-01 plus a little
+    mod = sys.modules.pop("late_import_mod")
+    assert mod.now is time.time and mod.uuid4 is uuid.uuid4
+    wall, clock, _ = mod.stamp()
+    assert abs(wall - time.time()) < 5 and abs(clock - time.perf_counter()) < 5
 
 
 def test_a_bad_handler_spec_is_one_line() -> None:
