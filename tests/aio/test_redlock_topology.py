@@ -58,10 +58,11 @@ def test_one_master_restarting_empty_leaves_a_quorum() -> None:
     assert run.result.completed == 30  # the clients of redis2 reconnected
 
 
-def test_each_master_listens_on_its_own_host_and_port() -> None:
+def test_each_master_listens_on_its_own_host_and_port(request: pytest.FixtureRequest) -> None:
     from sim.aio.runner import AioWorld
 
     world = AioWorld(BASE.with_(handler=HANDLER), lambda *a: None)  # type: ignore[arg-type,return-value]
+    request.addfinalizer(world.close)
     routes = {addr: name for addr, (name, _node) in world.directory.addresses.items()}
     assert routes[("redis2", 6379)] == "redis2" and routes[("127.0.0.1", 6381)] == "redis3"
     assert routes[("redis", 6379)] == "redis1" and routes[("localhost", 6379)] == "redis1"

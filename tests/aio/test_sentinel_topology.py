@@ -92,12 +92,13 @@ def test_with_replication_faster_than_the_crash_exclusion_holds() -> None:
     assert issued and min(op.time for op in issued) > 1010.0
 
 
-def test_the_handlers_own_redis_is_a_sentinel_client() -> None:
+def test_the_handlers_own_redis_is_a_sentinel_client(request: pytest.FixtureRequest) -> None:
     """Without a Sentinel of its own, the handler's ``redis`` finds the master through
     the Sentinels too: ``handle`` (a plain ``redis.lock``) gives the same verdicts."""
     from redis.asyncio.sentinel import SentinelConnectionPool
 
     world = AioWorld(scenario("uniform:50:100"), lambda *a: None)  # type: ignore[arg-type,return-value]
+    request.addfinalizer(world.close)
     client = world.make_client(world.servers[0])
     assert isinstance(client.connection_pool, SentinelConnectionPool)
     assert client.connection_pool.service_name == "mymaster"
