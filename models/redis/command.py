@@ -41,7 +41,8 @@ class Command:
         if arity is None:
             shown = argv[1].decode(errors="replace")[:128]
             return ReplyError(f"ERR unknown subcommand '{shown}'. Try {self.name.upper()} HELP.")
-        if (argc := len(argv)) != arity if arity > 0 else argc < -arity:
+        argc = len(argv)
+        if argc != arity if arity > 0 else argc < -arity:
             return wrong_arity(f"{self.name}|{argv[1].lower().decode()}")
         return None
 

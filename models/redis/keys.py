@@ -1,4 +1,5 @@
-"""Generic key commands: DEL, EXISTS, TYPE, the EXPIRE family, TTL, PERSIST."""
+"""Generic key commands: DEL, UNLINK, EXISTS, TYPE, the EXPIRE family, TTL, the
+EXPIRETIME pair (7.0), PERSIST, TIME."""
 
 from __future__ import annotations
 
@@ -126,6 +127,31 @@ def _ttl(m: RedisModel, key: bytes, ms: bool) -> int:
     return left if ms else (left + 500) // 1000
 
 
+def _expiretime(m: RedisModel, key: bytes, ms: bool) -> int:
+    """EXPIRETIME/PEXPIRETIME (7.0): the absolute deadline, -1 without one, -2 no key."""
+    if m.ks.get(key) is None:
+        return -2
+    deadline = m.ks.deadline(key)
+    if deadline is None:
+        return -1
+    return max(deadline, 0) if ms else (max(deadline, 0) + 500) // 1000
+
+
+def cmd_expiretime(m: RedisModel, argv: list[bytes]) -> Reply:
+    return _expiretime(m, argv[1], ms=False)
+
+
+def cmd_pexpiretime(m: RedisModel, argv: list[bytes]) -> Reply:
+    return _expiretime(m, argv[1], ms=True)
+
+
+def cmd_time(m: RedisModel, argv: list[bytes]) -> Reply:
+    """The node's own clock, as Redis reads it (a lock that asks Redis for the time
+    gets the node's clock, jumps and all); the model keeps milliseconds."""
+    now = int(m.ks.now)
+    return [str(now // 1000).encode(), str(now % 1000 * 1000).encode()]
+
+
 def cmd_ttl(m: RedisModel, argv: list[bytes]) -> Reply:
     return _ttl(m, argv[1], ms=False)
 
@@ -184,6 +210,7 @@ def commands(modern: bool) -> dict[bytes, Command]:
     expire_arity = -3 if modern else 3
     return table(
         Command("del", cmd_del, -2),
+        Command("unlink", cmd_del, -2),  # the same keys gone; only the freeing is lazy
         Command("exists", cmd_exists, -2),
         Command("type", cmd_type, 2),
         Command("expire", cmd_expire, expire_arity),
@@ -196,4 +223,7 @@ def commands(modern: bool) -> dict[bytes, Command]:
         Command("flushall", cmd_flushall, -1),
         Command("ping", cmd_ping, -1, pubsub=True),
         Command("wait", cmd_wait, 3, noscript=True),
+        Command("time", cmd_time, 1),
+        *((Command("expiretime", cmd_expiretime, 2),
+           Command("pexpiretime", cmd_pexpiretime, 2)) if modern else ()),
     )

@@ -112,6 +112,30 @@ local function absent(lib)
   end})
 end
 env.cjson, env.struct, env.cmsgpack = absent('cjson'), absent('struct'), absent('cmsgpack')
+-- pcall/xpcall see what redis.call raised (its error, not the Python exception that
+-- carried it out of the call); 7.0's pcall turns an {err=...} table into its string
+local raw_pcall, raw_xpcall, unpack_ = pcall, xpcall, unpack
+local function caught(err)
+  local pending = py_pending()
+  if pending ~= nil then return pending end
+  return err
+end
+local function pack(...) return {n = select('#', ...), ...} end
+env.pcall = function(f, ...)
+  local r = pack(raw_pcall(f, ...))
+  if r[1] then return unpack_(r, 1, r.n) end
+  local e = caught(r[2])
+  if modern and type(e) == 'table' and e.err ~= nil then e = e.err end
+  return false, e
+end
+env.xpcall = function(f, h)
+  return raw_xpcall(f, function(e) return h(caught(e)) end)
+end
+-- older scripts switch to effects replication first: both no-ops in 7.0, which has only it
+redis.replicate_commands = function() return true end
+redis.set_repl = function() end
+redis.REPL_NONE, redis.REPL_AOF, redis.REPL_ALL = 0, 1, 3
+redis.REPL_SLAVE, redis.REPL_REPLICA = 2, 2
 -- present in Redis's sandbox but nil-valued: reading them is not an error
 local nil_globals = {loadstring = true, setmetatable = true}
 if not modern then env.print = print end
@@ -166,8 +190,13 @@ def _lua_number_to_reply(value: float) -> int:
 
 
 def _number_to_arg(value: float) -> bytes:
-    """A Lua number passed to redis.call becomes text as Redis prints it (%.17g)."""
-    return (b"%.17g" % value) if isinstance(value, float) else str(value).encode()
+    """A Lua number passed to redis.call becomes text as Redis prints it (%.17g of the
+    double: lupa hands an integral one over as an int, 1e17 must still read ``1e+17``;
+    C prints the NaN of 0/0 as ``-nan``)."""
+    number = float(value)
+    if math.isnan(number):
+        return b"-nan" if math.copysign(1.0, number) < 0 else b"nan"
+    return b"%.17g" % number
 
 
 class _ScriptRaise(Exception):
@@ -469,6 +498,7 @@ class ScriptEngine:
             return self._run_twin(twin, keys, args, host, sha)
         self._host = host
         self._rand.seed()
+        self._pending = None  # never an earlier script's error
         try:
             ok, result = self._run(fn, self._table(keys), self._table(args), INSTRUCTION_BUDGET)
         finally:

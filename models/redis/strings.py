@@ -1,5 +1,6 @@
 """String and integer commands: SET (all options), SETNX, SETEX, PSETEX, GET, GETDEL,
-MGET, MSET, MSETNX, INCR/DECR family. Every write that changes a key calls ``m.touch`` (WATCH)."""
+GETSET, GETEX, MGET, MSET, MSETNX, INCR/DECR family. Every write that changes a key
+calls ``m.touch`` (WATCH)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from models.redis.reply import NOT_INTEGER, OK, OVERFLOW, SYNTAX, WRONGTYPE, Rep
 if TYPE_CHECKING:
     from models.redis.model import RedisModel
 
-_NX, _XX, _GET, _KEEPTTL, _EX, _PX, _EXAT, _PXAT = (1 << i for i in range(8))
+_NX, _XX, _GET, _KEEPTTL, _EX, _PX, _EXAT, _PXAT, _PERSIST = (1 << i for i in range(9))
 _EXPIRY_FLAGS = {b"EX": _EX, b"PX": _PX, b"EXAT": _EXAT, b"PXAT": _PXAT}
 _ALL_EXPIRY = _EX | _PX | _EXAT | _PXAT
 
@@ -136,6 +137,64 @@ def cmd_getdel(m: RedisModel, argv: list[bytes]) -> Reply:
     return value
 
 
+def cmd_getset(m: RedisModel, argv: list[bytes]) -> Reply:
+    """The old value (or nil); the new one replaces it and its TTL (old-style locks)."""
+    key = argv[1]
+    old = m.ks.get(key)
+    if old is not None and not isinstance(old, bytes):
+        return WRONGTYPE
+    m.ks.put(key, argv[2])
+    m.touch(key)
+    return old
+
+
+def _getex_options(argv: list[bytes]) -> tuple[int, bytes | None] | ReplyError:
+    """GETEX's side of ``parseExtendedStringArgumentsOrReply``: one expiry or PERSIST."""
+    flags = 0
+    expire: bytes | None = None
+    j, argc = 2, len(argv)
+    while j < argc:
+        opt = argv[j].upper()
+        nxt = argv[j + 1] if j + 1 < argc else None
+        if opt == b"PERSIST" and not flags & _ALL_EXPIRY:
+            flags |= _PERSIST
+        elif (opt in _EXPIRY_FLAGS and not flags & _PERSIST
+              and not flags & (_ALL_EXPIRY & ~_EXPIRY_FLAGS[opt]) and nxt is not None):
+            flags |= _EXPIRY_FLAGS[opt]
+            expire = nxt
+            j += 1
+        else:
+            return SYNTAX
+        j += 1
+    return flags, expire
+
+
+def cmd_getex(m: RedisModel, argv: list[bytes]) -> Reply:
+    """GET, then set or drop the TTL: options first, then the key, then the time."""
+    parsed = _getex_options(argv)
+    if isinstance(parsed, ReplyError):
+        return parsed
+    flags, expire = parsed
+    key = argv[1]
+    value = m.ks.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, bytes):
+        return WRONGTYPE
+    if expire is not None:
+        deadline = _deadline(m, flags, expire, "getex")
+        if isinstance(deadline, ReplyError):
+            return deadline
+        if deadline <= m.ks.now:  # an EXAT/PXAT in the past: the key goes at once
+            m.ks.delete(key)
+        else:
+            m.ks.expire_at(key, deadline)
+        m.touch(key)
+    elif flags & _PERSIST and m.ks.persist(key):
+        m.touch(key)
+    return value
+
+
 def cmd_get(m: RedisModel, argv: list[bytes]) -> Reply:
     value = m.ks.get(argv[1])
     if value is None or isinstance(value, bytes):
@@ -225,6 +284,8 @@ COMMANDS = table(
     Command("setex", cmd_setex, 4),
     Command("psetex", cmd_psetex, 4),
     Command("getdel", cmd_getdel, 2),
+    Command("getset", cmd_getset, 3),
+    Command("getex", cmd_getex, -2),
     Command("mget", cmd_mget, -2),
     Command("mset", cmd_mset, -3),
     Command("msetnx", cmd_msetnx, -3),

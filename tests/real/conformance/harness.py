@@ -230,6 +230,21 @@ EDGE_SCRIPTS: tuple[Script, ...] = (
     Script("pcall-wrongtype", "local r = redis.pcall('incr', KEYS[1]) return r", ("hash",), ()),
     Script("pcall-err-field", "local r = redis.pcall('incr', KEYS[1]) return type(r)",
            ("hash",), ()),
+    # a lock script's own error handling: what Lua's pcall sees of a failed redis.call
+    Script("lua-pcall-call", "local ok, e = pcall(redis.call, 'incr', KEYS[1]) "
+           "if not ok then return redis.error_reply(e) end return 1", ("hash",), ()),
+    Script("lua-pcall-fn", "local ok, e = pcall(function() return redis.call('incr', KEYS[1]) "
+           "end) return {tostring(ok), type(e), tostring(e)}", ("hash",), ()),
+    Script("lua-pcall-after", "pcall(redis.call, 'incr', KEYS[1]) return redis.call('ping')",
+           ("hash",), ()),
+    Script("lua-pcall-ok", "local ok, a, b = pcall(function() return 1, 2 end) "
+           "return {tostring(ok), a, b}", (), ()),
+    Script("set-big-number", "redis.call('set', KEYS[1], 1e17) return redis.call('get', KEYS[1])",
+           ("key",), ()),
+    Script("set-2-60", "redis.call('set', KEYS[1], 2^60) return redis.call('get', KEYS[1])",
+           ("key",), ()),
+    Script("replicate-commands", "redis.replicate_commands() redis.set_repl(redis.REPL_ALL) "
+           "return redis.call('time')[1] ~= nil", (), ()),
     Script("call-unknown", "return redis.call('nosuchcommand', 'x')", (), ()),
     Script("call-arity", "return redis.call('get')", (), ()),
     Script("call-denied", "return redis.call('subscribe', 'x')", (), ()),
@@ -415,6 +430,18 @@ def _weighted(*pairs: tuple[int, st.SearchStrategy[tuple]]) -> st.SearchStrategy
 
 
 _del = st.builds(lambda h, ks: h + tuple(ks), _cmd("del"), st.lists(_key, min_size=1, max_size=3))
+_unlink = st.builds(lambda h, ks: h + tuple(ks), _cmd("unlink"),
+                    st.lists(_key, min_size=1, max_size=3))
+_getex_option = st.one_of(
+    st.just((b"PERSIST",)),
+    st.tuples(st.sampled_from((b"PX", b"px")), _pick(TTL_MS)),
+    st.tuples(st.just(b"EX"), _pick(TTL_S)),
+    st.tuples(st.just(b"PXAT"), st.sampled_from(REL_MS).map(AbsTime)),
+    st.tuples(st.just(b"EXAT"), st.sampled_from(REL_MS).map(lambda o: AbsTime(o, True))),
+    st.sampled_from(((b"EX",), (b"KEEPTTL",), (b"NX",))),  # syntax errors
+)
+_getex = st.builds(lambda head, opts: head + tuple(w for opt in opts for w in opt),
+                   _cmd("getex", _key), st.lists(_getex_option, max_size=2))
 _exists = st.builds(lambda h, ks: h + tuple(ks), _cmd("exists"),
                     st.lists(_key, min_size=1, max_size=3))
 _hset = st.builds(lambda h, fv: h + tuple(w for p in fv for w in p), _cmd("hset", _key),
@@ -488,6 +515,11 @@ _data_commands = _weighted(
     (1, _cmd("setex", _key, _pick(TTL_S), _pick(TOKENS))),
     (2, _cmd("psetex", _key, _pick(TTL_MS), _pick(TOKENS))),
     (2, _cmd("getdel", _key)),
+    (1, _unlink),
+    (1, _cmd("getset", _key, _pick(TOKENS + VALUES[:4]))),
+    (2, _getex),
+    (1, st.tuples(st.sampled_from((b"PEXPIRETIME", b"expiretime")), _key)),  # 7.0: unknown on 6.2
+    (1, _cmd("time")),
     (3, _sets),
     (1, st.one_of(_mget, _mset)),
     (1, st.one_of(_hmget, _cmd("hsetnx", _key, _pick(FIELDS), _pick(VALUES[:4])))),
@@ -513,6 +545,8 @@ _bad_commands = st.one_of(
         (b"SMISMEMBER", b"s1"), (b"SMEMBERS",), (b"SMEMBERS", b"s1", b"k1"), (b"SCARD",),
         (b"MGET",), (b"MSET", b"k1"), (b"MSET", b"k1", b"v", b"k2"), (b"MSETNX", b"k1"),
         (b"msetnx", b"k1", b"v", b"k2"), (b"HMGET", b"h1"), (b"HSETNX", b"h1", b"f1"),
+        (b"UNLINK",), (b"GETSET", b"k1"), (b"GETSET", b"k1", b"v", b"w"), (b"GETEX",),
+        (b"TIME", b"x"), (b"PEXPIRETIME",), (b"EXPIRETIME", b"k1", b"k2"),
     )),
 )
 
@@ -744,8 +778,13 @@ def same(argv: Sequence[bytes], model: object, real: object,
     if name == b"exec" and isinstance(model, list) and isinstance(real, list):
         return len(model) == len(real) == len(queued) and all(
             same(q, m, r) for q, m, r in zip(queued, model, real, strict=True))
-    if name == b"pttl":
+    if name in (b"pttl", b"pexpiretime"):
         return _close(model, real, PTTL_TOLERANCE_MS)
+    if name == b"expiretime":
+        return _close(model, real, 1)
+    if name == b"time" and isinstance(model, list) and isinstance(real, list):
+        # the second within one, the microseconds the model does not keep
+        return len(model) == len(real) == 2 and abs(int(model[0]) - int(real[0])) <= 1
     if name == b"ttl":
         return _close(model, real, 1)
     if name in (b"eval", b"evalsha") and len(argv) > 1 and (
