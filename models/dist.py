@@ -51,6 +51,10 @@ class Dist:
                 )
             if self.a < 0 or self.b < 0 or (self.kind == "uniform" and self.b < self.a):
                 raise ValueError(f"bad distribution parameters {self}")
+            if self.a > 1e10 or self.b > 1e10 or (self.kind == "lognormal" and self.b > 10):
+                # a sample must stay a time: exp(sigma * z) overflows long before 1e300
+                raise ValueError(f"distribution parameters out of range {self} (at most "
+                                 "1e10 ms; a lognormal sigma at most 10)")
             if len(_GOOD) < 4096:
                 _GOOD.add(self)
         if len(_CHECKED) < 4096:  # (kept alive here, so an id is never reused)

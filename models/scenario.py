@@ -57,8 +57,16 @@ MINIMUM = {
 }
 # The largest: past these a run would take days or exhaust memory, which is never
 # what the user meant (a typo, or a unit mixed up).
-MAXIMUM = {"servers": 1000, "requests": 10_000_000, "vus": 1_000_000, "horizon_ms": 1e10,
-           "seed": 2**63 - 1, "stock": 2**62, "sentinels": MAX_SENTINELS}
+MAX_MS = 1e10
+"""The longest time any field may name (about 115 days): a run, a delay or a lease past
+it is a typo or a unit mixed up, and would be reported as 'never struck' or as a hang."""
+MAXIMUM = {"servers": 1000, "requests": 10_000_000, "vus": 1_000_000, "horizon_ms": MAX_MS,
+           "seed": 2**63 - 1, "stock": 2**62, "sentinels": MAX_SENTINELS,
+           "sentinel_quorum": MAX_SENTINELS, "restart_delay_ms": MAX_MS,
+           "down_after_ms": MAX_MS, "min_replicas_max_lag_s": MAX_MS / 1000,
+           "min_replicas_to_write": 1000, "redis_service_ms": MAX_MS,
+           "script_service_ms": MAX_MS, "callback_cpu_ms": MAX_MS, "handler_cpu_ms": MAX_MS,
+           "first_user": 2**62, "repeat_users": 2**62}
 
 
 TOPOLOGY_FIELDS = ("topology", "persistence", "restart_delay_ms", "redis_clocks", "replica_lag",
@@ -81,6 +89,9 @@ def _check_fault(i: int, fault: object) -> None:
             raise ValueProblem(f"{where()}: {fname}: {problem}")
         if duration and value is not None and value < 0:
             raise ValueProblem(f"{where()}: {fname} must not be negative, not {value:g}")
+        if duration and value is not None and value > MAX_MS:
+            raise ValueProblem(f"{where()}: {fname} must be at most {MAX_MS:g} ms, "
+                               f"not {value:g}")
 
 
 @functools.cache
@@ -112,12 +123,26 @@ def _check_design(lock: str, params: tuple[tuple[str, Any], ...]) -> None:
     if dataclasses.is_dataclass(design):
         try:
             check_fields(design, loose=True)
+            _design_numbers_in_range(design)
         except ValueProblem as exc:
             raise ScenarioError(f"lock {lock!r}: {exc}") from None
+    if not callable(getattr(design, "acquire", None)) or not callable(
+            getattr(design, "release", None)):
+        raise ScenarioError(f"lock {lock!r} is not a lock design: it needs acquire(key) and "
+                            "release(held) generators")
     if key is not None:
         if len(_GOOD_DESIGNS) > 4096:
             _GOOD_DESIGNS.clear()
         _GOOD_DESIGNS.add(key)
+
+
+def _design_numbers_in_range(design: object) -> None:
+    """A lock's numeric parameters are times, counts or fractions: none past ``MAX_MS``."""
+    for f in dataclasses.fields(design):  # type: ignore[arg-type]
+        value = getattr(design, f.name)
+        if (isinstance(value, (int, float)) and not isinstance(value, bool)
+                and abs(value) > MAX_MS):
+            raise ValueProblem(f"{f.name} must be at most {MAX_MS:g}, not {value:g}")
 
 
 _GOOD_DESIGNS: set[object] = set()

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import importlib
+import inspect
 import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -42,13 +43,13 @@ def load_handler(spec: str) -> Handler:
         sys.path.insert(0, "")  # a module beside the user, as `python -m` allows
     try:
         module = importlib.import_module(module_name)
-    except Exception as exc:  # any failure in the user's module
+    except (Exception, SystemExit) as exc:  # any failure in the user's module
         raise HandlerError(f"cannot import handler module {module_name!r}: "
                            f"{type(exc).__name__}: {exc}") from None
     fn = getattr(module, name, None)
     if fn is None:
         raise HandlerError(f"module {module_name!r} has no {name!r}")
-    if not asyncio.iscoroutinefunction(fn) and not _takes_three(fn):
+    if not _takes_three(fn) or inspect.isasyncgenfunction(fn):
         raise HandlerError(f"{spec} must be an async function (async def {name}(redis, db, "
                            f"user)) or, for the sync tier, def {name}(redis, db, user)")
     return fn  # type: ignore[no-any-return]
@@ -56,7 +57,6 @@ def load_handler(spec: str) -> Handler:
 
 def _takes_three(fn: Any) -> bool:
     """A plain function callable as ``fn(redis, db, user)`` (the sync tier's handler)."""
-    import inspect
 
     try:
         inspect.signature(fn).bind(None, None, 0)

@@ -120,7 +120,10 @@ def cmd_check(args: argparse.Namespace) -> int:
     template = swarm_template(args.scenario, args.lock, params, changes)
     args.lock = template.lock
     strategy = args.strategy or "swarm"
-    kinds = [k.strip() for k in args.faults.split(",") if k.strip()] if args.faults else []
+    kinds = [k.strip() for k in args.faults.split(",")] if args.faults is not None else []
+    if "" in kinds:  # `--faults ''` or `pause,,delay`: not "no faults", not the defaults
+        raise UsageError(f"--faults has an empty name in {args.faults!r}; name fault kinds "
+                         f"({', '.join(FAULT_KINDS)})")
     unknown = [k for k in kinds if k not in FAULT_KINDS]
     if unknown:
         raise UsageError(

@@ -133,16 +133,19 @@ def import_plugins(names: list[str] | None) -> None:
             sys.path.insert(0, "")  # modules beside the user, as `python -m` allows
         try:
             importlib.import_module(name)
-        except Exception as exc:  # any failure in the user's module
+        except (Exception, SystemExit) as exc:  # any failure in the user's module
             raise UsageError(f"cannot import {name}: {type(exc).__name__}: {exc}") from None
 
 
 def property_names(text: str | None) -> list[str] | None:
-    if not text:
+    if text is None:
         return None
     from models.checkers import CHECKERS
 
-    names = [n.strip() for n in text.split(",") if n.strip()]
+    names = [n.strip() for n in text.split(",")]
+    if "" in names:  # `--properties ''` would silently judge every property
+        raise UsageError(f"--properties has an empty name in {text!r}; known: "
+                         f"{', '.join(CHECKERS)}")
     unknown = [n for n in names if n not in CHECKERS]
     if unknown:
         raise UsageError(
@@ -154,7 +157,15 @@ def property_names(text: str | None) -> list[str] | None:
 
 def real_options(args: argparse.Namespace) -> dict[str, Any]:
     """The real-Redis options shared by ``run --real-redis`` and ``replay --real-redis``."""
-    return {"redis_server": Path(args.redis_server) if args.redis_server else None,
+    server = args.redis_server
+    if server is not None and not server.strip():
+        raise UsageError("--redis-server names no binary")
+    path = Path(server) if server else None
+    if path is not None and len(path.parts) > 1:  # ./redis-server: from here, not PATH
+        path = path.expanduser().absolute()
+    if args.redis_url is not None and not args.redis_url.strip():
+        raise UsageError("--redis-url names no server")
+    return {"redis_server": path,
             "redis_url": args.redis_url,
             "monitor_log": Path(args.monitor_log) if args.monitor_log else None,
             "imports": tuple(args.imports or ())}

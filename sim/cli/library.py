@@ -65,10 +65,27 @@ def payload(run: Any, same: Any, verdicts: Any, wall: float) -> dict[str, Any]:
         "attempts": m.get("attempts"),
         "library_errors": [{"time_ms": t, "process": p, "call": c, "error": e}
                            for t, p, c, e in run.library_errors],
+        "handler_errors": handler_errors(result.history),
         "violated": [v.property for v in verdicts.violated],
         "verdicts": [{"property": v.property, "valid": v.valid, "summary": v.summary,
                       "story": v.story} for v in verdicts.by_priority()],
     }
+
+
+def handler_errors(history: Any) -> list[dict[str, Any]]:
+    """Requests whose handler raised (answered ``fail``): what the user's code threw."""
+    return [{"time_ms": op.time, "process": op.process, "error": str(op.value)}
+            for op in history if op.f == "request" and op.type == "fail"]
+
+
+def refuse_broken_handler(data: dict[str, Any]) -> None:
+    """A handler that raised on every request and never reached Redis is broken, not a
+    lock that held: its verdicts would say 'every property held' about nothing."""
+    errors = data["handler_errors"]
+    requests = data["scenario"]["requests"]
+    if requests and len(errors) >= requests and not sum(data["redis_counts"].values()):
+        raise UsageError(f"{data['handler']} raised on every request before it sent a "
+                         f"Redis command ({errors[0]['error']}); its run is not a result")
 
 
 def render(data: dict[str, Any]) -> None:
@@ -91,6 +108,11 @@ def render(data: dict[str, Any]) -> None:
                       f"{e['error']}")
     if len(data["library_errors"]) > 5:
         console.print(f"  library: ... {len(data['library_errors']) - 5} more")
+    failed = data["handler_errors"]
+    if failed:
+        console.print(f"[yellow]warning: the handler raised in {len(failed)} of "
+                      f"{data['scenario']['requests']} requests[/] (first: {failed[0]['process']} "
+                      f"at {failed[0]['time_ms']:.3f} ms: {failed[0]['error']})")
     table = Table(title="properties", title_justify="left")
     table.add_column("property")
     table.add_column("verdict")
@@ -123,6 +145,7 @@ def cmd_run_handler(args: argparse.Namespace, scenario: Scenario) -> int:
     wall = (time.perf_counter() - started) / 2
     verdicts = judge(run)
     data = payload(run, same, verdicts, wall)
+    refuse_broken_handler(data)
     if real:
         data["comparison"] = _compare(args, run)
     if args.json:
@@ -199,7 +222,11 @@ def cmd_check_handler(args: argparse.Namespace) -> int:
     from sim.aio.runner import UNSUPPORTED
 
     if getattr(args, "faults_given", args.faults is not None):
-        kinds = [k.strip() for k in (args.faults or "").split(",") if k.strip()]
+        kinds = [k.strip() for k in (args.faults or "").split(",")]
+        if "" in kinds:
+            usable = ", ".join(k for k in DEFAULT_KINDS if k not in UNSUPPORTED)
+            raise UsageError(f"--faults has an empty name in {args.faults!r}; name fault "
+                             f"kinds ({usable})")
     else:  # every kind the tier can apply
         kinds = [k for k in DEFAULT_KINDS if k not in UNSUPPORTED]
     unknown = [k for k in kinds if k not in FAULT_KINDS]

@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
 import os
+import signal
 import sys
 import tempfile
+import threading
 import time
 import traceback
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import NoReturn
 
@@ -79,7 +82,48 @@ def _log_internal_error(exc: BaseException) -> Path | None:
         return None
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (a killed parent, ``kill``, a CI timeout): the same way out as Ctrl-C, so
+    every server and worker is stopped and what was found is saved; exit 143."""
+
+
+_DISK_FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EIO)
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[dict[str, bool]]:
+    """While the command runs, SIGTERM raises ``Terminated`` in this process (a forked
+    child that inherited the handler dies of the signal as before)."""
+    state = {"terminated": False}
+    if threading.current_thread() is not threading.main_thread():
+        yield state
+        return
+    pid = os.getpid()
+
+    def on_term(signum: int, frame: object) -> None:
+        if os.getpid() != pid:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            os.kill(os.getpid(), signal.SIGTERM)
+            return
+        state["terminated"] = True
+        raise Terminated
+
+    previous = signal.signal(signal.SIGTERM, on_term)
+    try:
+        yield state
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    with _sigterm_as_interrupt() as state:
+        code = _main(argv)
+    if state["terminated"]:
+        return 143
+    return code
+
+
+def _main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     debug = "--debug" in (sys.argv[1:] if argv is None else argv)
     try:
@@ -94,6 +138,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BusyLoop as exc:  # a design that never waits: its one line, not a hang
         print(f"locksim: error: {exc}", file=sys.stderr)
         return 2
+    except Terminated:
+        print("locksim: terminated", file=sys.stderr)
+        return 143
     except KeyboardInterrupt:
         print("locksim: interrupted", file=sys.stderr)
         return 130
@@ -104,6 +151,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     except OSError as exc:
+        if exc.filename is None and exc.errno in _DISK_FULL:  # --monitor-log /dev/full
+            print(f"locksim: error: cannot write the output: {exc.strerror or exc}",
+                  file=sys.stderr)
+            return 2
         if exc.filename is None:  # not a path the user gave: treat as a bug below
             return _internal(exc, debug)
         # a path the doors could not foresee (a full disk, a read-only mount): the user's

@@ -64,6 +64,9 @@ def cmd_replay(args: argparse.Namespace) -> int:
     only_with(args, "--real-redis", ("--redis-server", "--redis-url", "--time-scale",
                                      "--monitor-log"))
     positive(args.time_scale, "--time-scale")
+    if args.time_scale is not None and args.time_scale > 1000:
+        raise UsageError(f"--time-scale must be at most 1000 (a real second per simulated "
+                         f"millisecond), not {args.time_scale:g}")
     output_file(args.monitor_log, "--monitor-log")
     if args.real_redis:
         args.time_scale = 1.0 if args.time_scale is None else args.time_scale

@@ -23,10 +23,14 @@ def _axis(text: str | None, name: str, kind: type) -> tuple[Any, ...] | None:
     if not all(items):  # "1,,2": a value lost in typing, not a grid of two
         raise UsageError(f"--{name}: an empty value in {text!r}")
     try:
-        return tuple(kind(t) for t in items)
+        values = tuple(kind(t) for t in items)
     except ValueError:
         raise UsageError(f"--{name}: cannot read {text!r} as a comma list of "
                          f"{'whole numbers' if kind is int else 'numbers'}") from None
+    if kind is not str and any(not math.isfinite(v) or v < 0 or v > 1e10 for v in values):
+        # nan, inf, -1 or 1e99 gc pauses a second, ms of work: a typo, never a grid point
+        raise UsageError(f"--{name}: numbers from 0 to 1e10, not {text!r}")
+    return values
 
 
 def _ha_axes(args: argparse.Namespace) -> dict[str, Any]:
@@ -46,6 +50,12 @@ def _ha_axes(args: argparse.Namespace) -> dict[str, Any]:
             changes[dest] = value
     if args.persistence is not None:
         changes["persistence"] = args.persistence
+    for option in ("sentinels", "sentinel_quorum"):  # fixed settings, checked as run checks
+        value = getattr(args, option)
+        if value is not None:
+            if value < 1:
+                raise UsageError(f"--{option.replace('_', '-')} must be at least 1, not {value}")
+            changes[option] = value
     if args.restart_delay is not None:
         if not math.isfinite(args.restart_delay) or args.restart_delay < 0:
             raise UsageError(f"--restart-delay must be a number >= 0, not {args.restart_delay:g}")
@@ -99,7 +109,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             grid.scenario(point, grid.seed).validate()
         except (ScenarioError, ValueError) as exc:
             raise UsageError(" ".join(str(exc).split())) from None
-    x = args.x or next(iter(varying(grid)), "vus")
+    x = args.x if args.x is not None else next(iter(varying(grid)), "vus")
     if x not in AXES or x == "strategy":
         raise UsageError(f"--x: one of {', '.join(a for a in AXES if a != 'strategy')}")
     if args.workers is not None and args.workers < 1:

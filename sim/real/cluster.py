@@ -402,10 +402,14 @@ class Cluster:
         from urllib.parse import urlparse
 
         parsed = urlparse(url if "://" in url else f"redis://{url}")
-        if not parsed.hostname or not parsed.port:
+        try:
+            port: int | None = parsed.port
+        except ValueError:  # urllib: "Port out of range 0-65535"
+            port = None
+        if not parsed.hostname or not port:
             raise ClusterError(f"--redis-url needs host and port, e.g. redis://127.0.0.1:6379, "
                                f"not {url!r}")
-        self.host, self.port = parsed.hostname, parsed.port
+        self.host, self.port = parsed.hostname, port
         import redis
 
         try:

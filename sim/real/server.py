@@ -261,7 +261,12 @@ class RedisServer:
     def __init__(self, binary: Path | str | None = None, port: int | None = None, *,
                  timeouts: Timeouts = Timeouts(), settings: tuple[tuple[str, str], ...] = (),
                  sentinel: tuple[str, ...] | None = None) -> None:
-        self._binary = Path(binary) if binary is not None else None
+        # a relative path is the caller's (the server runs in a directory of its own)
+        path = Path(binary) if binary is not None else None
+        if path is not None and len(path.parts) == 1:  # a bare name: found on PATH
+            found = shutil.which(str(path))
+            path = Path(found) if found else path
+        self._binary = path.absolute() if path is not None else None
         # redis.conf directives over the defaults (persistence, replicaof): a restart
         # starts the same configuration in the same directory, so its disk is read back
         self.settings = settings

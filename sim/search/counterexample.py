@@ -169,6 +169,8 @@ def read_json(path: Path, error: type[Exception] = ValueError, what: str = "") -
         raise error(f"{path} is not a text file") from None
     except json.JSONDecodeError as exc:
         raise error(f"{path} is not JSON: {exc.msg} at line {exc.lineno}") from None
+    except RecursionError:
+        raise error(f"{path} nests too deeply to be a {what or 'locksim'} file") from None
 
 
 def save(cx: Counterexample, directory: Path) -> Path:

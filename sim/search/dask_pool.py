@@ -76,8 +76,10 @@ def dask_client(address: str, workers: int | None = None,
                 if "://" not in address:
                     address = "tcp://" + address
                 client = stack.enter_context(Client(address, timeout="5s"))
-        except (OSError, TimeoutError, ValueError) as exc:
-            raise DaskError(f"cannot reach the Dask scheduler at {address}: {exc}") from None
+        except (OSError, TimeoutError, ValueError, MemoryError) as exc:
+            # MemoryError: something that is not a scheduler answered (an HTTP proxy)
+            raise DaskError(f"cannot reach the Dask scheduler at {address}: "
+                            f"{type(exc).__name__}: {exc}") from None
         try:
             yield client
         except BaseException:

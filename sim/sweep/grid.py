@@ -98,6 +98,8 @@ class Grid:
     lock_params: tuple[tuple[str, Any], ...] = ()  # every design's, or ``design:name``
     persistence: str = "none"  # every Redis node's (``--persistence``)
     restart_delay_ms: float = 0.0  # a crashed node comes back no sooner (``--restart-delay``)
+    sentinels: int = 3  # sentinel:N: how many Sentinels (``--sentinels``)
+    sentinel_quorum: int = 2  # and how many must agree (``--sentinel-quorum``)
 
     def validate(self) -> Grid:
         for name in AXES:
@@ -181,10 +183,13 @@ class Grid:
     def _ha(self, scenario: Scenario, point: dict[str, Any]) -> Scenario:
         """The point's Redis topology and failover on ``scenario`` (untouched at defaults)."""
         ha = {k: point.get(k, v) for k, v in HA_DEFAULTS.items()}
-        if ha == HA_DEFAULTS and (self.persistence, self.restart_delay_ms) == ("none", 0.0):
+        settings = (self.persistence, self.restart_delay_ms, self.sentinels, self.sentinel_quorum)
+        if ha == HA_DEFAULTS and settings == ("none", 0.0, 3, 2):
             return scenario
         changes: dict[str, Any] = {"topology": ha["topology"], "persistence": self.persistence,
                                    "restart_delay_ms": float(self.restart_delay_ms)}
+        if (self.sentinels, self.sentinel_quorum) != (3, 2):
+            changes.update(sentinels=self.sentinels, sentinel_quorum=self.sentinel_quorum)
         lag = ha["replica_lag_ms"]
         if lag is not None:
             changes["replica_lag"] = Dist("uniform", round(lag / 2, 6), round(lag * 1.5, 6))

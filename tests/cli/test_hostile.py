@@ -19,6 +19,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -233,3 +234,81 @@ def test_an_empty_value_in_a_sweep_axis_is_refused(tmp_path: Path) -> None:
                                 "--out", str(tmp_path / "out")])
         assert code == 2 and "an empty value" in err, (flag, value, err)
     assert not (tmp_path / "out").exists()
+
+
+# An independent hostile sweep (889 cases) found these doors: each is refused in one line,
+# exit 2, where before it ran on (a silent wrong answer) or was an internal error (exit 3).
+REFUSED = [
+    (["run", "--redis-latency", "lognormal:1e300:1e300"], "out of range"),  # OverflowError
+    (["run", "--ttl", "99999999999999999999999"], "at most"),  # ran, then "VIOLATED"
+    (["run", "--fault", "pause:1e99:1e99"], "at most"),  # "never struck"
+    (["run", "--restart-delay", "1e23"], "at most"),
+    (["run", "--down-after", "1e99"], "at most"),
+    (["check", "--properties", "", "--schedules", "3"], "empty name"),  # judged all
+    (["check", "--faults", ",,", "--schedules", "3"], "empty name"),  # meant no faults
+    (["check", "--faults", "pause,", "--schedules", "3"], "empty name"),
+    (["sweep", "--gc-rate", "nan", "--seeds", "1"], "numbers from 0"),
+    (["sweep", "--cs", "1e99", "--seeds", "1"], "numbers from 0"),
+    (["sweep", "--sentinels", "-1", "--seeds", "1"], "at least 1"),  # was ignored
+    (["sweep", "--x", "", "--seeds", "1"], "--x"),
+    (["replay", "cx.json", "--real-redis", "--time-scale", "1e99"], "at most 1000"),  # hung
+    (["run", "--real-redis", "--redis-url", "redis://127.0.0.1:99999"], "host and port"),
+    (["run", "--scenario", "deep.json"], "nests too deeply"),  # RecursionError
+    (["replay", "deep.json"], "nests too deeply"),
+    (["run", "--import", "exits_on_import"], "SystemExit"),  # exit 0, no output
+    (["run", "--handler", "exits_on_import:f"], "SystemExit"),
+    (["run", "--import", "not_a_design", "--lock", "not-a-design"], "not a lock design"),
+    (["run", "--handler", "broken_handler:no_args"], "must be an async function"),
+    (["run", "--handler", "broken_handler:agen"], "must be an async function"),
+    (["run", "--handler", "broken_handler:raises", "--servers", "1", "--users", "3",
+      "--vus", "2"], "raised on every request"),  # "every property held"
+    (["run", "--monitor-log", "/dev/full", "--users", "3", "--vus", "2"],
+     "No space left"),  # internal error
+]
+
+
+@pytest.mark.parametrize(("argv", "says"), REFUSED, ids=lambda v: " ".join(v)[:60]
+                         if isinstance(v, list) else None)
+def test_a_door_the_independent_sweep_found_is_refused_in_one_line(
+        argv: list[str], says: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "deep.json").write_text("[" * 100_000)
+    shutil.copy(SEEDS[0], tmp_path / "cx.json")
+    (tmp_path / "exits_on_import.py").write_text("import sys\nsys.exit(0)\n")
+    (tmp_path / "not_a_design.py").write_text(
+        "from models.locks import register\nclass X: pass\n"
+        "register('not-a-design', lambda **p: X())\n")
+    (tmp_path / "broken_handler.py").write_text(
+        "async def no_args():\n    return 1\n"
+        "async def agen(redis, db, user):\n    yield 1\n"
+        "async def raises(redis, db, user):\n    raise ValueError('boom')\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    code, _out, err = run_cli([*argv, *(["--out", str(tmp_path / "o")]
+                                        if argv[0] in ("check", "sweep") else [])])
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert code == 2 and len(lines) == 1 and says in lines[0], (argv, code, err[-600:])
+    assert not (tmp_path / "o").exists()
+
+
+def test_sweep_takes_its_sentinel_settings_instead_of_ignoring_them() -> None:
+    from sim.sweep import Grid
+
+    grid = Grid(topology=("sentinel:2",), sentinels=5, sentinel_quorum=3, vus=(2,),
+                strategy=("polling",), seeds=1)
+    point = grid.points()[0]
+    scenario = grid.scenario(point, 1)
+    assert (scenario.sentinels, scenario.sentinel_quorum) == (5, 3)
+
+
+def test_a_relative_redis_server_path_is_the_callers(tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """``--redis-server ./redis-server`` means the one here, though the server runs in a
+    directory of its own (it was "cannot start ... No such file")."""
+    from sim.real.server import RedisServer, default_redis_server
+
+    shutil.copy(default_redis_server(), tmp_path / "my-redis")
+    monkeypatch.chdir(tmp_path)
+    server = RedisServer("./my-redis")
+    assert server.binary == tmp_path / "my-redis"
+    with server:
+        assert server.client().ping()

@@ -73,20 +73,25 @@ def gone(p: psutil.Process) -> bool:
         return True
 
 
-def interrupt(args: list[str], cwd: Path, workers: int, after_s: float = 3.0) -> tuple[float, str]:
-    """Start, wait for the workers and ``after_s`` more, Ctrl-C; (seconds to exit, stderr)."""
+def interrupt(args: list[str], cwd: Path, workers: int, after_s: float = 3.0,
+              sig: signal.Signals = signal.SIGINT) -> tuple[float, str]:
+    """Start, wait for the workers and ``after_s`` more, Ctrl-C (to the group, as a terminal
+    does) or ``sig`` to the parent alone (``kill PID``); (seconds to exit, stderr)."""
     proc, err = start(args, cwd)
     try:
         kids = workers_of(proc, workers)
         time.sleep(after_s)
         sent = time.monotonic()
-        os.killpg(proc.pid, signal.SIGINT)
+        if sig == signal.SIGINT:
+            os.killpg(proc.pid, signal.SIGINT)
+        else:
+            os.kill(proc.pid, sig)
         try:
             proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
-            pytest.fail("locksim ignored Ctrl-C for 30 s")
+            pytest.fail(f"locksim ignored {sig.name} for 30 s")
         took = time.monotonic() - sent
-        assert proc.returncode == 130
+        assert proc.returncode == (130 if sig == signal.SIGINT else 128 + sig)
         deadline = time.monotonic() + GONE_S
         while not all(gone(k) for k in kids) and time.monotonic() < deadline:
             time.sleep(0.1)
@@ -112,6 +117,15 @@ def test_ctrl_c_stops_check_with_one_line_and_saves_what_ran(tmp_path: Path) -> 
     assert line.startswith("locksim: interrupted: ") and "of 10,000,000 schedules run" in line
     assert took < STOP_S
     # the seed lock under gc-pause fails within the first hundred schedules
+    assert "counterexample(s) saved to cx" in line and list((tmp_path / "cx").iterdir())
+
+
+def test_sigterm_stops_check_as_ctrl_c_does_and_saves_what_ran(tmp_path: Path) -> None:
+    """``kill PID`` (a CI timeout, a supervisor): before, the default action killed the
+    parent at once, nothing saved and two workers left defunct; now exit 143."""
+    took, err = interrupt(CHECK, tmp_path, 2, sig=signal.SIGTERM)
+    line = one_line(err)
+    assert line.startswith("locksim: interrupted: ") and took < STOP_S
     assert "counterexample(s) saved to cx" in line and list((tmp_path / "cx").iterdir())
 
 
