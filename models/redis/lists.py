@@ -116,9 +116,23 @@ def blpop_timeout(raw: bytes) -> float | ReplyError:
     timeout = parse_float(raw)
     if timeout is None:
         return ReplyError("ERR timeout is not a float or out of range")
-    if timeout < 0:
+    # seconds * 1000 cast to a long long: past LLONG_MAX (inf, 1e30) the cast yields
+    # LLONG_MIN on x86, so Redis answers "negative" (7.0 and 6.2 alike)
+    if timeout < 0 or (timeout * 1000.0 >= 2.0**62 and _past_llong_max(raw, timeout)):
         return ReplyError("ERR timeout is negative")
     return timeout
+
+
+def _past_llong_max(raw: bytes, timeout: float) -> bool:
+    """``timeout * 1000 > LLONG_MAX`` as a long double sees it (a double rounds
+    9223372036854775.807 up past it)."""
+    from decimal import Decimal, InvalidOperation
+
+    try:
+        exact = Decimal(raw.decode())
+    except (InvalidOperation, UnicodeDecodeError):
+        return timeout * 1000.0 >= 2.0**63  # inf, hexadecimal
+    return bool(exact.is_infinite() or exact * 1000 > 2**63 - 1)
 
 
 def cmd_blpop(m: RedisModel, argv: list[bytes]) -> Reply:

@@ -33,15 +33,24 @@ def parse_int(raw: bytes) -> int | None:
 
 
 def parse_float(raw: bytes) -> float | None:
-    """Timeouts: a decimal or exponent float, no spaces, no nan/inf text tricks."""
+    """Timeouts, read as ``strtold`` reads them (``getLongDoubleFromObject``): decimal,
+    exponent, hexadecimal (``0x10``) and ``inf``; no spaces, no NaN, no overflow."""
     if not raw or raw[:1].isspace() or raw[-1:].isspace():
         return None
+    text = raw.decode("ascii", errors="replace")
     try:
-        value = float(raw)
+        value = float(text)
     except ValueError:
+        if not text.lstrip("+-").lower().startswith("0x"):
+            return None
+        try:
+            value = float.fromhex(text)
+        except (ValueError, OverflowError):
+            return None
+    if math.isnan(value):
         return None
-    if math.isnan(value) or math.isinf(value):
-        return None
+    if math.isinf(value) and text.lstrip("+-").lower() not in ("inf", "infinity"):
+        return None  # ERANGE: a finite text too large for a long double's range here
     return value
 
 

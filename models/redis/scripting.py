@@ -422,11 +422,13 @@ class ScriptEngine:
         return self._execute(fn, sha, parsed, host)
 
     def evalsha(self, argv: list[bytes], host: ScriptHost) -> Reply:
+        sha = argv[1].lower()
+        if len(sha) != 40:  # evalShaCommand refuses it before reading numkeys
+            return NOSCRIPT
         parsed = self._keys_and_args(argv)
         if isinstance(parsed, ReplyError):
             return parsed
-        sha = argv[1].lower()
-        fn = self.scripts.get(sha) if len(sha) == 40 else None
+        fn = self.scripts.get(sha)
         if fn is None:
             return NOSCRIPT
         return self._execute(fn, sha, parsed, host)
