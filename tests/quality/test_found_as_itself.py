@@ -1,4 +1,5 @@
-"""Every bug class is found for its own reason, in the corpus and in a second implementation.
+"""Every bug class is found for its own reason, in the corpus, in a second implementation
+and (for seven classes) in a third.
 
 ``check``'s own search (default fault kinds, seed 1, the swarm strategy) runs
 schedules until the property that names the design's bug class
@@ -13,11 +14,13 @@ from __future__ import annotations
 import pytest
 
 import models.locks.zoo  # noqa: F401  (registers the corpus)
-import tests.quality.holdout  # noqa: F401  (registers the second implementations)
+import tests.quality.holdout
+import tests.quality.thirds  # noqa: F401  (and the third ones)
 from models.faults import DEFAULT_KINDS
 from models.locks.zoo import BUGGY, CORRECT, ENVIRONMENT_CAUSES, EXPECTED, claims
 from sim.search.explore import Job, run_schedule
 from tests.quality.holdout import HOLDOUT, expected
+from tests.quality.thirds import CORRECT_THIRD, THIRD
 
 BUDGET = 300  # schedules; the slowest class was found at 60 (swarm, seed 1)
 SLOW = {"zoo-bare-pexpire": 3000, "holdout-expire-renewal": 3000}
@@ -50,4 +53,20 @@ def test_the_twins_raise_no_bug_class_alarm(name: str) -> None:
         outcome = run_schedule(Job(name, DEFAULT_KINDS, 1, index, properties=claimed))
         design = [(p, c) for p, c in zip(outcome.violated, outcome.causes, strict=False)
                   if c not in ENVIRONMENT_CAUSES]  # Redis losing its counter is Redis's
+        assert not design, (name, index, design)
+
+
+@pytest.mark.parametrize("name", sorted(THIRD))
+def test_a_third_implementation_is_found_for_its_class(name: str) -> None:
+    prop = THIRD[name][0]
+    assert first_find(name, prop, BUDGET) is not None, (name, prop)
+
+
+def test_the_third_twin_raises_no_bug_class_alarm() -> None:
+    name, _design, like = CORRECT_THIRD
+    claimed = tuple(sorted(claims(like)))
+    for index in range(BUDGET):
+        outcome = run_schedule(Job(name, DEFAULT_KINDS, 1, index, properties=claimed))
+        design = [(p, c) for p, c in zip(outcome.violated, outcome.causes, strict=False)
+                  if c not in ENVIRONMENT_CAUSES]
         assert not design, (name, index, design)
