@@ -18,36 +18,50 @@ _EXPIRY_FLAGS = {b"EX": _EX, b"PX": _PX, b"EXAT": _EXAT, b"PXAT": _PXAT}
 _ALL_EXPIRY = _EX | _PX | _EXAT | _PXAT
 
 
-def _set_options(m: RedisModel, argv: list[bytes]) -> tuple[int, bytes | None] | ReplyError:
-    """Parse SET's options exactly as ``parseExtendedStringArgumentsOrReply``."""
+def _set_options(m: RedisModel, argv: list[bytes],
+                 getex: bool = False) -> tuple[int, bytes | None] | ReplyError:
+    """Parse SET's options (``getex``: GETEX's) as ``parseExtendedStringArgumentsOrReply``
+    does for both: NX, XX, GET and KEEPTTL are SET's, PERSIST is GETEX's, one expiry each."""
     flags = 0
     expire: bytes | None = None
     modern = m.dialect.set_get_with_nx
-    j = 3
+    j = 2 if getex else 3
     argc = len(argv)
     while j < argc:
         opt = argv[j].upper()
         nxt = argv[j + 1] if j + 1 < argc else None
-        if opt == b"NX" and not flags & _XX and (modern or not flags & _GET):
+        if getex:
+            if opt == b"PERSIST" and not flags & _ALL_EXPIRY:
+                flags |= _PERSIST
+                j += 1
+                continue
+        elif opt == b"NX" and not flags & _XX and (modern or not flags & _GET):
             flags |= _NX
+            j += 1
+            continue
         elif opt == b"XX" and not flags & _NX:
             flags |= _XX
+            j += 1
+            continue
         elif opt == b"GET" and (modern or not flags & _NX):
             flags |= _GET
+            j += 1
+            continue
         elif opt == b"KEEPTTL" and not flags & _ALL_EXPIRY:
             flags |= _KEEPTTL
-        elif (
+            j += 1
+            continue
+        if (
             opt in _EXPIRY_FLAGS
-            and not flags & _KEEPTTL
+            and not flags & (_KEEPTTL | _PERSIST)
             and not flags & (_ALL_EXPIRY & ~_EXPIRY_FLAGS[opt])
             and nxt is not None
         ):
             flags |= _EXPIRY_FLAGS[opt]
             expire = nxt
-            j += 1
-        else:
-            return SYNTAX
-        j += 1
+            j += 2
+            continue
+        return SYNTAX
     return flags, expire
 
 
@@ -148,30 +162,9 @@ def cmd_getset(m: RedisModel, argv: list[bytes]) -> Reply:
     return old
 
 
-def _getex_options(argv: list[bytes]) -> tuple[int, bytes | None] | ReplyError:
-    """GETEX's side of ``parseExtendedStringArgumentsOrReply``: one expiry or PERSIST."""
-    flags = 0
-    expire: bytes | None = None
-    j, argc = 2, len(argv)
-    while j < argc:
-        opt = argv[j].upper()
-        nxt = argv[j + 1] if j + 1 < argc else None
-        if opt == b"PERSIST" and not flags & _ALL_EXPIRY:
-            flags |= _PERSIST
-        elif (opt in _EXPIRY_FLAGS and not flags & _PERSIST
-              and not flags & (_ALL_EXPIRY & ~_EXPIRY_FLAGS[opt]) and nxt is not None):
-            flags |= _EXPIRY_FLAGS[opt]
-            expire = nxt
-            j += 1
-        else:
-            return SYNTAX
-        j += 1
-    return flags, expire
-
-
 def cmd_getex(m: RedisModel, argv: list[bytes]) -> Reply:
     """GET, then set or drop the TTL: options first, then the key, then the time."""
-    parsed = _getex_options(argv)
+    parsed = _set_options(m, argv, getex=True)
     if isinstance(parsed, ReplyError):
         return parsed
     flags, expire = parsed
