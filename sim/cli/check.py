@@ -120,7 +120,9 @@ def cmd_check(args: argparse.Namespace) -> int:
     template = swarm_template(args.scenario, args.lock, params, changes)
     args.lock = template.lock
     strategy = args.strategy or "swarm"
-    kinds = [k.strip() for k in args.faults.split(",")] if args.faults is not None else []
+    # `--faults ''` is "no faults" (documented); an empty name inside a list is a typo
+    kinds = ([k.strip() for k in args.faults.split(",")]
+             if args.faults is not None and args.faults.strip() else [])
     if "" in kinds:  # `--faults ''` or `pause,,delay`: not "no faults", not the defaults
         raise UsageError(f"--faults has an empty name in {args.faults!r}; name fault kinds "
                          f"({', '.join(FAULT_KINDS)})")
